@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "duration.h"
+
+#define DEFAULT_RETRY "0s,5s,5m,30m,2h,5h,10h,10h"
+
+static const char *env_get(const char *name)
+{
+	return getenv(name);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s && *s ? ph_xstrdup(s) : NULL;
+}
+
+static bool parse_int(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* Each typed setting: name, bounds, destination. Keeps load() one loop long. */
+struct int_setting {
+	const char *name;
+	long lo, hi;
+	int *dst;
+};
+
+struct dur_setting {
+	const char *name;
+	int64_t lo;
+	int64_t *dst;
+};
+
+static void set_defaults(struct ph_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->http_timeout_ms = 15000;
+	cfg->worker_concurrency = 256;
+	cfg->worker_batch = 100;
+	cfg->worker_lease_ms = 0; /* derived from the timeout below unless set */
+	cfg->worker_poll_ms = 1000;
+	cfg->shutdown_timeout_ms = 20000;
+	cfg->api_threads = 16;
+	cfg->max_body_bytes = 1024 * 1024;
+	cfg->log_level = PH_LOG_INFO;
+	cfg->retry_count = ph_duration_list_parse(DEFAULT_RETRY, cfg->retry_schedule, PH_RETRY_MAX);
+}
+
+static bool load_strings(struct ph_config *cfg, const char *(*get)(const char *))
+{
+	const char *listen = get("PGHOOK_LISTEN");
+	const char *mlisten = get("PGHOOK_METRICS_LISTEN");
+	const char *from = get("PGHOOK_SMTP_FROM");
+	cfg->database_url = dup_or_null(get("DATABASE_URL"));
+	cfg->listen = ph_xstrdup(listen && *listen ? listen : "0.0.0.0:8080");
+	cfg->metrics_listen = ph_xstrdup(mlisten && *mlisten ? mlisten : "0.0.0.0:9090");
+	cfg->admin_key = dup_or_null(get("PGHOOK_ADMIN_KEY"));
+	cfg->secret_key = dup_or_null(get("PGHOOK_SECRET_KEY"));
+	cfg->allow_cidrs = dup_or_null(get("PGHOOK_ALLOW_CIDRS"));
+	cfg->smtp_url = dup_or_null(get("PGHOOK_SMTP_URL"));
+	cfg->smtp_from = ph_xstrdup(from && *from ? from : "pghook@localhost");
+	return true;
+}
+
+static bool load_numbers(struct ph_config *cfg, const char *(*get)(const char *), char *err,
+	size_t errlen)
+{
+	const struct int_setting ints[] = {
+		{"PGHOOK_WORKER_CONCURRENCY", 1, 100000, &cfg->worker_concurrency},
+		{"PGHOOK_WORKER_BATCH", 1, 10000, &cfg->worker_batch},
+		{"PGHOOK_API_THREADS", 1, 512, &cfg->api_threads},
+	};
+	const struct dur_setting durs[] = {
+		{"PGHOOK_HTTP_TIMEOUT", 1, &cfg->http_timeout_ms},
+		{"PGHOOK_WORKER_LEASE", 1000, &cfg->worker_lease_ms},
+		{"PGHOOK_WORKER_POLL", 10, &cfg->worker_poll_ms},
+		{"PGHOOK_SHUTDOWN_TIMEOUT", 0, &cfg->shutdown_timeout_ms},
+	};
+	for (size_t i = 0; i < PH_ARRAY_LEN(ints); i++) {
+		const char *v = get(ints[i].name);
+		long n;
+		if (!v || !*v)
+			continue;
+		if (!parse_int(v, ints[i].lo, ints[i].hi, &n)) {
+			snprintf(err, errlen, "%s: expected an integer in %ld..%ld, got \"%s\"",
+				ints[i].name, ints[i].lo, ints[i].hi, v);
+			return false;
+		}
+		*ints[i].dst = (int)n;
+	}
+	for (size_t i = 0; i < PH_ARRAY_LEN(durs); i++) {
+		const char *v = get(durs[i].name);
+		if (!v || !*v)
+			continue;
+		if (!ph_duration_parse(v, durs[i].dst) || *durs[i].dst < durs[i].lo) {
+			snprintf(err, errlen, "%s: expected a duration such as 500ms, 15s, 5m, got \"%s\"",
+				durs[i].name, v);
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool load_misc(struct ph_config *cfg, const char *(*get)(const char *), char *err,
+	size_t errlen)
+{
+	const char *v = get("PGHOOK_RETRY_SCHEDULE");
+	if (v && *v) {
+		cfg->retry_count = ph_duration_list_parse(v, cfg->retry_schedule, PH_RETRY_MAX);
+		if (cfg->retry_count < 1) {
+			snprintf(err, errlen,
+				"PGHOOK_RETRY_SCHEDULE: expected 1..%d comma-separated durations, got "
+				"\"%s\"",
+				PH_RETRY_MAX, v);
+			return false;
+		}
+	}
+	v = get("PGHOOK_MAX_BODY_BYTES");
+	long n;
+	if (v && *v) {
+		if (!parse_int(v, 1024, 64L * 1024 * 1024, &n)) {
+			snprintf(err, errlen, "PGHOOK_MAX_BODY_BYTES: expected 1024..67108864, got \"%s\"",
+				v);
+			return false;
+		}
+		cfg->max_body_bytes = (size_t)n;
+	}
+	v = get("PGHOOK_LOG_LEVEL");
+	if (v && *v && !ph_log_parse_level(v, &cfg->log_level)) {
+		snprintf(err, errlen, "PGHOOK_LOG_LEVEL: expected debug, info, warn or error, got \"%s\"",
+			v);
+		return false;
+	}
+	if (cfg->worker_lease_ms == 0)
+		cfg->worker_lease_ms = cfg->http_timeout_ms + 30000;
+	return true;
+}
+
+bool ph_config_load_from(struct ph_config *cfg, const char *(*get)(const char *), char *err,
+	size_t errlen)
+{
+	set_defaults(cfg);
+	load_strings(cfg, get);
+	return load_numbers(cfg, get, err, errlen) && load_misc(cfg, get, err, errlen);
+}
+
+bool ph_config_load(struct ph_config *cfg, char *err, size_t errlen)
+{
+	return ph_config_load_from(cfg, env_get, err, errlen);
+}
+
+void ph_config_finish(struct ph_config *cfg)
+{
+	free(cfg->database_url);
+	free(cfg->listen);
+	free(cfg->metrics_listen);
+	free(cfg->admin_key);
+	free(cfg->secret_key);
+	free(cfg->allow_cidrs);
+	free(cfg->smtp_url);
+	free(cfg->smtp_from);
+	memset(cfg, 0, sizeof(*cfg));
+}

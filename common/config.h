@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * config: every setting comes from the environment (12-factor); the README's table lists them.
+ * A ph_config is filled once at start-up and then travels as const; no globals.
+ */
+#ifndef PGHOOK_COMMON_CONFIG_H
+#define PGHOOK_COMMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+#include "util.h"
+
+#define PH_RETRY_MAX 64
+
+struct ph_config {
+	char *database_url;    /* NULL: libpq's PG* variables apply */
+	char *listen;          /* api "host:port" */
+	char *metrics_listen;  /* worker "host:port" */
+	char *admin_key;       /* NULL: admin routes off */
+	char *secret_key;      /* base64 of 32 bytes, or NULL */
+	char *allow_cidrs;     /* comma-separated, or NULL */
+	char *smtp_url;        /* NULL: no emails */
+	char *smtp_from;
+	int64_t retry_schedule[PH_RETRY_MAX];
+	int retry_count;
+	int64_t http_timeout_ms;
+	int worker_concurrency;
+	int worker_batch;
+	int64_t worker_lease_ms;     /* how long a claim is held before others may take it */
+	int64_t worker_poll_ms;      /* fallback poll when no NOTIFY arrives */
+	int64_t shutdown_timeout_ms; /* drain deadline on SIGTERM */
+	int api_threads;
+	size_t max_body_bytes;
+	enum ph_log_level log_level;
+};
+
+/* Fill cfg with defaults, then apply the environment. On an invalid value, writes a message
+ * naming the variable into err (capacity errlen) and returns false. */
+bool ph_config_load(struct ph_config *cfg, char *err, size_t errlen) PH_MUSTCHECK;
+/* Same, reading variables through getenv_fn (for tests). */
+bool ph_config_load_from(struct ph_config *cfg, const char *(*getenv_fn)(const char *name),
+	char *err, size_t errlen) PH_MUSTCHECK;
+/* Free the strings of cfg; the struct itself is the caller's. */
+void ph_config_finish(struct ph_config *cfg);
+
+#endif

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * db: one PostgreSQL connection owned by one thread or loop, with the error handling every
+ * caller needs: failures logged once here, SQLSTATE kept for callers that branch on it, and the
+ * connection reset after it breaks so the next statement reconnects.
+ */
+#ifndef PGHOOK_COMMON_DB_H
+#define PGHOOK_COMMON_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "util.h"
+
+struct ph_db {
+	PGconn *conn;
+	char *conninfo;	     /* "" means libpq's PG* environment variables */
+	char sqlstate[6];    /* of the last failure, "" when it was not a server error */
+	bool last_conn_lost; /* the last failure was a broken connection */
+};
+
+/* Remember conninfo (copied; NULL or "" for the environment) and try to connect. A failed
+ * connect is logged and retried by the next ph_db_exec. */
+void ph_db_init(struct ph_db *db, const char *conninfo);
+void ph_db_finish(struct ph_db *db);
+/* Connect if there is no healthy connection. Blocking. */
+bool ph_db_ensure(struct ph_db *db) PH_MUSTCHECK;
+/* Run one parameterised statement (text parameters, NULL for SQL NULL). Returns the result on
+ * success (the caller PQclear()s it), NULL on failure with db->sqlstate set. */
+PGresult *ph_db_exec(struct ph_db *db, const char *sql, int nparams, const char *const *params)
+	PH_MUSTCHECK;
+/* Run a statement for its effect only. */
+bool ph_db_run(struct ph_db *db, const char *sql, int nparams, const char *const *params)
+	PH_MUSTCHECK;
+/* True when the last failure's SQLSTATE equals code (e.g. "23505"). */
+bool ph_db_failed_with(const struct ph_db *db, const char *code);
+
+/* Value of row r, column c, or NULL when it is SQL NULL. */
+const char *ph_db_value(const PGresult *res, int r, int c);
+
+#endif

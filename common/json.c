@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * json-c accepts some inputs the API must refuse: it parses 1e999 to infinity (which it then
+ * cannot write back as JSON) and does not check UTF-8 by default. Both are checked here, once,
+ * so every route gets the same answer for the same bad input.
+ */
+#include "json.h"
+
+#include <math.h>
+#include <string.h>
+
+bool ph_utf8_valid(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n;
+		unsigned cp;
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (i + n >= len)
+			return false;
+		for (size_t k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		static const unsigned min_cp[] = {0, 0x80, 0x800, 0x10000};
+		if (cp < min_cp[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += n + 1;
+	}
+	return true;
+}
+
+/* Walk the tree for non-finite doubles; depth is already bounded by the tokener. */
+static bool all_finite(json_object *o)
+{
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		return isfinite(json_object_get_double(o));
+	case json_type_array: {
+		size_t n = json_object_array_length(o);
+		for (size_t i = 0; i < n; i++) {
+			if (!all_finite(json_object_array_get_idx(o, i)))
+				return false;
+		}
+		return true;
+	}
+	case json_type_object: {
+		json_object_object_foreach(o, key, val)
+		{
+			(void)key;
+			if (!all_finite(val))
+				return false;
+		}
+		return true;
+	}
+	default:
+		return true;
+	}
+}
+
+enum ph_json_parse_status ph_json_parse(const char *buf, size_t len, json_object **out)
+{
+	*out = NULL;
+	if (!ph_utf8_valid(buf, len))
+		return PH_JSON_BAD_UTF8;
+	/* One more than the promise: the tokener counts the top-level value as depth 1. */
+	json_tokener *tok = json_tokener_new_ex(PH_JSON_MAX_DEPTH + 1);
+	if (!tok)
+		return PH_JSON_SYNTAX;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	json_object *obj = json_tokener_parse_ex(tok, buf, (int)len);
+	enum json_tokener_error err = json_tokener_get_error(tok);
+	size_t used = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	if (err == json_tokener_error_depth)
+		return PH_JSON_TOO_DEEP;
+	if (err != json_tokener_success || !obj) {
+		json_object_put(obj);
+		return PH_JSON_SYNTAX;
+	}
+	for (; used < len; used++) {
+		if (!strchr(" \t\r\n", buf[used])) {
+			json_object_put(obj);
+			return PH_JSON_SYNTAX; /* trailing garbage after the document */
+		}
+	}
+	if (!all_finite(obj)) {
+		json_object_put(obj);
+		return PH_JSON_NOT_FINITE;
+	}
+	*out = obj;
+	return PH_JSON_OK;
+}
+
+const char *ph_json_parse_message(enum ph_json_parse_status st)
+{
+	switch (st) {
+	case PH_JSON_OK:
+		return "ok";
+	case PH_JSON_TOO_DEEP:
+		return "JSON nested deeper than 64 levels";
+	case PH_JSON_BAD_UTF8:
+		return "request body is not valid UTF-8";
+	case PH_JSON_NOT_FINITE:
+		return "number out of range";
+	case PH_JSON_SYNTAX:
+		break;
+	}
+	return "request body is not valid JSON";
+}
+
+void ph_verr_init(struct ph_verr *v)
+{
+	v->detail = NULL;
+}
+
+void ph_verr_finish(struct ph_verr *v)
+{
+	json_object_put(v->detail);
+	v->detail = NULL;
+}
+
+bool ph_verr_any(const struct ph_verr *v)
+{
+	return v->detail != NULL;
+}
+
+static void push(struct ph_verr *v, json_object *loc, const char *type, const char *msg)
+{
+	json_object *e = json_object_new_object();
+	json_object_object_add(e, "loc", loc);
+	json_object_object_add(e, "msg", json_object_new_string(msg));
+	json_object_object_add(e, "type", json_object_new_string(type));
+	if (!v->detail)
+		v->detail = json_object_new_array();
+	json_object_array_add(v->detail, e);
+}
+
+void ph_verr_add(struct ph_verr *v, const char *where, const char *name, const char *type,
+	const char *msg)
+{
+	json_object *loc = json_object_new_array();
+	json_object_array_add(loc, json_object_new_string(where));
+	if (name)
+		json_object_array_add(loc, json_object_new_string(name));
+	push(v, loc, type, msg);
+}
+
+void ph_verr_add_item(struct ph_verr *v, const char *list, int index, const char *field,
+	const char *type, const char *msg)
+{
+	json_object *loc = json_object_new_array();
+	json_object_array_add(loc, json_object_new_string("body"));
+	json_object_array_add(loc, json_object_new_string(list));
+	json_object_array_add(loc, json_object_new_int(index));
+	if (field)
+		json_object_array_add(loc, json_object_new_string(field));
+	push(v, loc, type, msg);
+}
+
+json_object *ph_verr_take_body(struct ph_verr *v)
+{
+	json_object *body = json_object_new_object();
+	json_object_object_add(body, "detail", v->detail ? v->detail : json_object_new_array());
+	v->detail = NULL;
+	return body;
+}
+
+json_object *ph_json_get(json_object *obj, const char *key)
+{
+	json_object *val = NULL;
+	if (!obj || !json_object_is_type(obj, json_type_object))
+		return NULL;
+	return json_object_object_get_ex(obj, key, &val) ? val : NULL;
+}
+
+const char *ph_json_compact(json_object *obj, size_t *len)
+{
+	return json_object_to_json_string_length(
+		obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len);
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * sign: Standard Webhooks signatures. The signed content is "<msg id>.<unix seconds>.<body>",
+ * HMAC-SHA256 keyed with the base64-decoded part of a "whsec_..." secret, written
+ * "v1,<base64 of the MAC>". While a rotated secret overlaps, the header carries one signature
+ * per secret, separated by spaces.
+ */
+#ifndef PGHOOK_COMMON_SIGN_H
+#define PGHOOK_COMMON_SIGN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util.h"
+
+/* "v1," + 44 base64 characters + NUL. */
+#define PH_SIGNATURE_LEN 48
+/* Room for the header value with two signatures. */
+#define PH_SIGNATURE_HEADER_MAX (2 * PH_SIGNATURE_LEN + 2)
+
+/* True when secret is "whsec_" followed by base64 of 24..64 bytes (or, for secrets generated
+ * elsewhere, plain base64 without the prefix). */
+bool ph_sign_secret_valid(const char *secret);
+/* Sign one message; out receives "v1,<base64>". False when the secret does not decode. */
+bool ph_sign(const char *secret, const char *msg_id, long long timestamp, const char *body,
+	size_t body_len, char out[PH_SIGNATURE_LEN]) PH_MUSTCHECK;
+/* The webhook-signature header value for secret and, when not NULL, previous_secret. */
+bool ph_sign_header(const char *secret, const char *previous_secret, const char *msg_id,
+	long long timestamp, const char *body, size_t body_len,
+	char out[PH_SIGNATURE_HEADER_MAX]) PH_MUSTCHECK;
+
+#endif
