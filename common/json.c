@@ -47,31 +47,37 @@ bool ph_utf8_valid(const char *str, size_t len)
 	return true;
 }
 
-/* Walk the tree for non-finite doubles; depth is already bounded by the tokener. */
-static bool all_finite(json_object *o)
+/* Walk the tree for what the tokener lets through: non-finite doubles, and 65 levels of
+ * arrays or objects when the innermost is empty (see ph_json_parse). depth is the level of o
+ * counting the top-level value as 1; recursion is bounded by the tokener. */
+static enum ph_json_parse_status check_tree(json_object *o, int depth)
 {
+	enum ph_json_parse_status st = PH_JSON_OK;
 	switch (json_object_get_type(o)) {
 	case json_type_double:
-		return isfinite(json_object_get_double(o));
+		return isfinite(json_object_get_double(o)) ? PH_JSON_OK : PH_JSON_NOT_FINITE;
 	case json_type_array: {
+		if (depth > PH_JSON_MAX_DEPTH)
+			return PH_JSON_TOO_DEEP;
 		size_t n = json_object_array_length(o);
-		for (size_t i = 0; i < n; i++) {
-			if (!all_finite(json_object_array_get_idx(o, i)))
-				return false;
-		}
-		return true;
+		for (size_t i = 0; i < n && st == PH_JSON_OK; i++)
+			st = check_tree(json_object_array_get_idx(o, i), depth + 1);
+		return st;
 	}
 	case json_type_object: {
+		if (depth > PH_JSON_MAX_DEPTH)
+			return PH_JSON_TOO_DEEP;
 		json_object_object_foreach(o, key, val)
 		{
 			(void)key;
-			if (!all_finite(val))
-				return false;
+			st = check_tree(val, depth + 1);
+			if (st != PH_JSON_OK)
+				return st;
 		}
-		return true;
+		return PH_JSON_OK;
 	}
 	default:
-		return true;
+		return PH_JSON_OK;
 	}
 }
 
@@ -80,7 +86,8 @@ enum ph_json_parse_status ph_json_parse(const char *buf, size_t len, json_object
 	*out = NULL;
 	if (!ph_utf8_valid(buf, len))
 		return PH_JSON_BAD_UTF8;
-	/* One more than the promise: the tokener counts the top-level value as depth 1. */
+	/* json-c counts every value as a level, a scalar inside the innermost array included, so
+	 * it must allow one more than the promise; check_tree rejects 65 levels of containers. */
 	json_tokener *tok = json_tokener_new_ex(PH_JSON_MAX_DEPTH + 1);
 	if (!tok)
 		return PH_JSON_SYNTAX;
@@ -88,6 +95,13 @@ enum ph_json_parse_status ph_json_parse(const char *buf, size_t len, json_object
 	json_object *obj = json_tokener_parse_ex(tok, buf, (int)len);
 	enum json_tokener_error err = json_tokener_get_error(tok);
 	size_t used = json_tokener_get_parse_end(tok);
+	if (err == json_tokener_continue) {
+		/* All of buf was read, but a top-level number or literal has no end of its own:
+		 * json-c needs a final NUL to know the input is over (json_tokener_parse_ex). */
+		obj = json_tokener_parse_ex(tok, "", 1);
+		err = json_tokener_get_error(tok);
+		used = len;
+	}
 	json_tokener_free(tok);
 	if (err == json_tokener_error_depth)
 		return PH_JSON_TOO_DEEP;
@@ -96,14 +110,16 @@ enum ph_json_parse_status ph_json_parse(const char *buf, size_t len, json_object
 		return PH_JSON_SYNTAX;
 	}
 	for (; used < len; used++) {
-		if (!strchr(" \t\r\n", buf[used])) {
+		/* strchr would match a NUL byte against the terminator of its set. */
+		if (buf[used] == '\0' || !strchr(" \t\r\n", buf[used])) {
 			json_object_put(obj);
 			return PH_JSON_SYNTAX; /* trailing garbage after the document */
 		}
 	}
-	if (!all_finite(obj)) {
+	enum ph_json_parse_status st = check_tree(obj, 1);
+	if (st != PH_JSON_OK) {
 		json_object_put(obj);
-		return PH_JSON_NOT_FINITE;
+		return st;
 	}
 	*out = obj;
 	return PH_JSON_OK;
