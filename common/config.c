@@ -88,6 +88,7 @@ static bool load_numbers(struct ph_config *cfg, const char *(*get)(const char *)
 		{"PGHOOK_WORKER_LEASE", 1000, &cfg->worker_lease_ms},
 		{"PGHOOK_WORKER_POLL", 10, &cfg->worker_poll_ms},
 		{"PGHOOK_SHUTDOWN_TIMEOUT", 0, &cfg->shutdown_timeout_ms},
+		{"PGHOOK_SHUTDOWN_DELAY", 0, &cfg->shutdown_delay_ms},
 	};
 	for (size_t i = 0; i < PH_ARRAY_LEN(ints); i++) {
 		const char *v = get(ints[i].name);

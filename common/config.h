@@ -32,6 +32,7 @@ struct ph_config {
 	int64_t worker_lease_ms;     /* how long a claim is held before others may take it */
 	int64_t worker_poll_ms;      /* fallback poll when no NOTIFY arrives */
 	int64_t shutdown_timeout_ms; /* drain deadline on SIGTERM */
+	int64_t shutdown_delay_ms;   /* api: time /readyz fails before listeners close */
 	int api_threads;
 	size_t max_body_bytes;
 	enum ph_log_level log_level;

@@ -299,11 +299,11 @@ end
 $$;
 
 -- Record one attempt on a delivery and apply its outcome (seed 002's external attempts and the
--- api's manual sends). Returns false when the delivery is not the tenant's.
+-- api's manual sends). Returns the event as JSON, or null when the delivery is not the tenant's.
 create function pghook_record_attempt(p_tenant text, p_delivery text, p_status text,
 	p_code int, p_body text, p_error text, p_next_retry timestamptz, p_trigger text,
 	p_started timestamptz, p_duration_ms int, p_worker text)
-returns boolean
+returns json
 language plpgsql as $$
 declare
 	d deliveries;
@@ -322,7 +322,7 @@ begin
 	where id = p_delivery and tenant_id = p_tenant
 	returning * into d;
 	if not found then
-		return false;
+		return null;
 	end if;
 	insert into attempts (id, tenant_id, delivery_id, attempt_number, started_at, duration_ms,
 		response_status_code, response_body, error, trigger, worker_id)
@@ -333,29 +333,56 @@ begin
 	if p_status in ('pending', 'retry_scheduled') then
 		perform pg_notify('pghook_deliveries', '');
 	end if;
-	return true;
+	return (select pghook_event_json(e) from events e where e.id = d.event_id);
 end
 $$;
 
--- A new delivery of the same event to the same webhook, due now (seed 004). Returns its id, or
--- null when the delivery is not the tenant's.
-create function pghook_replay(p_tenant text, p_delivery text) returns text
+-- A new delivery of the same event to the same webhook, due now (seed 004). Returns the new
+-- row, or null when the delivery is not the tenant's.
+create function pghook_replay(p_tenant text, p_delivery text) returns deliveries
 language plpgsql as $$
 declare
-	new_id text := pghook_new_id('dlv');
-	ev text;
+	d deliveries;
 begin
 	insert into deliveries (id, tenant_id, event_id, webhook_id, status, next_retry_at,
 		replay_of_delivery_id)
-	select new_id, d.tenant_id, d.event_id, d.webhook_id, 'pending', now(), d.id
-	from deliveries d where d.id = p_delivery and d.tenant_id = p_tenant
-	returning event_id into ev;
-	if ev is null then
+	select pghook_new_id('dlv'), o.tenant_id, o.event_id, o.webhook_id, 'pending', now(), o.id
+	from deliveries o where o.id = p_delivery and o.tenant_id = p_tenant
+	returning * into d;
+	if d.id is null then
 		return null;
 	end if;
-	perform pghook_refresh_events(array[ev]);
+	perform pghook_refresh_events(array[d.event_id]);
 	perform pg_notify('pghook_deliveries', '');
-	return new_id;
+	return d;
+end
+$$;
+
+-- Soft-delete a webhook: its unfinished deliveries end failed with the reason, for audit.
+create function pghook_delete_webhook(p_tenant text, p_webhook text) returns boolean
+language plpgsql as $$
+declare
+	evs text[];
+begin
+	update webhooks set deleted_at = now(), status = 'disabled', disabled_reason = 'deleted',
+		updated_at = now()
+	where tenant_id = p_tenant and id = p_webhook and deleted_at is null;
+	if not found then
+		return false;
+	end if;
+	with d as (
+		update deliveries set status = 'failed', last_error = 'webhook deleted',
+			next_retry_at = null, lease_expires_at = null, claim_token = null,
+			updated_at = now()
+		where webhook_id = p_webhook
+			and status in ('pending', 'retry_scheduled', 'delivering')
+		returning event_id
+	)
+	select array_agg(distinct event_id) into evs from d;
+	if evs is not null then
+		perform pghook_refresh_events(evs);
+	end if;
+	return true;
 end
 $$;
 

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * auth: who is calling. Tenant routes take TENANT + API-KEY (seeds 001, 003) or
+ * x-organization-id + Authorization: Bearer (seeds 002, 004). A key belongs to one tenant; a
+ * missing, unknown, revoked key or a key of another tenant all answer the same 401, so the
+ * answer never tells whether a tenant exists.
+ */
+#ifndef PGHOOK_API_AUTH_H
+#define PGHOOK_API_AUTH_H
+
+#include <stdbool.h>
+
+#include "http.h"
+
+/* Authenticate a tenant request, filling r->tenant_id. Answers 401/503 and returns false on
+ * failure. */
+bool auth_tenant(struct req *r) PH_MUSTCHECK;
+/* Authenticate an admin request against PGHOOK_ADMIN_KEY (Authorization: Bearer). Admin
+ * routes answer 404 while no admin key is configured. */
+bool auth_admin(struct req *r) PH_MUSTCHECK;
+
+#endif

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "db.h"
+#include "duration.h"
+#include "json.h"
+#include "log.h"
+#include "migrate.h"
+#include "tenants.h"
+
+void cli_usage(void)
+{
+	fprintf(stderr, "usage: pghook-api [serve]\n"
+			"       pghook-api migrate\n"
+			"       pghook-api tenant create NAME\n"
+			"       pghook-api key create TENANT_ID\n"
+			"       pghook-api stats\n"
+			"       pghook-api prune --older-than DURATION (e.g. 30d)\n"
+			"configuration comes from the environment: see README.md\n");
+}
+
+static int print_json(json_object *obj)
+{
+	if (!obj)
+		return 1;
+	size_t len;
+	const char *s = ph_json_compact(obj, &len);
+	printf("%.*s\n", (int)len, s);
+	json_object_put(obj);
+	return 0;
+}
+
+static int print_row(struct ph_db *db, const char *sql, int n, const char *const *params)
+{
+	PGresult *res = ph_db_exec(db, sql, n, params);
+	if (!res)
+		return 1;
+	printf("%s\n", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
+static int cmd_stats(struct ph_db *db)
+{
+	return print_row(db,
+		"select json_build_object("
+		" 'deliveries', (select json_object_agg(status, n) from"
+		"   (select status, count(*) n from deliveries group by status) s),"
+		" 'events', (select count(*) from events),"
+		" 'webhooks', (select count(*) from webhooks where deleted_at is null),"
+		" 'tenants', (select count(*) from tenants),"
+		" 'queue', (select row_to_json(q) from report_queue q),"
+		" 'notificationsPending', (select count(*) from notifications where status = 'pending'))",
+		0, NULL);
+}
+
+/* Delete events whose deliveries are all final and older than the cutoff; attempts and
+ * deliveries go with them (on delete cascade). */
+static int cmd_prune(struct ph_db *db, int argc, char **argv)
+{
+	int64_t ms;
+	if (argc != 3 || strcmp(argv[1], "--older-than") != 0 || !ph_duration_parse(argv[2], &ms)) {
+		cli_usage();
+		return 2;
+	}
+	char secs[32];
+	snprintf(secs, sizeof(secs), "%lld", (long long)(ms / 1000));
+	const char *params[] = {secs};
+	return print_row(db,
+		"with gone as (delete from events e where e.created_at < now() - make_interval("
+		"secs => $1::bigint) and e.status in ('delivered', 'failed', 'skipped') returning 1)"
+		" select json_build_object('prunedEvents', count(*)) from gone",
+		1, params);
+}
+
+static int dispatch(struct ph_db *db, int argc, char **argv)
+{
+	const char *cmd = argv[0];
+	if (strcmp(cmd, "migrate") == 0) {
+		bool ok = ph_migrate_run(db);
+		if (ok)
+			printf("{\"migrated\":true,\"version\":%d}\n",
+				ph_migrations[ph_migration_count - 1].version);
+		return ok ? 0 : 1;
+	}
+	if (strcmp(cmd, "tenant") == 0 && argc == 3 && strcmp(argv[1], "create") == 0)
+		return print_json(tenant_create(db, argv[2]));
+	if (strcmp(cmd, "key") == 0 && argc == 3 && strcmp(argv[1], "create") == 0) {
+		bool not_found;
+		json_object *out = tenant_key_create(db, argv[2], &not_found);
+		if (not_found)
+			log_error("no such tenant: %s", argv[2]);
+		return print_json(out);
+	}
+	if (strcmp(cmd, "stats") == 0)
+		return cmd_stats(db);
+	if (strcmp(cmd, "prune") == 0)
+		return cmd_prune(db, argc, argv);
+	cli_usage();
+	return 2;
+}
+
+int cli_run(const struct ph_config *cfg, int argc, char **argv)
+{
+	static const char *const known[] = {"migrate", "tenant", "key", "stats", "prune"};
+	bool found = false;
+	for (size_t i = 0; i < PH_ARRAY_LEN(known); i++)
+		found = found || strcmp(argv[0], known[i]) == 0;
+	if (!found)
+		return -1;
+	struct ph_db db;
+	ph_db_init(&db, cfg->database_url);
+	int rc = db.conn ? dispatch(&db, argc, argv) : 1;
+	ph_db_finish(&db);
+	return rc;
+}

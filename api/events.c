@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * events: ingest and reading. Ingest is one call of pghook_ingest() (sql/0001_init.sql), which
+ * stores the events, fans out their deliveries and NOTIFYs the workers in the statement's own
+ * transaction; the answer is sent only after it committed, so an acknowledged event is durable.
+ */
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "routes.h"
+#include "validate.h"
+
+#define BATCH_MAX 1000
+
+static const char *const event_statuses[] = {"pending", "delivered", "failed", "skipped"};
+
+static void check_event(struct ph_verr *v, json_object *ev, struct field_loc loc)
+{
+	const char *type, *s;
+	json_object *data;
+	if (!json_object_is_type(ev, json_type_object)) {
+		verr_field(v, loc, NULL, "dict_type", "each event must be a JSON object");
+		return;
+	}
+	if (v_string(v, ev, loc, "type", true, false, 128, &type) == FIELD_SET &&
+		!event_type_valid(type))
+		verr_field(v, loc, "type", "string_pattern_mismatch",
+			"type must match ^[A-Za-z0-9_.:-]{1,128}$");
+	v_object(v, ev, loc, "data", true, false, &data);
+	v_string(v, ev, loc, "sourceKey", false, true, 255, &s);
+	v_string(v, ev, loc, "eventGroup", false, true, 255, &s);
+}
+
+/* Run the ingest for a JSON array of validated events. */
+static PGresult *ingest(struct req *r, const char *events_json)
+{
+	const char *params[] = {r->tenant_id, events_json};
+	PGresult *res = ph_db_exec(&r->ctx->db,
+		"select created, event from pghook_ingest($1, $2::json)", 2, params);
+	if (!res)
+		reply_db_error(r);
+	return res;
+}
+
+void events_create(struct req *r)
+{
+	struct ph_verr v;
+	json_object *body = req_body_object(r);
+	if (!body)
+		return;
+	ph_verr_init(&v);
+	check_event(&v, body, LOC_BODY);
+	if (ph_verr_any(&v)) {
+		json_object_put(body);
+		reply_verr(r, &v);
+		return;
+	}
+	json_object *arr = json_object_new_array();
+	json_object_array_add(arr, body); /* takes the body's reference */
+	PGresult *res = ingest(r, ph_json_compact(arr, NULL));
+	json_object_put(arr);
+	if (!res)
+		return;
+	/* A repeated sourceKey returns the stored event: 200, nothing created. */
+	int status = strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? 201 : 200;
+	reply_raw(r, status, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
+	PQclear(res);
+}
+
+static bool check_batch(struct req *r, json_object *body, json_object **events)
+{
+	struct ph_verr v;
+	ph_verr_init(&v);
+	*events = ph_json_get(body, "events");
+	size_t n = 0;
+	if (!*events || !json_object_is_type(*events, json_type_array)) {
+		ph_verr_add(&v, "body", "events", "list_type", "events must be an array");
+	} else {
+		n = json_object_array_length(*events);
+		if (n < 1 || n > BATCH_MAX)
+			ph_verr_add(&v, "body", "events", "too_long", "events must hold 1 to 1000 events");
+	}
+	for (size_t i = 0; i < n && n <= BATCH_MAX; i++)
+		check_event(&v, json_object_array_get_idx(*events, i),
+			(struct field_loc){"events", (int)i});
+	if (!ph_verr_any(&v))
+		return true;
+	reply_verr(r, &v);
+	return false;
+}
+
+void events_batch(struct req *r)
+{
+	json_object *body = req_body_object(r), *events;
+	if (!body)
+		return;
+	if (!check_batch(r, body, &events)) {
+		json_object_put(body);
+		return;
+	}
+	PGresult *res = ingest(r, ph_json_compact(events, NULL));
+	json_object_put(body);
+	if (!res)
+		return;
+	struct evbuffer *buf = evbuffer_new();
+	evbuffer_add(buf, "{\"data\":[", 9);
+	for (int i = 0; i < PQntuples(res); i++) {
+		if (i)
+			evbuffer_add(buf, ",", 1);
+		evbuffer_add(buf, PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1));
+	}
+	evbuffer_add(buf, "]}", 2);
+	size_t len = evbuffer_get_length(buf);
+	reply_raw(r, 201, (const char *)evbuffer_pullup(buf, -1), len);
+	evbuffer_free(buf);
+	PQclear(res);
+}
+
+static bool one_of(const char *s, const char *const *set, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(s, set[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+void events_list(struct req *r)
+{
+	int limit;
+	char cursor[PH_ID_MAX], lim[16];
+	bool ok = true;
+	if (!req_page(r, "evt", &limit, cursor))
+		return;
+	const char *status = req_query(r, "status");
+	if (status && !one_of(status, event_statuses, PH_ARRAY_LEN(event_statuses))) {
+		reply_invalid(r, "query", "status", "enum",
+			"status must be pending, delivered, failed or skipped");
+		return;
+	}
+	const char *since = req_time_param(r, "since", &ok);
+	const char *until = ok ? req_time_param(r, "until", &ok) : NULL;
+	if (!ok)
+		return;
+	snprintf(lim, sizeof(lim), "%d", limit + 1);
+	const char *params[] = {r->tenant_id, cursor[0] ? cursor : NULL, req_query(r, "type"),
+		status, since, until, lim};
+	PGresult *res = ph_db_exec(&r->ctx->db,
+		"select pghook_event_json(e), e.id from events e where e.tenant_id = $1"
+		" and ($2::text is null or e.id < $2) and ($3::text is null or e.event_type = $3)"
+		" and ($4::text is null or e.status = $4)"
+		" and ($5::timestamptz is null or e.created_at >= $5)"
+		" and ($6::timestamptz is null or e.created_at < $6)"
+		" order by e.id desc limit $7::int",
+		7, params);
+	if (!res) {
+		reply_db_error(r);
+		return;
+	}
+	reply_list(r, res, limit, 0, 1);
+	PQclear(res);
+}
+
+void events_get(struct req *r)
+{
+	const char *params[] = {r->tenant_id, r->params[0]};
+	reply_query(r, 200, "event",
+		"select pghook_event_json(e) from events e where e.tenant_id = $1 and e.id = $2", 2,
+		params);
+}

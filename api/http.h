@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * http: the request context every handler gets, and the ways to answer it. A handler answers
+ * exactly once, through one of the reply_* functions; the router records the status it sent.
+ * Everything here runs on the loop thread that owns the request.
+ */
+#ifndef PGHOOK_API_HTTP_H
+#define PGHOOK_API_HTTP_H
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/queue.h>
+
+#include "config.h"
+#include "db.h"
+#include "id.h"
+#include "json.h"
+#include "ssrf.h"
+#include "util.h"
+
+struct server;
+struct route;
+
+/* One loop thread: its own database connection, shared read-only configuration. */
+struct api_ctx {
+	const struct ph_config *cfg;
+	const struct ph_ssrf_policy *ssrf; /* for synchronous sends */
+	struct server *srv;
+	struct ph_db db;
+	int thread_index;
+};
+
+#define REQ_MAX_PARAMS 3
+
+struct req {
+	struct evhttp_request *ev;
+	struct api_ctx *ctx;
+	const struct route *route;
+	const char *params[REQ_MAX_PARAMS]; /* path parameters, pointers into path_buf */
+	char path_buf[512];
+	struct evkeyvalq query;
+	char tenant_id[PH_ID_MAX];
+	int status;	    /* 0 until answered */
+	bool deferred;	    /* the handler will answer later, from another callback */
+	size_t route_index; /* for metrics */
+	long long start_us;
+};
+
+/* Every reply_* function only records the status when r->ev is NULL (the client left). */
+
+/* Answer with a JSON document already rendered (by PostgreSQL, usually). */
+void reply_raw(struct req *r, int status, const char *json, size_t len);
+/* Answer with a json-c object; takes ownership of obj. */
+void reply_json(struct req *r, int status, json_object *obj);
+/* Answer {"error": {"code": code, "message": ...}}. */
+void reply_error(struct req *r, int status, const char *code, const char *fmt, ...)
+	PH_PRINTF(4, 5);
+/* Answer 422 with the collected validation errors; leaves v empty. */
+void reply_verr(struct req *r, struct ph_verr *v);
+/* Answer 422 for a single problem at [where, name]. */
+void reply_invalid(struct req *r, const char *where, const char *name, const char *type,
+	const char *msg);
+/* Answer after a failed statement: 503 when the database is unreachable, 500 otherwise. */
+void reply_db_error(struct req *r);
+/* Run a statement whose first row's first column is the JSON to answer with status; answer
+ * 404 "no such <what>" when it returns no row or NULL, 503/500 when it fails. */
+void reply_query(struct req *r, int status, const char *what, const char *sql, int nparams,
+	const char *const *params);
+/* Answer 204 with no body. */
+void reply_no_content(struct req *r);
+/* Answer a list: rows of res hold the object's JSON in column json_col and its id in id_col;
+ * res has at most limit + 1 rows, the extra one only tells that another page exists. */
+void reply_list(struct req *r, const PGresult *res, int limit, int json_col, int id_col);
+
+/* Parse the request body as a JSON object. On failure answers 422 and returns NULL; on success
+ * the caller owns the reference. */
+json_object *req_body_object(struct req *r) PH_MUSTCHECK;
+/* A query parameter, or NULL. */
+const char *req_query(struct req *r, const char *name);
+/* A request header, or NULL. */
+const char *req_header(struct req *r, const char *name);
+/* Parse ?limit= and ?cursor= for a list of ids with prefix. On bad input answers 422 and
+ * returns false. cursor_id is "" when there is no cursor. */
+bool req_page(struct req *r, const char *prefix, int *limit, char cursor_id[PH_ID_MAX])
+	PH_MUSTCHECK;
+/* Parse an RFC 3339 query parameter into a normalised string for PostgreSQL; NULL when absent.
+ * On bad input answers 422 and sets *ok to false. */
+const char *req_time_param(struct req *r, const char *name, bool *ok);
+
+/* True when s is an RFC 3339 date-time with a Z or numeric offset. */
+bool rfc3339_valid(const char *s);
+
+#endif

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * ops: the routes operators and orchestrators call, without tenant authentication.
+ */
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include "migrate.h"
+#include "router.h"
+#include "routes.h"
+#include "server.h"
+
+extern const char openapi_json[];
+extern const size_t openapi_json_len;
+
+void ops_healthz(struct req *r)
+{
+	static const char ok[] = "{\"status\":\"ok\"}";
+	reply_raw(r, 200, ok, sizeof(ok) - 1);
+}
+
+void ops_readyz(struct req *r)
+{
+	if (server_draining(r->ctx->srv)) {
+		reply_error(r, 503, "draining", "shutting down");
+		return;
+	}
+	if (!ph_migrate_is_current(&r->ctx->db)) {
+		reply_error(r, 503, "not_ready", "database unreachable or migrations not applied");
+		return;
+	}
+	static const char ok[] = "{\"status\":\"ready\"}";
+	reply_raw(r, 200, ok, sizeof(ok) - 1);
+}
+
+void ops_metrics(struct req *r)
+{
+	struct evbuffer *buf = evbuffer_new();
+	router_metrics_write(buf);
+	evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Content-Type",
+		"text/plain; version=0.0.4; charset=utf-8");
+	evhttp_send_reply(r->ev, 200, "OK", buf);
+	evbuffer_free(buf);
+	r->status = 200;
+}
+
+void ops_openapi(struct req *r)
+{
+	reply_raw(r, 200, openapi_json, openapi_json_len);
+}

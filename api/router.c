@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * The table is searched linearly: it is short, and literal segments are listed before the
+ * patterns that would also match them. Counters are process-wide atomics indexed by route, so
+ * every loop thread updates them without locks and /metrics reads a consistent-enough view.
+ */
+#include "router.h"
+
+#include <event2/buffer.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "auth.h"
+#include "log.h"
+#include "routes.h"
+
+#define GET    EVHTTP_REQ_GET
+#define POST   EVHTTP_REQ_POST
+#define PATCH  EVHTTP_REQ_PATCH
+#define DELETE EVHTTP_REQ_DELETE
+
+static const struct route routes[] = {
+	{GET, "/healthz", ops_healthz, ROUTE_PUBLIC},
+	{GET, "/readyz", ops_readyz, ROUTE_PUBLIC},
+	{GET, "/metrics", ops_metrics, ROUTE_PUBLIC},
+	{GET, "/openapi.json", ops_openapi, ROUTE_PUBLIC},
+	{POST, "/admin/v1/tenants", admin_tenants_create, ROUTE_ADMIN},
+	{POST, "/admin/v1/tenants/{id}/keys", admin_keys_create, ROUTE_ADMIN},
+	{POST, "/v1/webhook/create", webhooks_create_seed003, ROUTE_TENANT},
+	{POST, "/v1/webhooks/deliveries/{id}/replay", deliveries_replay_seed004, ROUTE_TENANT},
+	{POST, "/v1/webhooks", webhooks_create, ROUTE_TENANT},
+	{GET, "/v1/webhooks", webhooks_list, ROUTE_TENANT},
+	{GET, "/v1/webhooks/{id}", webhooks_get, ROUTE_TENANT},
+	{PATCH, "/v1/webhooks/{id}", webhooks_patch, ROUTE_TENANT},
+	{DELETE, "/v1/webhooks/{id}", webhooks_delete, ROUTE_TENANT},
+	{POST, "/v1/webhooks/{id}/rotate-secret", webhooks_rotate_secret, ROUTE_TENANT},
+	{POST, "/v1/webhooks/{id}/enable", webhooks_enable, ROUTE_TENANT},
+	{POST, "/v1/webhooks/{id}/disable", webhooks_disable, ROUTE_TENANT},
+	{POST, "/v1/webhooks/{id}/recover", webhooks_recover, ROUTE_TENANT},
+	{POST, "/v1/events/batch", events_batch, ROUTE_TENANT},
+	{POST, "/v1/events", events_create, ROUTE_TENANT},
+	{GET, "/v1/events", events_list, ROUTE_TENANT},
+	{GET, "/v1/events/{id}", events_get, ROUTE_TENANT},
+	{GET, "/v1/deliveries", deliveries_list, ROUTE_TENANT},
+	{GET, "/v1/deliveries/{id}", deliveries_get, ROUTE_TENANT},
+	{GET, "/v1/deliveries/{id}/attempts", deliveries_attempts, ROUTE_TENANT},
+	{POST, "/v1/deliveries/{id}/attempts", deliveries_record_attempt, ROUTE_TENANT},
+	{POST, "/v1/deliveries/{id}/replay", deliveries_replay, ROUTE_TENANT},
+	{POST, "/v1/deliveries/{id}/send", deliveries_send, ROUTE_TENANT},
+	{POST, "/v1/outbound-webhook-deliveries/{id}/attempts", deliveries_record_attempt,
+		ROUTE_TENANT},
+	{GET, "/webhook/decoda/events/{id}/send", deliveries_send_seed001, ROUTE_TENANT},
+};
+
+#define N_ROUTES PH_ARRAY_LEN(routes)
+/* Extra slots: unmatched requests (404) and wrong methods (405). */
+#define ROUTE_NONE (N_ROUTES)
+
+static const int status_codes[] = {200, 201, 202, 204, 400, 401, 404, 405, 413, 422, 500, 503};
+#define N_STATUS (PH_ARRAY_LEN(status_codes) + 1) /* + "other" */
+
+static const double buckets_ms[] = {1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000};
+#define N_BUCKETS PH_ARRAY_LEN(buckets_ms)
+
+struct route_stats {
+	atomic_ulong count[N_STATUS];
+	atomic_ulong bucket[N_BUCKETS]; /* non-cumulative; summed when written */
+	atomic_ulong total_us;
+};
+
+static struct route_stats stats[N_ROUTES + 1];
+static atomic_long in_flight;
+
+static size_t status_slot(int status)
+{
+	for (size_t i = 0; i < PH_ARRAY_LEN(status_codes); i++) {
+		if (status_codes[i] == status)
+			return i;
+	}
+	return N_STATUS - 1;
+}
+
+static void record(size_t route, int status, long long us)
+{
+	struct route_stats *s = &stats[route];
+	atomic_fetch_add(&s->count[status_slot(status)], 1);
+	atomic_fetch_add(&s->total_us, (unsigned long)us);
+	double ms = (double)us / 1000.0;
+	for (size_t b = 0; b < N_BUCKETS; b++) {
+		if (ms <= buckets_ms[b]) {
+			atomic_fetch_add(&s->bucket[b], 1);
+			break;
+		}
+	}
+}
+
+/* Split path into segments and compare with pattern; {x} segments capture into r->params. */
+static bool match(const char *pattern, struct req *r)
+{
+	const char *p = pattern, *s = r->path_buf;
+	int np = 0;
+	while (*p && *s) {
+		if (*p != '/' || *s != '/')
+			return false;
+		p++;
+		s++;
+		const char *pe = strchr(p, '/'), *se = strchr(s, '/');
+		size_t pl = pe ? (size_t)(pe - p) : strlen(p);
+		size_t sl = se ? (size_t)(se - s) : strlen(s);
+		if (*p == '{') {
+			if (sl == 0 || np == REQ_MAX_PARAMS)
+				return false;
+			r->params[np++] = s;
+		} else if (pl != sl || strncmp(p, s, pl) != 0) {
+			return false;
+		}
+		p += pl;
+		s += sl;
+	}
+	return *p == '\0' && *s == '\0';
+}
+
+/* Terminate the captured parameters in place: each ends at the next '/'. Only done once the
+ * route is chosen, since matching needs the slashes. */
+static void terminate_params(struct req *r)
+{
+	for (int i = 0; i < REQ_MAX_PARAMS && r->params[i]; i++) {
+		char *slash = strchr((char *)r->params[i], '/');
+		if (slash)
+			*slash = '\0';
+	}
+}
+
+static size_t find_route(struct req *r, bool *path_known)
+{
+	enum evhttp_cmd_type method = evhttp_request_get_command(r->ev);
+	*path_known = false;
+	for (size_t i = 0; i < N_ROUTES; i++) {
+		memset(r->params, 0, sizeof(r->params));
+		if (!match(routes[i].pattern, r))
+			continue;
+		*path_known = true;
+		if (routes[i].method == method || (method == EVHTTP_REQ_HEAD && routes[i].method == GET))
+			return i;
+	}
+	return ROUTE_NONE;
+}
+
+static bool prepare(struct req *r)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->ev);
+	const char *path = evhttp_uri_get_path(uri);
+	const char *query = evhttp_uri_get_query(uri);
+	if (!path || strlen(path) >= sizeof(r->path_buf))
+		return false;
+	/* Trailing slashes are forgiven: /v1/webhooks/ is /v1/webhooks. */
+	size_t len = strlen(path);
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	memcpy(r->path_buf, path, len);
+	r->path_buf[len] = '\0';
+	TAILQ_INIT(&r->query);
+	return !query || evhttp_parse_query_str(query, &r->query) == 0;
+}
+
+static void run(struct req *r, size_t idx, bool path_known)
+{
+	if (idx == ROUTE_NONE) {
+		if (path_known)
+			reply_error(r, 405, "method_not_allowed", "method not allowed on this path");
+		else
+			reply_error(r, 404, "not_found", "no such route");
+		return;
+	}
+	r->route = &routes[idx];
+	terminate_params(r);
+	if (r->route->auth == ROUTE_TENANT && !auth_tenant(r))
+		return;
+	if (r->route->auth == ROUTE_ADMIN && !auth_admin(r))
+		return;
+	r->route->handler(r);
+}
+
+void router_record(const struct req *r)
+{
+	record(r->route_index, r->status, ph_now_us() - r->start_us);
+	atomic_fetch_sub(&in_flight, 1);
+}
+
+void router_dispatch(struct evhttp_request *ev, void *arg)
+{
+	struct req r = {.ev = ev, .ctx = arg, .start_us = ph_now_us(), .route_index = ROUTE_NONE};
+	bool known = false;
+	atomic_fetch_add(&in_flight, 1);
+	if (!prepare(&r)) {
+		TAILQ_INIT(&r.query);
+		reply_error(&r, 400, "bad_request", "malformed request target");
+	} else {
+		r.route_index = find_route(&r, &known);
+		run(&r, r.route_index, known);
+	}
+	if (!r.status && !r.deferred) {
+		log_error("handler for %s answered nothing", r.path_buf);
+		reply_error(&r, 500, "internal", "internal error");
+	}
+	evhttp_clear_headers(&r.query);
+	if (!r.deferred)
+		router_record(&r);
+}
+
+long router_in_flight(void)
+{
+	return atomic_load(&in_flight);
+}
+
+static const char *method_name(enum evhttp_cmd_type m)
+{
+	return m == GET ? "GET" : m == POST ? "POST" : m == PATCH ? "PATCH" : "DELETE";
+}
+
+static void route_labels(size_t i, char *labels, size_t len)
+{
+	if (i == ROUTE_NONE)
+		snprintf(labels, len, "method=\"\",route=\"unmatched\"");
+	else
+		snprintf(labels, len, "method=\"%s\",route=\"%s\"", method_name(routes[i].method),
+			routes[i].pattern);
+}
+
+static unsigned long write_counts(struct evbuffer *out, size_t i, const char *labels)
+{
+	unsigned long total = 0;
+	for (size_t s = 0; s < N_STATUS; s++) {
+		unsigned long c = atomic_load(&stats[i].count[s]);
+		total += c;
+		if (c == 0)
+			continue;
+		if (s < N_STATUS - 1)
+			evbuffer_add_printf(out, "pghook_http_requests_total{%s,status=\"%d\"} %lu\n",
+				labels, status_codes[s], c);
+		else
+			evbuffer_add_printf(out,
+				"pghook_http_requests_total{%s,status=\"other\"} %lu\n", labels, c);
+	}
+	return total;
+}
+
+static void write_histogram(struct evbuffer *out, size_t i, const char *labels, unsigned long total)
+{
+	const char *name = "pghook_http_request_duration_seconds";
+	unsigned long cum = 0;
+	for (size_t b = 0; b < N_BUCKETS; b++) {
+		cum += atomic_load(&stats[i].bucket[b]);
+		evbuffer_add_printf(out, "%s_bucket{%s,le=\"%g\"} %lu\n", name, labels,
+			buckets_ms[b] / 1000.0, cum);
+	}
+	evbuffer_add_printf(out, "%s_bucket{%s,le=\"+Inf\"} %lu\n", name, labels, total);
+	evbuffer_add_printf(out, "%s_sum{%s} %.6f\n", name, labels,
+		(double)atomic_load(&stats[i].total_us) / 1e6);
+	evbuffer_add_printf(out, "%s_count{%s} %lu\n", name, labels, total);
+}
+
+void router_metrics_write(struct evbuffer *out)
+{
+	/* Prometheus wants each family's samples together: counters first, then histograms. */
+	unsigned long totals[N_ROUTES + 1];
+	char labels[160];
+	evbuffer_add_printf(out, "# HELP pghook_http_requests_total HTTP requests answered, by "
+				 "route and status.\n# TYPE pghook_http_requests_total counter\n");
+	for (size_t i = 0; i <= N_ROUTES; i++) {
+		route_labels(i, labels, sizeof(labels));
+		totals[i] = write_counts(out, i, labels);
+	}
+	evbuffer_add_printf(out,
+		"# HELP pghook_http_request_duration_seconds Time from request to answer.\n"
+		"# TYPE pghook_http_request_duration_seconds histogram\n");
+	for (size_t i = 0; i <= N_ROUTES; i++) {
+		route_labels(i, labels, sizeof(labels));
+		if (totals[i])
+			write_histogram(out, i, labels, totals[i]);
+	}
+	evbuffer_add_printf(out, "# HELP pghook_http_in_flight Requests being handled.\n"
+				 "# TYPE pghook_http_in_flight gauge\npghook_http_in_flight %ld\n",
+		router_in_flight());
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * routes: every handler of the api, by resource file. The table itself is in router.c.
+ */
+#ifndef PGHOOK_API_ROUTES_H
+#define PGHOOK_API_ROUTES_H
+
+#include "http.h"
+
+/* webhooks.c */
+void webhooks_create(struct req *r);
+void webhooks_create_seed003(struct req *r);
+void webhooks_list(struct req *r);
+void webhooks_get(struct req *r);
+void webhooks_patch(struct req *r);
+void webhooks_delete(struct req *r);
+void webhooks_rotate_secret(struct req *r);
+void webhooks_enable(struct req *r);
+void webhooks_disable(struct req *r);
+void webhooks_recover(struct req *r);
+
+/* events.c */
+void events_create(struct req *r);
+void events_batch(struct req *r);
+void events_list(struct req *r);
+void events_get(struct req *r);
+
+/* deliveries.c */
+void deliveries_list(struct req *r);
+void deliveries_get(struct req *r);
+void deliveries_attempts(struct req *r);
+void deliveries_record_attempt(struct req *r);
+void deliveries_replay(struct req *r);
+void deliveries_replay_seed004(struct req *r);
+
+/* send.c: one synchronous attempt (seed 001) */
+void deliveries_send(struct req *r);
+void deliveries_send_seed001(struct req *r);
+
+/* admin.c */
+void admin_tenants_create(struct req *r);
+void admin_keys_create(struct req *r);
+
+/* ops.c */
+void ops_healthz(struct req *r);
+void ops_readyz(struct req *r);
+void ops_metrics(struct req *r);
+void ops_openapi(struct req *r);
+
+#endif

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * send: one delivery attempt now, on request (seed 001 and POST /v1/deliveries/{id}/send).
+ * The attempt blocks for up to PGHOOK_HTTP_TIMEOUT, so it runs on a thread of its own with the
+ * same request code, signing and SSRF policy as the worker; the loop stays free and gets the
+ * result back through an event, then records the attempt and answers in seed 001's shape.
+ *
+ * If the client hangs up first, the connection's close callback marks the job orphaned: the
+ * attempt is still recorded (it happened), but no answer is written to a freed request.
+ */
+#include <event2/event.h>
+#include <event2/http.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "log.h"
+#include "request.h"
+#include "router.h"
+#include "routes.h"
+
+struct send_job {
+	struct req r; /* a copy: the router's request context ends when the handler returns */
+	struct event *done_ev;
+	bool notify_failure;
+	bool orphaned;
+	char delivery_id[PH_ID_MAX], event_id[PH_ID_MAX], status[32];
+	char *url, *secret, *previous_secret, *payload;
+	long long timestamp;
+	struct ph_request_result result;
+	char started[40];
+};
+
+static void job_free(struct send_job *j)
+{
+	if (j->done_ev)
+		event_free(j->done_ev);
+	free(j->url);
+	free(j->secret);
+	free(j->previous_secret);
+	free(j->payload);
+	free(j);
+}
+
+static void *attempt_thread(void *arg)
+{
+	struct send_job *j = arg;
+	struct ph_request req;
+	struct ph_request_params p = {.url = j->url, .msg_id = j->event_id, .secret = j->secret,
+		.previous_secret = j->previous_secret, .body = j->payload,
+		.body_len = strlen(j->payload), .timestamp = j->timestamp,
+		.timeout_ms = j->r.ctx->cfg->http_timeout_ms, .ssrf = j->r.ctx->ssrf};
+	memset(&req, 0, sizeof(req));
+	if (ph_request_init(&req, &p, j->result.error, sizeof(j->result.error))) {
+		CURLcode rc = ph_request_perform(&req);
+		ph_request_result(&req, rc, &j->result);
+		/* The body is borrowed from req, which ends here: keep only the status and error. */
+		j->result.body = NULL;
+		j->result.retry_after = NULL;
+	}
+	ph_request_finish(&req);
+	event_active(j->done_ev, 0, 0);
+	return NULL;
+}
+
+static void conn_closed(struct evhttp_connection *conn, void *arg)
+{
+	((struct send_job *)arg)->orphaned = true;
+}
+
+/* A failed manual attempt does not move the delivery's schedule: a delivered or failed one
+ * keeps its final state, a pending one stays due as it was. */
+static const char *status_after(const struct send_job *j)
+{
+	if (j->result.ok)
+		return "delivered";
+	if (strcmp(j->status, "delivered") == 0 || strcmp(j->status, "failed") == 0)
+		return j->status;
+	return "retry_scheduled";
+}
+
+static void record_and_reply(struct send_job *j)
+{
+	char code[16], duration[16];
+	snprintf(code, sizeof(code), "%ld", j->result.status);
+	snprintf(duration, sizeof(duration), "%d", j->result.duration_ms);
+	const char *params[] = {j->r.tenant_id, j->delivery_id, status_after(j),
+		j->result.status ? code : NULL, j->result.error[0] ? j->result.error : NULL,
+		duration, j->notify_failure && !j->result.ok ? "t" : "f", j->started};
+	reply_query(&j->r, 200, "delivery",
+		"select pghook_manual_attempt($1, $2, $3, $4::int, $5, $6::int, $7::bool,"
+		" $8::timestamptz)",
+		8, params);
+}
+
+static void attempt_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct send_job *j = arg;
+	struct evhttp_connection *conn = NULL;
+	if (!j->orphaned) {
+		conn = evhttp_request_get_connection(j->r.ev);
+		evhttp_connection_set_closecb(conn, NULL, NULL);
+	} else {
+		j->r.ev = NULL;
+	}
+	record_and_reply(j);
+	router_record(&j->r);
+	job_free(j);
+}
+
+/* Load what the attempt needs; false after answering 404 or a database error. */
+static bool load(struct send_job *j)
+{
+	const char *params[] = {j->r.tenant_id, j->r.params[0]};
+	PGresult *res = ph_db_exec(&j->r.ctx->db,
+		"select d.id, e.id, e.payload::text, w.url, w.secret,"
+		" case when w.previous_secret_until > now() then w.previous_secret end,"
+		" extract(epoch from now())::bigint, d.status, pghook_ts(now())"
+		" from deliveries d join events e on e.id = d.event_id"
+		" join webhooks w on w.id = d.webhook_id and w.deleted_at is null"
+		" where d.tenant_id = $1 and d.id = $2",
+		2, params);
+	if (!res || PQntuples(res) == 0) {
+		if (res)
+			reply_error(&j->r, 404, "not_found", "no such delivery");
+		else
+			reply_db_error(&j->r);
+		PQclear(res);
+		return false;
+	}
+	snprintf(j->delivery_id, sizeof(j->delivery_id), "%s", PQgetvalue(res, 0, 0));
+	snprintf(j->event_id, sizeof(j->event_id), "%s", PQgetvalue(res, 0, 1));
+	j->payload = ph_xstrdup(PQgetvalue(res, 0, 2));
+	j->url = ph_xstrdup(PQgetvalue(res, 0, 3));
+	j->secret = ph_xstrdup(PQgetvalue(res, 0, 4));
+	j->previous_secret = PQgetisnull(res, 0, 5) ? NULL : ph_xstrdup(PQgetvalue(res, 0, 5));
+	j->timestamp = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
+	snprintf(j->status, sizeof(j->status), "%s", PQgetvalue(res, 0, 7));
+	snprintf(j->started, sizeof(j->started), "%s", PQgetvalue(res, 0, 8));
+	PQclear(res);
+	return true;
+}
+
+static void send_now(struct req *r)
+{
+	const char *nf = req_query(r, "notify_failure");
+	if (nf && strcasecmp(nf, "true") != 0 && strcasecmp(nf, "false") != 0 &&
+		strcmp(nf, "1") != 0 && strcmp(nf, "0") != 0) {
+		reply_invalid(r, "query", "notify_failure", "bool_parsing",
+			"notify_failure must be true or false");
+		return;
+	}
+	struct send_job *j = ph_xcalloc(1, sizeof(*j));
+	j->r = *r;
+	TAILQ_INIT(&j->r.query); /* the router frees the original query list */
+	j->notify_failure = !nf || strcasecmp(nf, "true") == 0 || strcmp(nf, "1") == 0;
+	if (!load(j)) {
+		r->status = j->r.status;
+		job_free(j);
+		return;
+	}
+	j->done_ev = event_new(evhttp_connection_get_base(evhttp_request_get_connection(r->ev)), -1,
+		0, attempt_done, j);
+	pthread_t tid;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&tid, &attr, attempt_thread, j) != 0) {
+		pthread_attr_destroy(&attr);
+		job_free(j);
+		reply_error(r, 503, "unavailable", "cannot start the attempt, try again");
+		return;
+	}
+	pthread_attr_destroy(&attr);
+	evhttp_connection_set_closecb(evhttp_request_get_connection(r->ev), conn_closed, j);
+	r->deferred = true;
+}
+
+void deliveries_send(struct req *r)
+{
+	send_now(r);
+}
+
+void deliveries_send_seed001(struct req *r)
+{
+	send_now(r);
+}

@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * webhooks: the endpoints a tenant registers. Deleting is soft (deliveries and attempts keep
+ * pointing at the row for audit); a deleted webhook answers 404 like one that never existed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "log.h"
+#include "routes.h"
+#include "sign.h"
+#include "validate.h"
+
+/* What a create or patch body asked for; strings borrowed from the parsed body. */
+struct webhook_input {
+	const char *url;
+	const char *description;
+	const char *email;
+	const char *secret;
+	const char *subscriptions; /* compact JSON array, or NULL */
+	const char *metadata;	   /* compact JSON object, or NULL */
+	enum field_state description_st, email_st;
+};
+
+static void check_subscriptions(struct ph_verr *v, json_object *body, bool required,
+	struct webhook_input *in)
+{
+	json_object *subs = NULL;
+	if (!json_object_object_get_ex(body, "subscriptions", &subs)) {
+		if (required)
+			ph_verr_add(v, "body", "subscriptions", "missing", "field required");
+		return;
+	}
+	size_t n = subs && json_object_is_type(subs, json_type_array) ? json_object_array_length(subs)
+									 : 0;
+	if (n == 0 || n > 500) {
+		ph_verr_add(v, "body", "subscriptions", "list_type",
+			"subscriptions must be a non-empty array of event types (\"*\" for all)");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_object *t = json_object_array_get_idx(subs, i);
+		const char *s = json_object_is_type(t, json_type_string) ? json_object_get_string(t) : "";
+		if (strcmp(s, "*") != 0 && !event_type_valid(s)) {
+			ph_verr_add_item(v, "subscriptions", (int)i, NULL, "string_pattern_mismatch",
+				"event types match ^[A-Za-z0-9_.:-]{1,128}$");
+			return;
+		}
+	}
+	in->subscriptions = ph_json_compact(subs, NULL);
+}
+
+/* Validate a webhook body; required fields are enforced only when creating. */
+static bool parse_input(struct req *r, json_object *body, bool creating, struct webhook_input *in)
+{
+	struct ph_verr v;
+	ph_verr_init(&v);
+	memset(in, 0, sizeof(*in));
+	if (v_string(&v, body, LOC_BODY, "url", creating, false, 2048, &in->url) == FIELD_SET &&
+		!webhook_url_valid(in->url))
+		ph_verr_add(&v, "body", "url", "url_scheme", "url must be an http or https URL with a host");
+	check_subscriptions(&v, body, creating, in);
+	in->description_st = v_string(&v, body, LOC_BODY, "description", false, true, 1024,
+		&in->description);
+	in->email_st = v_string(&v, body, LOC_BODY, "notificationEmail", false, true, 254, &in->email);
+	if (in->email_st == FIELD_SET && !email_valid(in->email))
+		ph_verr_add(&v, "body", "notificationEmail", "value_error", "not a valid email address");
+	if (v_string(&v, body, LOC_BODY, "secret", false, !creating, 128, &in->secret) == FIELD_SET &&
+		!ph_sign_secret_valid(in->secret))
+		ph_verr_add(&v, "body", "secret", "value_error",
+			"secret must be whsec_ followed by base64 of 24 to 64 bytes");
+	json_object *meta = NULL;
+	if (v_object(&v, body, LOC_BODY, "metadata", false, false, &meta) == FIELD_SET)
+		in->metadata = ph_json_compact(meta, NULL);
+	if (!ph_verr_any(&v))
+		return true;
+	reply_verr(r, &v);
+	return false;
+}
+
+static void create(struct req *r, int status)
+{
+	json_object *body = req_body_object(r);
+	struct webhook_input in;
+	if (!body)
+		return;
+	if (!parse_input(r, body, true, &in)) {
+		json_object_put(body);
+		return;
+	}
+	char id[PH_ID_MAX], secret[PH_SECRET_MAX];
+	ph_id_new(id, "wh");
+	if (!in.secret) {
+		ph_secret_new(secret);
+		in.secret = secret;
+	}
+	const char *params[] = {id, r->tenant_id, in.url, in.description, in.subscriptions,
+		in.email, in.secret, in.metadata};
+	PGresult *res = ph_db_exec(&r->ctx->db,
+		"insert into webhooks (id, tenant_id, url, description, subscriptions,"
+		" notification_email, secret, metadata)"
+		" values ($1, $2, $3, $4, array(select json_array_elements_text($5::json)), $6, $7,"
+		" coalesce($8::jsonb, '{}')) returning pghook_webhook_json(webhooks)",
+		8, params);
+	json_object_put(body);
+	if (!res) {
+		reply_db_error(r);
+		return;
+	}
+	reply_raw(r, status, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+	PQclear(res);
+}
+
+void webhooks_create(struct req *r)
+{
+	create(r, 201);
+}
+
+/* Seed 003 documents 200 for its create route; its fields are a subset of ours. */
+void webhooks_create_seed003(struct req *r)
+{
+	create(r, 200);
+}
+
+static void reply_one(struct req *r, const char *sql, int n, const char *const *params, int status)
+{
+	reply_query(r, status, "webhook", sql, n, params);
+}
+
+void webhooks_get(struct req *r)
+{
+	const char *params[] = {r->tenant_id, r->params[0]};
+	reply_one(r,
+		"select pghook_webhook_json(w) from webhooks w"
+		" where w.tenant_id = $1 and w.id = $2 and w.deleted_at is null",
+		2, params, 200);
+}
+
+void webhooks_list(struct req *r)
+{
+	int limit;
+	char cursor[PH_ID_MAX], lim[16];
+	if (!req_page(r, "wh", &limit, cursor))
+		return;
+	snprintf(lim, sizeof(lim), "%d", limit + 1);
+	const char *params[] = {r->tenant_id, cursor[0] ? cursor : NULL, lim};
+	PGresult *res = ph_db_exec(&r->ctx->db,
+		"select pghook_webhook_json(w), w.id from webhooks w"
+		" where w.tenant_id = $1 and w.deleted_at is null and ($2::text is null or w.id < $2)"
+		" order by w.id desc limit $3::int",
+		3, params);
+	if (!res) {
+		reply_db_error(r);
+		return;
+	}
+	reply_list(r, res, limit, 0, 1);
+	PQclear(res);
+}
+
+void webhooks_patch(struct req *r)
+{
+	json_object *body = req_body_object(r);
+	struct webhook_input in;
+	if (!body)
+		return;
+	if (!parse_input(r, body, false, &in)) {
+		json_object_put(body);
+		return;
+	}
+	const char *set_desc = in.description_st == FIELD_ABSENT ? "f" : "t";
+	const char *set_email = in.email_st == FIELD_ABSENT ? "f" : "t";
+	const char *params[] = {r->tenant_id, r->params[0], in.url, set_desc, in.description,
+		in.subscriptions, set_email, in.email, in.metadata, in.secret};
+	reply_one(r,
+		"update webhooks set url = coalesce($3, url),"
+		" description = case when $4::bool then $5 else description end,"
+		" subscriptions = case when $6::json is null then subscriptions"
+		"   else array(select json_array_elements_text($6::json)) end,"
+		" notification_email = case when $7::bool then $8 else notification_email end,"
+		" metadata = coalesce($9::jsonb, metadata), secret = coalesce($10, secret),"
+		" updated_at = now()"
+		" where tenant_id = $1 and id = $2 and deleted_at is null"
+		" returning pghook_webhook_json(webhooks)",
+		10, params, 200);
+	json_object_put(body);
+}
+
+void webhooks_delete(struct req *r)
+{
+	const char *params[] = {r->tenant_id, r->params[0]};
+	PGresult *res = ph_db_exec(&r->ctx->db, "select pghook_delete_webhook($1, $2)::int", 2, params);
+	if (!res) {
+		reply_db_error(r);
+		return;
+	}
+	bool found = strcmp(PQgetvalue(res, 0, 0), "1") == 0;
+	PQclear(res);
+	if (found)
+		reply_no_content(r);
+	else
+		reply_error(r, 404, "not_found", "no such webhook");
+}
+
+void webhooks_rotate_secret(struct req *r)
+{
+	char secret[PH_SECRET_MAX];
+	ph_secret_new(secret);
+	const char *params[] = {r->tenant_id, r->params[0], secret};
+	/* The old secret keeps signing for 24 hours so receivers can roll over without loss. */
+	reply_one(r,
+		"update webhooks set previous_secret = secret,"
+		" previous_secret_until = now() + interval '24 hours', secret = $3, updated_at = now()"
+		" where tenant_id = $1 and id = $2 and deleted_at is null"
+		" returning pghook_webhook_json(webhooks)",
+		3, params, 200);
+}
+
+static void set_status(struct req *r, const char *status, const char *reason)
+{
+	const char *params[] = {r->tenant_id, r->params[0], status, reason};
+	reply_one(r,
+		"update webhooks set status = $3, disabled_reason = $4, updated_at = now()"
+		" where tenant_id = $1 and id = $2 and deleted_at is null"
+		" returning pghook_webhook_json(webhooks)",
+		4, params, 200);
+}
+
+void webhooks_enable(struct req *r)
+{
+	set_status(r, "active", NULL);
+}
+
+void webhooks_disable(struct req *r)
+{
+	set_status(r, "disabled", "disabled by the tenant");
+}
+
+void webhooks_recover(struct req *r)
+{
+	bool ok = true;
+	const char *since = req_time_param(r, "since", &ok);
+	if (!ok)
+		return;
+	if (!since) {
+		reply_invalid(r, "query", "since", "missing", "field required");
+		return;
+	}
+	const char *params[] = {r->tenant_id, r->params[0], since};
+	/* Only the latest failed delivery of each chain is replayed, never one already replayed. */
+	PGresult *res = ph_db_exec(&r->ctx->db,
+		"select (select count(*) from webhooks w where w.tenant_id = $1 and w.id = $2"
+		"   and w.deleted_at is null),"
+		" coalesce((select json_agg(pghook_delivery_json(pghook_replay($1, d.id)) order by d.id)"
+		"   from deliveries d where d.tenant_id = $1 and d.webhook_id = $2"
+		"   and d.status = 'failed' and d.created_at >= $3::timestamptz"
+		"   and not exists (select 1 from deliveries x where x.replay_of_delivery_id = d.id)"
+		"   and exists (select 1 from webhooks w where w.id = $2 and w.deleted_at is null)),"
+		"   '[]'::json)",
+		3, params);
+	if (!res) {
+		reply_db_error(r);
+		return;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "0") == 0) {
+		reply_error(r, 404, "not_found", "no such webhook");
+	} else {
+		char *body = ph_xasprintf("{\"data\":%s,\"nextCursor\":null}", PQgetvalue(res, 0, 1));
+		reply_raw(r, 202, body, strlen(body));
+		free(body);
+	}
+	PQclear(res);
+}
