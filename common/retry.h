@@ -17,7 +17,8 @@
 #define PH_RETRY_AFTER_MAX_MS (24LL * 3600 * 1000)
 
 /* Delay before attempt number next_attempt (1-based) from schedule[count], with jitter taken
- * from random (uniform over uint32). Returns -1 when next_attempt > count: no attempts left. */
+ * from random (uniform over uint32; the same random gives the same delay, and a zero delay
+ * stays zero). Returns -1 when next_attempt > count: no attempts left (also for < 1). */
 int64_t ph_retry_delay_ms(const int64_t *schedule, int count, int next_attempt, uint32_t random);
 /* Parse a Retry-After header value: delta-seconds or an HTTP date (RFC 9110 IMF-fixdate, also
  * RFC 850 and asctime forms), relative to now. The result is clamped to

@@ -21,10 +21,12 @@
 /* True when secret is "whsec_" followed by base64 of 24..64 bytes (or, for secrets generated
  * elsewhere, plain base64 without the prefix). */
 bool ph_sign_secret_valid(const char *secret);
-/* Sign one message; out receives "v1,<base64>". False when the secret does not decode. */
+/* Sign one message; out receives "v1,<base64>". False (and out empty) when the secret is not
+ * valid as ph_sign_secret_valid defines it. */
 bool ph_sign(const char *secret, const char *msg_id, long long timestamp, const char *body,
 	size_t body_len, char out[PH_SIGNATURE_LEN]) PH_MUSTCHECK;
-/* The webhook-signature header value for secret and, when not NULL, previous_secret. */
+/* The webhook-signature header value for secret and, when not NULL or empty, previous_secret
+ * (current first, space-separated). False (and out empty) when either secret is not valid. */
 bool ph_sign_header(const char *secret, const char *previous_secret, const char *msg_id,
 	long long timestamp, const char *body, size_t body_len,
 	char out[PH_SIGNATURE_HEADER_MAX]) PH_MUSTCHECK;

@@ -35,7 +35,9 @@ struct ph_ssrf_policy;
  * entry returns NULL and writes a message into err. */
 struct ph_ssrf_policy *ph_ssrf_policy_create(const char *allow_cidrs, char *err, size_t errlen);
 void ph_ssrf_policy_destroy(struct ph_ssrf_policy *p);
-/* Classify one socket address under the policy. Thread-safe: the policy is read-only. */
+/* Classify one socket address under the policy (NULL: nothing allowed beyond the public
+ * internet). An IPv4 address inside an IPv6 one is matched against IPv4 entries too. Any
+ * thread may call it: the policy is read-only. */
 enum ph_ssrf_verdict ph_ssrf_check(const struct ph_ssrf_policy *p, const struct sockaddr *sa,
 	socklen_t len);
 /* Same for an address in text form ("10.0.0.1", "::ffff:127.0.0.1"); PH_SSRF_UNSUPPORTED
