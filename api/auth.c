@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "auth.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -16,6 +18,32 @@ static const char *bearer(struct req *r)
 	while (*h == ' ')
 		h++;
 	return *h ? h : NULL;
+}
+
+/* Keys checked in the last AUTH_CACHE_US are not looked up again: that saves a round trip on
+ * every request. The price is that a key removed from the database keeps working on a loop
+ * that saw it for up to that long. Only successes are cached, so a new key works at once. */
+#define AUTH_CACHE_US (10LL * 1000 * 1000)
+
+static struct auth_cache_entry *cache_slot(struct req *r, const char *hash)
+{
+	unsigned idx = (unsigned)strtoul((char[]){hash[0], hash[1], hash[2], hash[3], 0}, NULL, 16);
+	return &r->ctx->auth_cache[idx % AUTH_CACHE_SLOTS];
+}
+
+static bool cached(struct req *r, const char *hash, const char *tenant)
+{
+	const struct auth_cache_entry *e = cache_slot(r, hash);
+	return e->expires_us > ph_now_us() && ph_ct_streq(e->key_hash, hash) &&
+	       ph_ct_streq(e->tenant_id, tenant);
+}
+
+static void remember(struct req *r, const char *hash, const char *tenant)
+{
+	struct auth_cache_entry *e = cache_slot(r, hash);
+	memcpy(e->key_hash, hash, PH_SHA256_HEX_LEN);
+	snprintf(e->tenant_id, sizeof(e->tenant_id), "%s", tenant);
+	e->expires_us = ph_now_us() + AUTH_CACHE_US;
 }
 
 static bool unauthorized(struct req *r)
@@ -37,8 +65,12 @@ bool auth_tenant(struct req *r)
 
 	char hash[PH_SHA256_HEX_LEN];
 	ph_sha256_hex(key, strlen(key), hash);
+	if (cached(r, hash, tenant)) {
+		memcpy(r->tenant_id, tenant, strlen(tenant) + 1);
+		return true;
+	}
 	const char *params[] = {hash};
-	PGresult *res = ph_db_exec(&r->ctx->db,
+	PGresult *res = ph_db_exec_prepared(&r->ctx->db, "auth_key",
 		"select tenant_id from api_keys where key_hash = $1 and revoked_at is null", 1,
 		params);
 	if (!res) {
@@ -50,6 +82,7 @@ bool auth_tenant(struct req *r)
 	if (!ok)
 		return unauthorized(r);
 	memcpy(r->tenant_id, tenant, strlen(tenant) + 1);
+	remember(r, hash, tenant);
 	return true;
 }
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "notifier.h"
 #include "routes.h"
 #include "validate.h"
 
@@ -40,7 +41,40 @@ static PGresult *ingest(struct req *r, const char *events_json)
 		"select created, event from pghook_ingest($1, $2::json)", 2, params);
 	if (!res)
 		reply_db_error(r);
+	else
+		notifier_poke(r->ctx->notifier);
 	return res;
+}
+
+/* Single-event ingest, the hottest route: one prepared statement that fans out and renders the
+ * answer from what it inserted (through the same pghook_*_obj shapes as every other read), so
+ * an ingest is one round trip and one commit. A repeated sourceKey inserts nothing and the
+ * stored event is read back instead. */
+static const char ingest_one_sql[] =
+	"with w as (select id, url, description from webhooks"
+	"   where tenant_id = $1 and status = 'active' and deleted_at is null"
+	"   and ($3 = any(subscriptions) or '*' = any(subscriptions))),"
+	" ev as (insert into events (id, tenant_id, event_type, event_group, source_key, payload,"
+	"   status, endpoint_count)"
+	"   select $2, $1, $3, $4, $5, $6::json,"
+	"   case when count(*) = 0 then 'skipped' else 'pending' end, count(*) from w"
+	"   on conflict (tenant_id, source_key) where source_key is not null do nothing"
+	"   returning id, status, endpoint_count, payload, created_at),"
+	" dl as (insert into deliveries (id, tenant_id, event_id, webhook_id, status, next_retry_at)"
+	"   select pghook_new_id('dlv'), $1, ev.id, w.id, 'pending', ev.created_at from ev, w"
+	"   returning id, webhook_id, created_at)"
+	" select pghook_event_obj(ev.id, $1, $3, $4, $5, ev.status, ev.endpoint_count, ev.payload,"
+	"   (select json_agg(pghook_delivery_obj(dl.id, ev.id, dl.webhook_id, $3, 'pending', 0,"
+	"     dl.created_at, null, null, null, null, null, $1, coalesce(w.description, w.url),"
+	"     w.url, dl.created_at, dl.created_at) order by dl.id)"
+	"    from dl join w on w.id = dl.webhook_id),"
+	"   ev.created_at, ev.created_at)"
+	" from ev";
+
+static const char *string_or_null(json_object *obj, const char *key)
+{
+	json_object *v = ph_json_get(obj, key);
+	return v ? json_object_get_string(v) : NULL;
 }
 
 void events_create(struct req *r)
@@ -56,16 +90,28 @@ void events_create(struct req *r)
 		reply_verr(r, &v);
 		return;
 	}
-	json_object *arr = json_object_new_array();
-	json_object_array_add(arr, body); /* takes the body's reference */
-	PGresult *res = ingest(r, ph_json_compact(arr, NULL));
-	json_object_put(arr);
-	if (!res)
-		return;
-	/* A repeated sourceKey returns the stored event: 200, nothing created. */
-	int status = strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? 201 : 200;
-	reply_raw(r, status, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
+	char id[PH_ID_MAX];
+	ph_id_new(id, "evt");
+	const char *key = string_or_null(body, "sourceKey");
+	const char *params[] = {r->tenant_id, id, string_or_null(body, "type"),
+		string_or_null(body, "eventGroup"), key,
+		ph_json_compact(ph_json_get(body, "data"), NULL)};
+	PGresult *res = ph_db_exec_prepared(&r->ctx->db, "ingest_one", ingest_one_sql, 6, params);
+	if (!res) {
+		reply_db_error(r);
+	} else if (PQntuples(res) == 1) {
+		notifier_poke(r->ctx->notifier);
+		reply_raw(r, 201, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+	} else {
+		/* A repeated sourceKey: the stored event, 200, nothing created. */
+		const char *p2[] = {r->tenant_id, key};
+		reply_query(r, 200, "event",
+			"select pghook_event_json(e) from events e"
+			" where e.tenant_id = $1 and e.source_key = $2",
+			2, p2);
+	}
 	PQclear(res);
+	json_object_put(body);
 }
 
 static bool check_batch(struct req *r, json_object *body, json_object **events)

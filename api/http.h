@@ -22,15 +22,27 @@
 #include "util.h"
 
 struct server;
+struct notifier;
 struct route;
+
+#define AUTH_CACHE_SLOTS 64
+
+/* A key already checked, remembered for a short while (see auth.c). */
+struct auth_cache_entry {
+	char key_hash[65];
+	char tenant_id[PH_ID_MAX];
+	long long expires_us;
+};
 
 /* One loop thread: its own database connection, shared read-only configuration. */
 struct api_ctx {
 	const struct ph_config *cfg;
 	const struct ph_ssrf_policy *ssrf; /* for synchronous sends */
+	struct notifier *notifier;	   /* wakes workers after ingest commits */
 	struct server *srv;
 	struct ph_db db;
 	int thread_index;
+	struct auth_cache_entry auth_cache[AUTH_CACHE_SLOTS];
 };
 
 #define REQ_MAX_PARAMS 3

@@ -21,6 +21,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "notifier.h"
 #include "router.h"
 #include "ssrf.h"
 
@@ -36,6 +37,7 @@ struct loop {
 struct server {
 	const struct ph_config *cfg;
 	struct ph_ssrf_policy *ssrf;
+	struct notifier *notifier;
 	int nloops;
 	struct loop *loops;
 	atomic_bool draining;
@@ -118,7 +120,7 @@ static bool loop_init(struct server *s, struct loop *l, int index, struct sockad
 	l->http = l->base ? evhttp_new(l->base) : NULL;
 	if (!l->http)
 		return false;
-	l->ctx = (struct api_ctx){.cfg = cfg, .ssrf = s->ssrf, .srv = s, .thread_index = index};
+	l->ctx = (struct api_ctx){.cfg = cfg, .ssrf = s->ssrf, .notifier = s->notifier, .srv = s, .thread_index = index};
 	evhttp_set_max_body_size(l->http, (ev_ssize_t)cfg->max_body_bytes);
 	evhttp_set_max_headers_size(l->http, 64 * 1024);
 	evhttp_set_timeout(l->http, 30);
@@ -156,6 +158,7 @@ struct server *server_create(const struct ph_config *cfg)
 	struct server *s = ph_xcalloc(1, sizeof(*s));
 	s->cfg = cfg;
 	s->ssrf = ssrf;
+	s->notifier = notifier_create(cfg->database_url);
 	s->nloops = cfg->api_threads;
 	s->loops = ph_xcalloc((size_t)s->nloops, sizeof(*s->loops));
 	for (int i = 0; i < s->nloops; i++) {
@@ -240,6 +243,7 @@ void server_destroy(struct server *s)
 		ph_db_finish(&l->ctx.db);
 	}
 	free(s->loops);
+	notifier_destroy(s->notifier);
 	ph_ssrf_policy_destroy(s->ssrf);
 	if (s->sig_term)
 		event_free(s->sig_term);

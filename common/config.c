@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "duration.h"
 
 #define DEFAULT_RETRY "0s,5s,5m,30m,2h,5h,10h,10h"
@@ -143,6 +144,13 @@ static bool load_misc(struct ph_config *cfg, const char *(*get)(const char *), c
 	if (v && *v && !ph_log_parse_level(v, &cfg->log_level)) {
 		snprintf(err, errlen, "PGHOOK_LOG_LEVEL: expected debug, info, warn or error, got \"%s\"",
 			v);
+		return false;
+	}
+	unsigned char key[64];
+	size_t keylen = 0;
+	if (cfg->secret_key &&
+		(!ph_base64_decode(cfg->secret_key, key, sizeof(key), &keylen) || keylen != 32)) {
+		snprintf(err, errlen, "PGHOOK_SECRET_KEY: expected base64 of 32 bytes");
 		return false;
 	}
 	if (cfg->worker_lease_ms == 0)

@@ -29,6 +29,7 @@ bool ph_db_ensure(struct ph_db *db)
 		return true;
 	if (db->conn)
 		PQfinish(db->conn);
+	db->nprepared = 0;
 	db->conn = PQconnectdb(db->conninfo);
 	if (PQstatus(db->conn) != CONNECTION_OK) {
 		log_error("cannot connect to postgresql: %s", PQerrorMessage(db->conn));
@@ -39,15 +40,9 @@ bool ph_db_ensure(struct ph_db *db)
 	return true;
 }
 
-PGresult *ph_db_exec(struct ph_db *db, const char *sql, int nparams, const char *const *params)
+/* Keep a successful result; on failure record why, drop a broken connection, return NULL. */
+static PGresult *check(struct ph_db *db, PGresult *res)
 {
-	db->sqlstate[0] = '\0';
-	db->last_conn_lost = false;
-	if (!ph_db_ensure(db)) {
-		db->last_conn_lost = true;
-		return NULL;
-	}
-	PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	ExecStatusType st = PQresultStatus(res);
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
 		return res;
@@ -65,6 +60,48 @@ PGresult *ph_db_exec(struct ph_db *db, const char *sql, int nparams, const char 
 	}
 	PQclear(res);
 	return NULL;
+}
+
+PGresult *ph_db_exec(struct ph_db *db, const char *sql, int nparams, const char *const *params)
+{
+	db->sqlstate[0] = '\0';
+	db->last_conn_lost = false;
+	if (!ph_db_ensure(db)) {
+		db->last_conn_lost = true;
+		return NULL;
+	}
+	return check(db, PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0));
+}
+
+static bool is_prepared(const struct ph_db *db, const char *name)
+{
+	for (int i = 0; i < db->nprepared; i++) {
+		if (db->prepared[i] == name)
+			return true;
+	}
+	return false;
+}
+
+PGresult *ph_db_exec_prepared(struct ph_db *db, const char *name, const char *sql, int nparams,
+	const char *const *params)
+{
+	db->sqlstate[0] = '\0';
+	db->last_conn_lost = false;
+	if (!ph_db_ensure(db)) {
+		db->last_conn_lost = true;
+		return NULL;
+	}
+	if (!is_prepared(db, name)) {
+		PGresult *res = check(db, PQprepare(db->conn, name, sql, nparams, NULL));
+		if (!res)
+			return NULL;
+		PQclear(res);
+		if (db->nprepared < PH_DB_MAX_PREPARED)
+			db->prepared[db->nprepared++] = name;
+		else
+			log_warn("more than %d prepared statements; %s is prepared again", PH_DB_MAX_PREPARED, name);
+	}
+	return check(db, PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0));
 }
 
 bool ph_db_run(struct ph_db *db, const char *sql, int nparams, const char *const *params)

@@ -12,8 +12,12 @@
 
 #include "util.h"
 
+#define PH_DB_MAX_PREPARED 32
+
 struct ph_db {
 	PGconn *conn;
+	const char *prepared[PH_DB_MAX_PREPARED]; /* statement names prepared on conn */
+	int nprepared;
 	char *conninfo;	     /* "" means libpq's PG* environment variables */
 	char sqlstate[6];    /* of the last failure, "" when it was not a server error */
 	bool last_conn_lost; /* the last failure was a broken connection */
@@ -29,6 +33,11 @@ bool ph_db_ensure(struct ph_db *db) PH_MUSTCHECK;
  * success (the caller PQclear()s it), NULL on failure with db->sqlstate set. */
 PGresult *ph_db_exec(struct ph_db *db, const char *sql, int nparams, const char *const *params)
 	PH_MUSTCHECK;
+/* Same as ph_db_exec, as a named prepared statement: prepared on this connection the first time
+ * (and again after a reconnect), so hot statements are parsed and planned once. name must be a
+ * string literal or otherwise live as long as db. */
+PGresult *ph_db_exec_prepared(struct ph_db *db, const char *name, const char *sql, int nparams,
+	const char *const *params) PH_MUSTCHECK;
 /* Run a statement for its effect only. */
 bool ph_db_run(struct ph_db *db, const char *sql, int nparams, const char *const *params)
 	PH_MUSTCHECK;

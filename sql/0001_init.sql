@@ -5,6 +5,8 @@
 -- string order is creation order (cursor pagination relies on it). common/id.c makes the same.
 -- Times are timestamptz from the database clock. API objects are rendered to JSON here, by the
 -- pghook_*_json functions, so every route and seed shape reads the same columns the same way.
+-- They are plpgsql, not SQL functions: plpgsql keeps its plans for the session, while a SQL
+-- function that cannot be inlined is planned again on every call (about 0.3 ms each).
 
 create function pghook_new_id(prefix text) returns text
 language sql volatile parallel safe as $$
@@ -139,78 +141,119 @@ create index notifications_due on notifications (next_attempt_at) where status =
 -- Rendering
 
 create function pghook_webhook_json(w webhooks) returns json
-language sql stable as $$
-	select json_build_object(
-		'id', w.id, 'url', w.url, 'description', w.description,
-		'subscriptions', to_json(w.subscriptions),
-		'notificationEmail', w.notification_email, 'secret', w.secret,
-		'status', w.status, 'disabledReason', w.disabled_reason, 'metadata', w.metadata,
-		'createdDate', pghook_ts(w.created_at), 'updatedDate', pghook_ts(w.updated_at))
+language plpgsql stable as $$
+begin
+	return (
+		select json_build_object(
+			'id', w.id, 'url', w.url, 'description', w.description,
+			'subscriptions', to_json(w.subscriptions),
+			'notificationEmail', w.notification_email, 'secret', w.secret,
+			'status', w.status, 'disabledReason', w.disabled_reason, 'metadata', w.metadata,
+			'createdDate', pghook_ts(w.created_at), 'updatedDate', pghook_ts(w.updated_at)));
+end
 $$;
 
+-- The shapes of a delivery and an event, as plain SQL functions of their values: the planner
+-- inlines them, and every place that renders one (the *_json functions below, the api's
+-- single-event ingest) goes through them, so the shape is written once.
 -- A delivery as the native API shows it, plus seed 002's snapshot names (endpointId,
 -- endpointName, endpointUrl, attemptedAt, organizationId) so one shape serves both.
-create function pghook_delivery_json(d deliveries) returns json
+create function pghook_delivery_obj(id text, event_id text, webhook_id text, event_type text,
+	status text, attempt_count int, next_retry_at timestamptz, last_attempt_at timestamptz,
+	delivered_at timestamptz, response_status_code int, last_error text, replay_of text,
+	tenant_id text, endpoint_name text, endpoint_url text, created_at timestamptz,
+	updated_at timestamptz) returns json
 language sql stable as $$
 	select json_build_object(
-		'id', d.id, 'eventId', d.event_id, 'webhookId', d.webhook_id,
-		'eventType', e.event_type, 'status', d.status, 'attemptCount', d.attempt_count,
-		'nextRetryAt', pghook_ts(d.next_retry_at), 'lastAttemptAt', pghook_ts(d.last_attempt_at),
-		'deliveredAt', pghook_ts(d.delivered_at), 'responseStatusCode', d.response_status_code,
-		'lastError', d.last_error, 'replayOfDeliveryId', d.replay_of_delivery_id,
-		'organizationId', d.tenant_id, 'endpointId', d.webhook_id,
-		'endpointName', coalesce(w.description, w.url), 'endpointUrl', w.url,
-		'attemptedAt', pghook_ts(d.last_attempt_at),
-		'createdAt', pghook_ts(d.created_at), 'updatedAt', pghook_ts(d.updated_at))
-	from events e, webhooks w
-	where e.id = d.event_id and w.id = d.webhook_id
+		'id', id, 'eventId', event_id, 'webhookId', webhook_id, 'eventType', event_type,
+		'status', status, 'attemptCount', attempt_count,
+		'nextRetryAt', pghook_ts(next_retry_at), 'lastAttemptAt', pghook_ts(last_attempt_at),
+		'deliveredAt', pghook_ts(delivered_at), 'responseStatusCode', response_status_code,
+		'lastError', last_error, 'replayOfDeliveryId', replay_of,
+		'organizationId', tenant_id, 'endpointId', webhook_id, 'endpointName', endpoint_name,
+		'endpointUrl', endpoint_url, 'attemptedAt', pghook_ts(last_attempt_at),
+		'createdAt', pghook_ts(created_at), 'updatedAt', pghook_ts(updated_at))
+$$;
+
+create function pghook_event_obj(id text, tenant_id text, event_type text, event_group text,
+	source_key text, status text, endpoint_count int, payload json, deliveries json,
+	created_at timestamptz, updated_at timestamptz) returns json
+language sql stable as $$
+	select json_build_object(
+		'id', id, 'organizationId', tenant_id, 'eventType', event_type,
+		'eventGroup', event_group, 'sourceKey', source_key, 'status', status,
+		'endpointCount', endpoint_count, 'payload', payload,
+		'deliveries', coalesce(deliveries, '[]'::json),
+		'createdAt', pghook_ts(created_at), 'updatedAt', pghook_ts(updated_at))
+$$;
+
+create function pghook_delivery_json(d deliveries) returns json
+language plpgsql stable as $$
+begin
+	return (
+		select pghook_delivery_obj(d.id, d.event_id, d.webhook_id, e.event_type, d.status,
+			d.attempt_count, d.next_retry_at, d.last_attempt_at, d.delivered_at,
+			d.response_status_code, d.last_error, d.replay_of_delivery_id, d.tenant_id,
+			coalesce(w.description, w.url), w.url, d.created_at, d.updated_at)
+		from events e, webhooks w
+		where e.id = d.event_id and w.id = d.webhook_id);
+end
 $$;
 
 create function pghook_event_json(e events) returns json
-language sql stable as $$
-	select json_build_object(
-		'id', e.id, 'organizationId', e.tenant_id, 'eventType', e.event_type,
-		'eventGroup', e.event_group, 'sourceKey', e.source_key, 'status', e.status,
-		'endpointCount', e.endpoint_count, 'payload', e.payload,
-		'deliveries', coalesce((select json_agg(pghook_delivery_json(d) order by d.id)
-			from deliveries d where d.event_id = e.id), '[]'::json),
-		'createdAt', pghook_ts(e.created_at), 'updatedAt', pghook_ts(e.updated_at))
+language plpgsql stable as $$
+begin
+	return pghook_event_obj(e.id, e.tenant_id, e.event_type, e.event_group, e.source_key,
+		e.status, e.endpoint_count, e.payload,
+		(select json_agg(pghook_delivery_json(d) order by d.id)
+		 from deliveries d where d.event_id = e.id),
+		e.created_at, e.updated_at);
+end
 $$;
 
 create function pghook_attempt_json(a attempts) returns json
-language sql stable as $$
-	select json_build_object(
-		'id', a.id, 'deliveryId', a.delivery_id, 'attemptNumber', a.attempt_number,
-		'startedAt', pghook_ts(a.started_at), 'durationMs', a.duration_ms,
-		'responseStatusCode', a.response_status_code, 'responseBody', a.response_body,
-		'error', a.error, 'trigger', a.trigger, 'workerId', a.worker_id)
+language plpgsql stable as $$
+begin
+	return (
+		select json_build_object(
+			'id', a.id, 'deliveryId', a.delivery_id, 'attemptNumber', a.attempt_number,
+			'startedAt', pghook_ts(a.started_at), 'durationMs', a.duration_ms,
+			'responseStatusCode', a.response_status_code, 'responseBody', a.response_body,
+			'error', a.error, 'trigger', a.trigger, 'workerId', a.worker_id));
+end
 $$;
 
 -- Seed 001: a "webhook delivery attempt" is a delivery, its "alert" the event.
 create function pghook_seed001_json(d deliveries) returns json
-language sql stable as $$
-	select json_build_object(
-		'id', d.id, 'type', e.event_type, 'data', e.payload,
-		'createdDate', pghook_ts(e.created_at), 'alertId', e.id,
-		'deliveredDate', pghook_ts(d.delivered_at),
-		'lastDeliveryAttemptDate', pghook_ts(d.last_attempt_at),
-		'lastDeliveryAttemptStatus', d.response_status_code,
-		'lastDeliveryAttemptError', d.last_error)
-	from events e where e.id = d.event_id
+language plpgsql stable as $$
+begin
+	return (
+		select json_build_object(
+			'id', d.id, 'type', e.event_type, 'data', e.payload,
+			'createdDate', pghook_ts(e.created_at), 'alertId', e.id,
+			'deliveredDate', pghook_ts(d.delivered_at),
+			'lastDeliveryAttemptDate', pghook_ts(d.last_attempt_at),
+			'lastDeliveryAttemptStatus', d.response_status_code,
+			'lastDeliveryAttemptError', d.last_error)
+		from events e where e.id = d.event_id);
+end
 $$;
 
 -- Seed 004's WebhookDeliveryResponse, snake_case, with the tenant's integer user_id.
 create function pghook_seed004_json(d deliveries) returns json
-language sql stable as $$
-	select json_build_object(
-		'id', d.id, 'endpoint_id', d.webhook_id, 'user_id', t.user_id, 'event_id', d.event_id,
-		'event_type', e.event_type, 'event_group', e.event_group, 'status', d.status,
-		'scheduled_attempt', d.attempt_count + 1,
-		'next_retry_at', pghook_ts(d.next_retry_at), 'last_attempt_at', pghook_ts(d.last_attempt_at),
-		'delivered_at', pghook_ts(d.delivered_at), 'final_http_status', d.response_status_code,
-		'error_message', d.last_error, 'replay_of_delivery_id', d.replay_of_delivery_id,
-		'created_at', pghook_ts(d.created_at), 'updated_at', pghook_ts(d.updated_at))
-	from events e, tenants t where e.id = d.event_id and t.id = d.tenant_id
+language plpgsql stable as $$
+begin
+	return (
+		select json_build_object(
+			'id', d.id, 'endpoint_id', d.webhook_id, 'user_id', t.user_id, 'event_id', d.event_id,
+			'event_type', e.event_type, 'event_group', e.event_group, 'status', d.status,
+			'scheduled_attempt', d.attempt_count + 1,
+			'next_retry_at', pghook_ts(d.next_retry_at), 'last_attempt_at', pghook_ts(d.last_attempt_at),
+			'delivered_at', pghook_ts(d.delivered_at), 'final_http_status', d.response_status_code,
+			'error_message', d.last_error, 'replay_of_delivery_id', d.replay_of_delivery_id,
+			'created_at', pghook_ts(d.created_at), 'updated_at', pghook_ts(d.updated_at))
+		from events e, tenants t where e.id = d.event_id and t.id = d.tenant_id);
+end
 $$;
 
 ------------------------------------------------------------------------------------------------
@@ -248,7 +291,6 @@ declare
 	v_ids text[];
 	v_inserted boolean[];
 	v_keys text[];
-	n_deliveries bigint;
 begin
 	-- One statement (no temp table: ingest is hot and catalog churn is not free).
 	with input as (
@@ -276,24 +318,28 @@ begin
 		select pghook_new_id('dlv'), p_tenant, t.event_id, t.webhook_id, 'pending', now()
 		from targets t join ins on ins.id = t.event_id
 		order by t.event_id, t.webhook_id
-		returning 1
 	)
+	-- (dl runs although nothing reads it: data-modifying WITH always runs to completion)
 	select array_agg(p.id order by p.ord), array_agg(ins.id is not null order by p.ord),
-		array_agg(p.source_key order by p.ord), (select count(*) from dl)
-	into v_ids, v_inserted, v_keys, n_deliveries
+		array_agg(p.source_key order by p.ord)
+	into v_ids, v_inserted, v_keys
 	from input p left join ins on ins.id = p.id;
 
-	-- One notification per transaction however many events it holds (PostgreSQL folds
-	-- identical notifications of one transaction into one).
-	if n_deliveries > 0 then
-		perform pg_notify('pghook_deliveries', '');
-	end if;
+	-- No NOTIFY here: a NOTIFY holds a database-wide lock from pre-commit to the end of the
+	-- commit, which would serialise every ingest's WAL flush and defeat group commit. The api
+	-- wakes workers after the commit instead (api/notifier.c), coalescing under load.
 
+	-- Two index lookups, not one OR: an OR over columns of unnest() cannot use an index.
 	return query
 	select u.ord::int, u.ins, pghook_event_json(e)
 	from unnest(v_ids, v_inserted, v_keys) with ordinality as u(id, ins, key, ord)
-	join events e on e.tenant_id = p_tenant
-		and (e.id = u.id or (not u.ins and e.source_key = u.key))
+	cross join lateral (
+		select * from events x where x.tenant_id = p_tenant and x.id = u.id
+		union all
+		select * from events x
+		where not u.ins and x.tenant_id = p_tenant and x.source_key = u.key
+		limit 1
+	) e
 	order by u.ord;
 end
 $$;
@@ -389,24 +435,30 @@ $$;
 ------------------------------------------------------------------------------------------------
 -- Reporting (see docs/reporting.md)
 
--- Per webhook and UTC day: attempts, successes, success rate, latency percentiles.
+-- Per webhook and UTC day: attempts, successes, success rate, latency percentiles. An attempt
+-- succeeded when the receiver answered 2xx (external attempts recorded as delivered without a
+-- status code count as successes too).
 create view report_webhook_daily as
-select d.tenant_id, d.webhook_id, w.url,
-	date_trunc('day', a.started_at at time zone 'UTC')::date as day,
+with a as (
+	select a.*, d.tenant_id as t_id, d.webhook_id,
+		(a.response_status_code between 200 and 299
+		 or (a.response_status_code is null and a.trigger = 'external'
+		     and d.status = 'delivered' and a.attempt_number = d.attempt_count)) as ok
+	from attempts a join deliveries d on d.id = a.delivery_id
+)
+select a.t_id as tenant_id, a.webhook_id, w.url,
+	(a.started_at at time zone 'UTC')::date as day,
 	count(*) as attempts,
-	count(*) filter (where a.response_status_code between 200 and 299) as succeeded,
-	round(100.0 * count(*) filter (where a.response_status_code between 200 and 299)
-		/ count(*), 2) as success_rate_pct,
-	percentile_cont(0.5) within group (order by a.duration_ms) as p50_ms,
-	percentile_cont(0.95) within group (order by a.duration_ms) as p95_ms,
+	count(*) filter (where a.ok) as succeeded,
+	round(100.0 * count(*) filter (where a.ok) / count(*), 2) as success_rate_pct,
+	round(percentile_cont(0.5) within group (order by a.duration_ms)::numeric, 1) as p50_ms,
+	round(percentile_cont(0.95) within group (order by a.duration_ms)::numeric, 1) as p95_ms,
 	max(a.duration_ms) as max_ms
-from attempts a
-join deliveries d on d.id = a.delivery_id
-join webhooks w on w.id = d.webhook_id
-group by d.tenant_id, d.webhook_id, w.url, 4;
+from a join webhooks w on w.id = a.webhook_id
+group by a.t_id, a.webhook_id, w.url, 4;
 
--- Endpoints failing now: failed or retrying deliveries in the last 24 hours, the last success,
--- and the most recent error.
+-- Endpoints failing now: deliveries that ended failed in the last 24 hours (not since replayed)
+-- or are waiting for a retry, with the last success and the most recent error.
 create view report_failing_endpoints as
 select w.tenant_id, w.id as webhook_id, w.url, w.status, w.notification_email,
 	count(*) filter (where d.status = 'failed') as failed_24h,
@@ -416,15 +468,24 @@ select w.tenant_id, w.id as webhook_id, w.url, w.status, w.notification_email,
 	 where x.webhook_id = w.id and x.last_error is not null
 	 order by x.last_attempt_at desc nulls last limit 1) as last_error
 from webhooks w
-join deliveries d on d.webhook_id = w.id and d.created_at > now() - interval '24 hours'
+join deliveries d on d.webhook_id = w.id
+	and (d.status = 'retry_scheduled'
+	     or (d.status = 'failed' and d.updated_at > now() - interval '24 hours'
+	         and not exists (select 1 from deliveries r where r.replay_of_delivery_id = d.id)))
 where w.deleted_at is null
-group by w.tenant_id, w.id, w.url, w.status, w.notification_email
-having count(*) filter (where d.status in ('failed', 'retry_scheduled')) > 0;
+group by w.tenant_id, w.id, w.url, w.status, w.notification_email;
 
--- The delivery backlog: how much is due and how old the oldest due delivery is (queue lag).
+-- The delivery backlog: how much is due (including leases that expired, which are claimable
+-- again) and how old the oldest due delivery is (queue lag).
 create view report_queue as
-select count(*) filter (where next_retry_at <= now()) as due,
-	count(*) filter (where next_retry_at > now()) as scheduled,
-	coalesce(extract(epoch from now() - min(next_retry_at) filter (where next_retry_at <= now())),
-		0) as lag_seconds
-from deliveries where status in ('pending', 'retry_scheduled');
+with q as (
+	select case when status = 'delivering' then lease_expires_at else next_retry_at end as due_at
+	from deliveries
+	where status in ('pending', 'retry_scheduled')
+	   or (status = 'delivering' and lease_expires_at <= now())
+)
+select count(*) filter (where due_at <= now()) as due,
+	count(*) filter (where due_at > now()) as scheduled,
+	coalesce(extract(epoch from now() - min(due_at) filter (where due_at <= now())), 0)
+		as lag_seconds
+from q;
