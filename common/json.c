@@ -81,6 +81,51 @@ static enum ph_json_parse_status check_tree(json_object *o, int depth)
 	}
 }
 
+/* True when the integer literal s (n characters, optional '-') fits int64 or uint64. */
+static bool integer_fits(const char *s, size_t n)
+{
+	bool neg = s[0] == '-';
+	const char *digits = s + neg;
+	size_t nd = n - neg;
+	const char *limit = neg ? "9223372036854775808" : "18446744073709551615";
+	size_t nl = strlen(limit);
+	return nd < nl || (nd == nl && memcmp(digits, limit, nl) <= 0);
+}
+
+/* json-c silently clamps integers that fit neither int64 nor uint64 to the nearest limit, which
+ * would change a payload's meaning; refuse them like 1e999. Numbers with a fraction or an
+ * exponent are doubles and are checked as such. buf already parsed, so it is valid JSON. */
+static bool integers_fit(const char *buf, size_t len)
+{
+	bool in_string = false;
+	for (size_t i = 0; i < len; i++) {
+		char c = buf[i];
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+			continue;
+		}
+		if (c == '"') {
+			in_string = true;
+			continue;
+		}
+		if (c != '-' && (c < '0' || c > '9'))
+			continue;
+		size_t start = i++;
+		while (i < len && buf[i] >= '0' && buf[i] <= '9')
+			i++;
+		bool is_double = i < len && (buf[i] == '.' || buf[i] == 'e' || buf[i] == 'E');
+		if (!is_double && !integer_fits(buf + start, i - start))
+			return false;
+		while (i < len && strchr("0123456789.eE+-", buf[i]) && buf[i] != '\0')
+			i++;
+		i--;
+	}
+	return true;
+}
+
 enum ph_json_parse_status ph_json_parse(const char *buf, size_t len, json_object **out)
 {
 	*out = NULL;
@@ -117,6 +162,8 @@ enum ph_json_parse_status ph_json_parse(const char *buf, size_t len, json_object
 		}
 	}
 	enum ph_json_parse_status st = check_tree(obj, 1);
+	if (st == PH_JSON_OK && !integers_fit(buf, len))
+		st = PH_JSON_NOT_FINITE;
 	if (st != PH_JSON_OK) {
 		json_object_put(obj);
 		return st;
