@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * request: the one place that turns a delivery into a libcurl easy handle. Every option that
+ * is part of the security policy (protocols, redirects, proxies, the SSRF socket check) is set
+ * here so the worker and the api's manual send cannot drift apart.
+ */
+#include "request.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "sign.h"
+
+/* Keep the first PH_REQUEST_BODY_KEEP bytes; read and drop the rest up to the maximum, then
+ * stop the transfer (returning less than asked makes curl fail it with CURLE_WRITE_ERROR). */
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct ph_request *r = arg;
+	size_t len = size * n;
+	size_t room = PH_REQUEST_BODY_KEEP - r->body_len;
+	size_t keep = len < room ? len : room;
+
+	memcpy(r->body + r->body_len, data, keep);
+	r->body_len += keep;
+	r->body_seen += len;
+	if (r->body_seen > PH_REQUEST_BODY_MAX)
+		return 0;
+	return len;
+}
+
+/* Remember Retry-After; every other response header is ignored. */
+static size_t on_header(char *data, size_t size, size_t n, void *arg)
+{
+	struct ph_request *r = arg;
+	size_t len = size * n;
+	static const char name[] = "retry-after:";
+
+	if (len > sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0) {
+		const char *v = data + sizeof(name) - 1;
+		size_t vlen = len - (sizeof(name) - 1);
+		while (vlen > 0 && (*v == ' ' || *v == '\t')) {
+			v++;
+			vlen--;
+		}
+		while (vlen > 0 && isspace((unsigned char)v[vlen - 1]))
+			vlen--;
+		if (vlen >= sizeof(r->retry_after))
+			vlen = sizeof(r->retry_after) - 1;
+		memcpy(r->retry_after, v, vlen);
+		r->retry_after[vlen] = '\0';
+	}
+	return len;
+}
+
+static void format_addr(const struct sockaddr *sa, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, buf,
+			(socklen_t)len);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+			buf, (socklen_t)len);
+}
+
+/* The SSRF check on the address curl is about to connect to, after DNS resolution. */
+static curl_socket_t on_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct ph_request *r = arg;
+
+	if (r->ssrf) {
+		enum ph_ssrf_verdict v = ph_ssrf_check(r->ssrf, &a->addr, a->addrlen);
+		if (v != PH_SSRF_ALLOWED) {
+			char host[INET6_ADDRSTRLEN];
+			format_addr(&a->addr, host, sizeof(host));
+			snprintf(r->refused, sizeof(r->refused),
+				"refused to connect to %s: %s (SSRF policy)", host,
+				ph_ssrf_reason(v));
+			return CURL_SOCKET_BAD;
+		}
+	}
+	return socket(a->family, a->socktype, a->protocol);
+}
+
+static bool url_scheme_ok(const char *url)
+{
+	return strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0;
+}
+
+/* Append "name: value", or "name:" (which removes a header curl adds) when value is NULL. */
+static bool add_header(struct ph_request *r, const char *name, const char *value)
+{
+	char line[512];
+	if (value)
+		snprintf(line, sizeof(line), "%s: %s", name, value);
+	else
+		snprintf(line, sizeof(line), "%s:", name);
+	struct curl_slist *h = curl_slist_append(r->headers, line);
+	if (!h)
+		return false;
+	r->headers = h;
+	return true;
+}
+
+static bool build_headers(
+	struct ph_request *r, const struct ph_request_params *p, char *err, size_t errlen)
+{
+	char sig[PH_SIGNATURE_HEADER_MAX];
+	char ts[32];
+
+	if (!ph_sign_header(p->secret, p->previous_secret, p->msg_id, p->timestamp, p->body,
+		    p->body_len, sig)) {
+		snprintf(err, errlen, "the webhook's signing secret is not valid");
+		return false;
+	}
+	snprintf(ts, sizeof(ts), "%lld", p->timestamp);
+	/* "Expect:" stops curl from waiting for 100-continue on bodies over 1 KiB. */
+	return add_header(r, "webhook-id", p->msg_id) && add_header(r, "webhook-timestamp", ts) &&
+		add_header(r, "webhook-signature", sig) &&
+		add_header(r, "content-type", "application/json") &&
+		add_header(r, "user-agent", "pghook/" PGHOOK_VERSION) &&
+		add_header(r, "Expect", NULL) && add_header(r, "Accept", NULL);
+}
+
+static bool set_options(struct ph_request *r, const struct ph_request_params *p)
+{
+	CURL *e = r->easy;
+	int64_t connect_ms = p->timeout_ms < 10000 ? p->timeout_ms : 10000;
+	CURLcode rc = CURLE_OK;
+
+#define SET(opt, val)                                       \
+	do {                                                \
+		if (rc == CURLE_OK)                         \
+			rc = curl_easy_setopt(e, opt, val); \
+	} while (0)
+	SET(CURLOPT_URL, p->url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+	SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	SET(CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	SET(CURLOPT_FOLLOWLOCATION, 0L);
+	SET(CURLOPT_PROXY, "");
+	SET(CURLOPT_NOPROXY, "*");
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_TIMEOUT_MS, (long)p->timeout_ms);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, (long)connect_ms);
+	SET(CURLOPT_POST, 1L);
+	SET(CURLOPT_POSTFIELDS, p->body);
+	SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)p->body_len);
+	SET(CURLOPT_HTTPHEADER, r->headers);
+	SET(CURLOPT_WRITEFUNCTION, on_body);
+	SET(CURLOPT_WRITEDATA, r);
+	SET(CURLOPT_HEADERFUNCTION, on_header);
+	SET(CURLOPT_HEADERDATA, r);
+	SET(CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+	SET(CURLOPT_OPENSOCKETDATA, r);
+	SET(CURLOPT_ERRORBUFFER, r->curl_error);
+	SET(CURLOPT_PRIVATE, r);
+	SET(CURLOPT_TCP_KEEPALIVE, 1L);
+#undef SET
+	return rc == CURLE_OK;
+}
+
+bool ph_request_init(
+	struct ph_request *r, const struct ph_request_params *p, char *err, size_t errlen)
+{
+	memset(r, 0, sizeof(*r));
+	r->ssrf = p->ssrf;
+	if (!url_scheme_ok(p->url)) {
+		snprintf(err, errlen, "the webhook URL is not http or https");
+		return false;
+	}
+	r->easy = curl_easy_init();
+	if (!r->easy) {
+		snprintf(err, errlen, "curl_easy_init failed");
+		return false;
+	}
+	if (!build_headers(r, p, err, errlen))
+		goto fail;
+	if (!set_options(r, p)) {
+		snprintf(err, errlen, "curl refused a request option");
+		goto fail;
+	}
+	r->started_us = ph_now_us();
+	return true;
+fail:
+	ph_request_finish(r);
+	return false;
+}
+
+CURLcode ph_request_perform(struct ph_request *r)
+{
+	r->started_us = ph_now_us();
+	return curl_easy_perform(r->easy);
+}
+
+void ph_request_result(struct ph_request *r, CURLcode rc, struct ph_request_result *out)
+{
+	long status = 0;
+
+	memset(out, 0, sizeof(*out));
+	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+	out->duration_ms = (int)((ph_now_us() - r->started_us) / 1000);
+	r->body_len = ph_utf8_sanitize(r->body, r->body_len);
+	out->body = r->body;
+	out->retry_after = r->retry_after[0] ? r->retry_after : NULL;
+
+	/* A body over the cap is our own abort; the status line had arrived and counts. */
+	bool capped = rc == CURLE_WRITE_ERROR && r->body_seen > PH_REQUEST_BODY_MAX;
+	if (rc != CURLE_OK && !capped) {
+		out->status = 0;
+		if (r->refused[0])
+			snprintf(out->error, sizeof(out->error), "%s", r->refused);
+		else if (rc == CURLE_OPERATION_TIMEDOUT)
+			snprintf(out->error, sizeof(out->error), "timed out after %d ms",
+				out->duration_ms);
+		else
+			snprintf(out->error, sizeof(out->error), "%.80s%s%.160s",
+				curl_easy_strerror(rc), r->curl_error[0] ? ": " : "",
+				r->curl_error);
+		return;
+	}
+	out->status = status;
+	out->ok = status >= 200 && status <= 299;
+	if (!out->ok)
+		snprintf(out->error, sizeof(out->error), "HTTP %ld", status);
+}
+
+void ph_request_finish(struct ph_request *r)
+{
+	if (r->easy)
+		curl_easy_cleanup(r->easy);
+	curl_slist_free_all(r->headers);
+	r->easy = NULL;
+	r->headers = NULL;
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes available), 0 if invalid or cut short. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t len;
+	unsigned min;
+	unsigned cp;
+
+	if (s[0] == 0)
+		return 0;
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0) {
+		len = 2, min = 0x80, cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3, min = 0x800, cp = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		len = 4, min = 0x10000, cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* True when s (n bytes) is a prefix of some valid multi-byte sequence. */
+static bool utf8_cut(const unsigned char *s, size_t n)
+{
+	size_t want = (s[0] & 0xe0) == 0xc0 ? 2
+		: (s[0] & 0xf0) == 0xe0	    ? 3
+		: (s[0] & 0xf8) == 0xf0	    ? 4
+					    : 0;
+	if (want == 0 || n >= want)
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return false;
+	return true;
+}
+
+size_t ph_utf8_sanitize(char *buf, size_t len)
+{
+	unsigned char *s = (unsigned char *)buf;
+	size_t i = 0;
+
+	while (i < len) {
+		size_t k = utf8_seq(s + i, len - i);
+		if (k > 0) {
+			i += k;
+			continue;
+		}
+		if (utf8_cut(s + i, len - i)) {
+			len = i;
+			break;
+		}
+		s[i++] = '?';
+	}
+	buf[len] = '\0';
+	return len;
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * request: one signed delivery attempt as a libcurl easy handle, shared by the worker (which
+ * adds it to its curl multi) and the api's synchronous send (ph_request_perform). It applies
+ * the delivery policy in one place: POST of the event's bytes with the Standard Webhooks
+ * headers, http/https only, no redirects, no proxy (environment proxies ignored), total timeout,
+ * the SSRF policy checked on the socket actually opened, and the response body kept up to
+ * PH_REQUEST_BODY_KEEP bytes (the rest is read and dropped, up to PH_REQUEST_BODY_MAX).
+ *
+ * Lifecycle: ph_request_init -> (curl_multi_add_handle(r->easy) | ph_request_perform) ->
+ * ph_request_result -> ph_request_finish. A ph_request must not move while its transfer runs
+ * (curl holds pointers into it).
+ */
+#ifndef PGHOOK_COMMON_REQUEST_H
+#define PGHOOK_COMMON_REQUEST_H
+
+#include <curl/curl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ssrf.h"
+#include "util.h"
+
+#define PH_REQUEST_BODY_KEEP 4096
+#define PH_REQUEST_BODY_MAX  (1024 * 1024)
+#define PH_REQUEST_ERROR_MAX 256
+
+/* What to send. All strings are borrowed and must outlive the request (curl reads body while
+ * the transfer runs). */
+struct ph_request_params {
+	const char *url;
+	const char *msg_id; /* webhook-id: the event id, stable across retries */
+	const char *secret; /* whsec_... */
+	const char *previous_secret; /* NULL unless a rotated secret still overlaps */
+	const char *body;
+	size_t body_len;
+	long long timestamp; /* webhook-timestamp, unix seconds */
+	int64_t timeout_ms; /* total, PGHOOK_HTTP_TIMEOUT */
+	const struct ph_ssrf_policy *ssrf; /* NULL: no address check (never in production) */
+};
+
+struct ph_request {
+	CURL *easy;
+	struct curl_slist *headers;
+	const struct ph_ssrf_policy *ssrf;
+	char body[PH_REQUEST_BODY_KEEP + 1]; /* first bytes of the response, NUL-terminated */
+	size_t body_len; /* bytes kept in body */
+	size_t body_seen; /* bytes received in total */
+	char retry_after[64]; /* Retry-After header value, "" when absent */
+	char refused[PH_REQUEST_ERROR_MAX]; /* why the SSRF policy refused a socket, "" if not */
+	char curl_error[CURL_ERROR_SIZE];
+	long long started_us;
+	void *owner; /* the caller's; ph_request never touches it */
+};
+
+/* What happened. */
+struct ph_request_result {
+	long status; /* HTTP status, 0 when no response arrived */
+	bool ok; /* 2xx */
+	int duration_ms;
+	const char *body; /* borrowed from the request, valid UTF-8, no NULs */
+	const char *retry_after; /* borrowed, NULL when absent */
+	char error[PH_REQUEST_ERROR_MAX]; /* "" on 2xx; else why it failed */
+};
+
+/* Build the easy handle for p into r (caller's storage). False (with a message in err) when
+ * the URL is not http(s), the secret does not sign, or curl refuses an option. On false r
+ * holds nothing to finish. */
+bool ph_request_init(struct ph_request *r, const struct ph_request_params *p, char *err,
+	size_t errlen) PH_MUSTCHECK;
+/* Run the transfer to its end, blocking the calling thread. Returns curl's code. */
+CURLcode ph_request_perform(struct ph_request *r);
+/* Interpret the finished transfer whose curl result was rc. r's body is made valid UTF-8. */
+void ph_request_result(struct ph_request *r, CURLcode rc, struct ph_request_result *out);
+/* Free the easy handle and headers. Remove r->easy from any multi handle first. Accepts a
+ * zeroed request. */
+void ph_request_finish(struct ph_request *r);
+
+/* Make buf (len bytes) valid UTF-8 in place: invalid sequences and NUL bytes become '?', and a
+ * sequence cut at the end is dropped. Returns the new length (buf is NUL-terminated at it). */
+size_t ph_utf8_sanitize(char *buf, size_t len);
+
+#endif

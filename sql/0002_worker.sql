@@ -1,0 +1,272 @@
+-- SPDX-License-Identifier: MIT
+-- pghook schema, version 2: the worker's claim, completion and release statements, and the
+-- notification outbox drain. Each is one round trip for a whole batch. Times come from the
+-- database clock only: callers pass delays in milliseconds and these functions add now().
+
+create sequence pghook_claim_token_seq;
+
+-- Start of a webhook's current run of failed attempts; null while its last attempt succeeded.
+alter table webhooks add column failing_since timestamptz;
+
+-- pghook_refresh_events looks for replays of each delivery; without this index that is a scan
+-- of the whole deliveries table on every completion.
+create index deliveries_replay_of on deliveries (replay_of_delivery_id)
+	where replay_of_delivery_id is not null;
+
+-- Same result as version 1, computed per event through deliveries_event and the index above
+-- instead of joining the whole table (the planner cannot know ids holds a handful of rows).
+create or replace function pghook_refresh_events(ids text[]) returns void
+language sql as $$
+	update events e
+	set status = s.status, updated_at = now()
+	from (
+		select ev.id,
+			case
+			when c.total = 0 then 'skipped'
+			when c.open > 0 then 'pending'
+			when c.failed > 0 then 'failed'
+			else 'delivered'
+			end as status
+		from (select distinct unnest(ids)) as ev(id)
+		cross join lateral (
+			select count(*) as total,
+				count(*) filter (where d.status not in ('delivered', 'failed')) as open,
+				count(*) filter (where d.status = 'failed') as failed
+			from deliveries d
+			where d.event_id = ev.id
+				and not exists (select 1 from deliveries r
+					where r.replay_of_delivery_id = d.id)
+		) c
+	) s
+	where e.id = s.id and e.status <> s.status
+$$;
+
+-- Claim up to p_limit due deliveries for one worker: pending or retry_scheduled rows whose
+-- next_retry_at has come, and delivering rows whose lease expired (their worker died). Rows
+-- other workers hold are skipped, not waited for. Each claimed row gets status delivering, a
+-- lease of p_lease_ms and the same fresh claim token; completion and release match on it, so a
+-- worker whose lease was taken over changes nothing. Returns what the request needs.
+create function pghook_claim(p_limit int, p_lease_ms bigint)
+returns table (id text, tenant_id text, event_id text, webhook_id text, attempt_count int,
+	claim_token bigint, url text, secret text, previous_secret text, webhook_active boolean,
+	event_type text, payload text, lag_ms bigint)
+language plpgsql volatile as $$
+#variable_conflict use_column
+begin
+	-- plpgsql rather than sql: its plan is cached across calls; this runs for every batch.
+	return query
+	with due_rows as (
+		select d.id, d.next_retry_at as due_at from deliveries d
+		where d.status in ('pending', 'retry_scheduled') and d.next_retry_at <= now()
+		order by d.next_retry_at limit p_limit
+		for update skip locked
+	), expired as (
+		select d.id, d.lease_expires_at as due_at from deliveries d
+		where d.status = 'delivering' and d.lease_expires_at <= now()
+		order by d.lease_expires_at limit p_limit
+		for update skip locked
+	), due as (
+		select * from due_rows union all select * from expired limit p_limit
+	), tok as (
+		select nextval('pghook_claim_token_seq') as t
+	), upd as (
+		update deliveries d set status = 'delivering',
+			lease_expires_at = now() + p_lease_ms * interval '1 millisecond',
+			claim_token = tok.t, updated_at = now()
+		from due, tok
+		where d.id = due.id
+		returning d.id, d.tenant_id, d.event_id, d.webhook_id, d.attempt_count, d.claim_token,
+			due.due_at
+	)
+	select u.id, u.tenant_id, u.event_id, u.webhook_id, u.attempt_count, u.claim_token,
+		w.url, w.secret,
+		case when w.previous_secret_until > now() then w.previous_secret end,
+		w.status = 'active' and w.deleted_at is null,
+		e.event_type, e.payload::text,
+		greatest(0, (extract(epoch from now() - u.due_at) * 1000)::bigint)
+	from upd u
+	join webhooks w on w.id = u.webhook_id
+	join events e on e.id = u.event_id;
+end
+$$;
+
+-- Queue a failure email to the webhook's notification address (no-op without one).
+create function pghook_notify_failure(p_kind text, p_webhook text, p_delivery text,
+	p_subject text, p_body text)
+returns void
+language sql volatile as $$
+	insert into notifications (tenant_id, webhook_id, delivery_id, kind, to_email, subject, body)
+	select w.tenant_id, w.id, p_delivery, p_kind, w.notification_email, p_subject, p_body
+	from webhooks w
+	where w.id = p_webhook and w.notification_email is not null and w.notification_email <> ''
+$$;
+
+-- Record the outcomes of a batch of attempts in one statement. p_outcomes is a JSON array of
+-- {id, token, status (delivered | retry_scheduled | failed), code, body, error, durationMs,
+-- delayMs, gone (the receiver answered 410)}. Only rows still holding the token change.
+-- Then: attempts rows, failure emails, 410 disables the webhook, a webhook whose deliveries
+-- all failed for 5 days is disabled and its owner told, and events follow their deliveries.
+-- Returns the number of outcomes applied.
+create type pghook_done as (
+	id text, tenant_id text, event_id text, webhook_id text, status text,
+	attempt_count int, code int, error text, gone boolean
+);
+
+create function pghook_complete(p_outcomes json, p_worker text)
+returns int
+language plpgsql volatile as $$
+declare
+	v_done pghook_done[];
+	v_events text[];
+	r record;
+begin
+
+	with input as (
+		select * from json_to_recordset(p_outcomes) as x(id text, token bigint, status text,
+			code int, body text, error text, "durationMs" int, "delayMs" bigint, gone boolean)
+	), upd as (
+		update deliveries d set
+			status = i.status,
+			attempt_count = d.attempt_count + 1,
+			last_attempt_at = now() - coalesce(i."durationMs", 0) * interval '1 millisecond',
+			response_status_code = i.code,
+			last_error = i.error,
+			next_retry_at = case when i.status = 'retry_scheduled'
+				then now() + coalesce(i."delayMs", 0) * interval '1 millisecond' end,
+			delivered_at = case when i.status = 'delivered' then now() else d.delivered_at end,
+			lease_expires_at = null, claim_token = null, updated_at = now()
+		from input i
+		where d.id = i.id and d.claim_token = i.token and d.status = 'delivering'
+		returning d.id, d.tenant_id, d.event_id, d.webhook_id, d.status, d.attempt_count,
+			d.last_attempt_at, i.code, i.body, i.error, i."durationMs" as duration_ms,
+			coalesce(i.gone, false) as gone
+	), att as (
+		insert into attempts (id, tenant_id, delivery_id, attempt_number, started_at,
+			duration_ms, response_status_code, response_body, error, trigger, worker_id)
+		select pghook_new_id('att'), u.tenant_id, u.id, u.attempt_count, u.last_attempt_at,
+			u.duration_ms, u.code, left(u.body, 4096), u.error, 'scheduled', p_worker
+		from upd u
+		returning 1
+	)
+	select array_agg(row(u.id, u.tenant_id, u.event_id, u.webhook_id, u.status,
+		u.attempt_count, u.code, u.error, u.gone)::pghook_done)
+	into v_done
+	from upd u;
+
+	if v_done is null then
+		return 0;
+	end if;
+
+	-- 410 Gone: the receiver says the endpoint is gone for good.
+	for r in select distinct on (d.webhook_id) d.webhook_id, d.id from unnest(v_done) d
+		where d.gone loop
+		update webhooks set status = 'disabled',
+			disabled_reason = 'endpoint answered 410 Gone', updated_at = now()
+		where id = r.webhook_id and status = 'active';
+		if found then
+			perform pghook_notify_webhook_disabled(r.webhook_id, r.id,
+				'the endpoint answered 410 Gone');
+		end if;
+	end loop;
+
+	-- The last attempt failed: tell the webhook's owner. Not for a disabled webhook: its owner
+	-- got the one email saying so, not one more per delivery it still had queued.
+	for r in select d.*, w.url, e.event_type from unnest(v_done) d
+		join webhooks w on w.id = d.webhook_id and w.status = 'active'
+		join events e on e.id = d.event_id
+		where d.status = 'failed' loop
+		perform pghook_notify_failure('delivery_failed', r.webhook_id, r.id,
+			format('pghook: delivery %s to %s failed', r.id, r.url),
+			format(E'A webhook delivery failed after %s attempts and will not be retried.\n\n'
+				'Webhook: %s\nURL: %s\nDelivery: %s\nEvent: %s\nEvent type: %s\n'
+				'Last status: %s\nLast error: %s\n',
+				r.attempt_count, r.webhook_id, r.url, r.id, r.event_id, r.event_type,
+				coalesce(r.code::text, 'none'), coalesce(r.error, 'none')));
+	end loop;
+
+	-- An endpoint whose deliveries have all failed for 5 days: failing_since marks the start
+	-- of the current run of failures (cleared by any success), so this costs one row per
+	-- webhook in the batch, not a scan of its history.
+	update webhooks w set failing_since = null
+	where w.id in (select d.webhook_id from unnest(v_done) d where d.status = 'delivered')
+		and w.failing_since is not null;
+	update webhooks w set failing_since = now()
+	where w.id in (select d.webhook_id from unnest(v_done) d where d.status <> 'delivered')
+		and w.failing_since is null;
+	for r in select distinct on (d.webhook_id) d.webhook_id, d.id from unnest(v_done) d
+		join webhooks w on w.id = d.webhook_id and w.status = 'active'
+		where d.status <> 'delivered' and w.failing_since <= now() - interval '5 days' loop
+		update webhooks set status = 'disabled',
+			disabled_reason = 'every delivery failed for 5 days', updated_at = now()
+		where id = r.webhook_id and status = 'active';
+		if found then
+			perform pghook_notify_webhook_disabled(r.webhook_id, r.id,
+				'every delivery failed for 5 days');
+		end if;
+	end loop;
+
+	select array_agg(distinct d.event_id) into v_events from unnest(v_done) d
+	where d.status in ('delivered', 'failed');
+	if v_events is not null then
+		perform pghook_refresh_events(v_events);
+	end if;
+	return cardinality(v_done);
+end
+$$;
+
+-- Queue the email telling a webhook's owner that pghook disabled it.
+create function pghook_notify_webhook_disabled(p_webhook text, p_delivery text, p_reason text)
+returns void
+language sql volatile as $$
+	select pghook_notify_failure('webhook_disabled', w.id, p_delivery,
+		format('pghook: webhook %s to %s disabled', w.id, w.url),
+		format(E'pghook disabled a webhook: %s.\n\nWebhook: %s\nURL: %s\nLast delivery: %s\n'
+			'Re-enable it once the endpoint works again.\n', p_reason, w.id, w.url, p_delivery))
+	from webhooks w where w.id = p_webhook
+$$;
+
+-- Give back claimed deliveries a worker did not finish (shutdown): back to their due state,
+-- lease cleared, due now. p_claims is a JSON array of {id, token}. Returns the count released.
+create function pghook_release(p_claims json)
+returns int
+language sql volatile as $$
+	with rel as (
+		update deliveries d set
+			status = case when d.attempt_count = 0 then 'pending' else 'retry_scheduled' end,
+			next_retry_at = least(coalesce(d.next_retry_at, now()), now()),
+			lease_expires_at = null, claim_token = null, updated_at = now()
+		from json_to_recordset(p_claims) as x(id text, token bigint)
+		where d.id = x.id and d.claim_token = x.token and d.status = 'delivering'
+		returning 1
+	)
+	select count(*)::int from rel
+$$;
+
+-- Take up to p_limit due failure emails for sending. Each is pushed p_lease_ms into the future
+-- while it is being sent, so another worker does not send it too; pghook_notification_done
+-- settles it.
+create function pghook_claim_notifications(p_limit int, p_lease_ms bigint)
+returns table (id bigint, to_email text, subject text, body text, attempt_count int)
+language sql volatile as $$
+	update notifications n set
+		next_attempt_at = now() + p_lease_ms * interval '1 millisecond',
+		attempt_count = n.attempt_count + 1
+	where n.id in (select x.id from notifications x
+		where x.status = 'pending' and x.next_attempt_at <= now()
+		order by x.next_attempt_at limit p_limit for update skip locked)
+	returning n.id, n.to_email, n.subject, n.body, n.attempt_count
+$$;
+
+-- Settle one email: sent, or try again after p_delay_ms (null: give up, status failed).
+create function pghook_notification_done(p_id bigint, p_error text, p_delay_ms bigint)
+returns void
+language sql volatile as $$
+	update notifications set
+		status = case when p_error is null then 'sent'
+			when p_delay_ms is null then 'failed' else 'pending' end,
+		sent_at = case when p_error is null then now() end,
+		last_error = p_error,
+		next_attempt_at = case when p_error is not null and p_delay_ms is not null
+			then now() + p_delay_ms * interval '1 millisecond' else next_attempt_at end
+	where id = p_id
+$$;

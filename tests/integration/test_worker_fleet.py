@@ -1,0 +1,82 @@
+# SPDX-License-Identifier: MIT
+"""Several workers on one database, and workers that die: two workers never deliver the same
+claim twice; a worker killed with SIGKILL mid-batch loses nothing (another one delivers after
+the lease); a database restart loses no outcome already received."""
+import collections
+import signal
+
+import harness
+
+
+def test_two_workers_never_deliver_the_same_claim_twice(worker_factory, hooks,
+                                                        receiver_factory):
+    recs = [receiver_factory(delay=0.02) for _ in range(2)]
+    for r in recs:
+        hooks.webhook(r.url)
+    # Small batches and few slots each, so both workers must take part and interleave.
+    env = dict(PGHOOK_WORKER_BATCH=10, PGHOOK_WORKER_CONCURRENCY=20)
+    a = worker_factory(**env)
+    b = worker_factory(**env)
+    n = 300
+    ids = []
+    for chunk in range(0, n, 100):
+        ids += hooks.ingest([{'type': 'a', 'data': {'i': i}} for i in range(chunk, chunk + 100)])
+
+    harness.wait_for(lambda: hooks.sql("select count(*) from deliveries "
+                                       "where status = 'delivered'")[0][0] == 2 * n,
+                     timeout=60, what='all deliveries delivered')
+    for r in recs:
+        seen = collections.Counter(g.headers['webhook-id'] for g in r.received())
+        assert set(seen) == set(ids)
+        assert max(seen.values()) == 1, [k for k, v in seen.items() if v > 1][:5]
+    per_worker = dict(hooks.sql('select worker_id, count(*) from attempts group by 1'))
+    assert sum(per_worker.values()) == 2 * n
+    assert set(per_worker) == {a.id, b.id}, per_worker
+    assert hooks.sql("select count(*) from attempts where attempt_number <> 1")[0][0] == 0
+
+
+def test_worker_killed_mid_batch_loses_nothing(worker_factory, hooks, receiver_factory):
+    r = receiver_factory(delay=30)  # hold the first worker's requests open
+    hooks.webhook(r.url)
+    a = worker_factory(PGHOOK_WORKER_LEASE='2s')
+    ids = hooks.ingest([{'type': 'a', 'data': {'i': i}} for i in range(10)])
+    harness.wait_for(lambda: r.count() == 10, what='the batch in flight')
+    assert hooks.sql("select count(*) from deliveries where status = 'delivering'")[0][0] == 10
+    a.proc.signal(signal.SIGKILL)
+    a.proc.kill()
+    r.delay = 0
+
+    b = worker_factory(PGHOOK_WORKER_LEASE='2s')
+    harness.wait_for(lambda: hooks.sql("select count(*) from deliveries "
+                                       "where status = 'delivered'")[0][0] == 10,
+                     timeout=20, what='the other worker delivered them after the lease')
+    rows = hooks.sql('select d.event_id, a.worker_id, a.attempt_number from deliveries d '
+                     'join attempts a on a.delivery_id = d.id')
+    assert sorted(x[0] for x in rows) == sorted(ids)
+    assert {x[1] for x in rows} == {b.id}  # the dead worker recorded nothing
+    assert {x[2] for x in rows} == {1}
+    got = collections.Counter(g.headers['webhook-id'] for g in r.received())
+    assert all(got[e] == 2 for e in ids)  # at least once: the receiver saw both tries
+
+
+def test_database_restart_loses_no_outcome(pg, worker_factory, hooks, receiver_factory):
+    r = receiver_factory(delay=2)
+    hooks.webhook(r.url)
+    w = worker_factory()
+    ids = hooks.ingest([{'type': 'a', 'data': {'i': i}} for i in range(3)])
+    harness.wait_for(lambda: r.count() == 3, what='requests in flight')
+    pg.restart('immediate')  # the worker's connections break while it waits for answers
+    hooks.reconnect()
+
+    harness.wait_for(lambda: hooks.sql("select count(*) from deliveries "
+                                       "where status = 'delivered'")[0][0] == 3,
+                     timeout=30, what='outcomes recorded after the restart')
+    assert w.proc.alive()
+    assert w.metrics()['pghook_db_errors_total'] >= 1  # the first write did hit the restart
+    assert hooks.sql('select count(*) from attempts')[0][0] == 3
+    # LISTEN came back too: a new event is picked up.
+    r.delay = 0
+    later = hooks.ingest([{'type': 'a', 'data': {}}])[0]
+    harness.wait_for(lambda: hooks.deliveries(later)[0]['status'] == 'delivered',
+                     timeout=10, what='delivery after reconnect')
+    assert r.count() == 4 and set(ids) <= {g.headers['webhook-id'] for g in r.received()}

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * Unit tests for common/request without a network: which URLs and secrets are refused before
+ * any transfer, the exact headers a delivery carries (Standard Webhooks, content type, user
+ * agent, no Expect), and how a failed transfer's curl code becomes the recorded error.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "request.h"
+#include "sign.h"
+
+#define SECRET	 "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+#define PREVIOUS "whsec_QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB"
+#define MSG_ID	 "msg_p5jXN8AQM9LWM0D4loKWxJek"
+#define BODY	 "{\"test\": 2432232314}"
+
+static struct ph_request_params params(const char *url, const char *secret, const char *prev)
+{
+	struct ph_request_params p = {
+		.url = url,
+		.msg_id = MSG_ID,
+		.secret = secret,
+		.previous_secret = prev,
+		.body = BODY,
+		.body_len = strlen(BODY),
+		.timestamp = 1614265330,
+		.timeout_ms = 5000,
+		.ssrf = NULL,
+	};
+	return p;
+}
+
+static bool has_header(const struct ph_request *r, const char *line)
+{
+	for (const struct curl_slist *h = r->headers; h; h = h->next)
+		if (strcmp(h->data, line) == 0)
+			return true;
+	return false;
+}
+
+static const struct {
+	const char *name;
+	const char *url;
+	const char *secret;
+	bool ok;
+} init_cases[] = {
+	{ "http", "http://example.com/hook", SECRET, true },
+	{ "https upper-case scheme", "HTTPS://example.com/hook", SECRET, true },
+	{ "ftp refused", "ftp://example.com/x", SECRET, false },
+	{ "file refused", "file:///etc/passwd", SECRET, false },
+	{ "gopher refused", "gopher://example.com/", SECRET, false },
+	{ "no scheme refused", "example.com/hook", SECRET, false },
+	{ "bad secret refused", "https://example.com/hook", "whsec_!!!", false },
+};
+
+static void test_init(void)
+{
+	for (size_t i = 0; i < sizeof(init_cases) / sizeof(init_cases[0]); i++) {
+		struct ph_request r;
+		char err[128] = "";
+		struct ph_request_params p = params(init_cases[i].url, init_cases[i].secret, NULL);
+		bool ok = ph_request_init(&r, &p, err, sizeof(err));
+		int before = check_failures;
+		CHECK(ok == init_cases[i].ok);
+		CHECK(ok || err[0] != '\0');
+		if (check_failures != before)
+			fprintf(stderr, "  in case \"%s\" (%s)\n", init_cases[i].name, err);
+		if (ok)
+			ph_request_finish(&r);
+	}
+}
+
+static void test_headers(void)
+{
+	struct ph_request r;
+	char err[128];
+	struct ph_request_params p = params("https://example.com/hook", SECRET, NULL);
+	CHECK(ph_request_init(&r, &p, err, sizeof(err)));
+	CHECK(has_header(&r, "webhook-id: " MSG_ID));
+	CHECK(has_header(&r, "webhook-timestamp: 1614265330"));
+	/* The spec's published test vector. */
+	CHECK(has_header(&r, "webhook-signature: v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="));
+	CHECK(has_header(&r, "content-type: application/json"));
+	CHECK(has_header(&r, "user-agent: pghook/" PGHOOK_VERSION));
+	CHECK(has_header(&r, "Expect:"));
+	ph_request_finish(&r);
+
+	/* A rotated secret still overlapping: both signatures, space-separated. */
+	p = params("https://example.com/hook", SECRET, PREVIOUS);
+	CHECK(ph_request_init(&r, &p, err, sizeof(err)));
+	char want[PH_SIGNATURE_HEADER_MAX], line[PH_SIGNATURE_HEADER_MAX + 32];
+	CHECK(ph_sign_header(SECRET, PREVIOUS, MSG_ID, 1614265330, BODY, strlen(BODY), want));
+	CHECK(strchr(want, ' ') != NULL);
+	snprintf(line, sizeof(line), "webhook-signature: %s", want);
+	CHECK(has_header(&r, line));
+	ph_request_finish(&r);
+}
+
+static void test_results(void)
+{
+	struct ph_request r;
+	struct ph_request_result res;
+	char err[128];
+	struct ph_request_params p = params("http://example.com/hook", SECRET, NULL);
+
+	CHECK(ph_request_init(&r, &p, err, sizeof(err)));
+	ph_request_result(&r, CURLE_OPERATION_TIMEDOUT, &res);
+	CHECK(res.status == 0 && !res.ok);
+	CHECK(strncmp(res.error, "timed out after ", 16) == 0);
+	CHECK_STR(res.body, "");
+	CHECK(res.retry_after == NULL);
+
+	/* The SSRF callback's reason wins over curl's generic message. */
+	snprintf(r.refused, sizeof(r.refused), "refused to connect to 10.0.0.1: private address");
+	ph_request_result(&r, CURLE_COULDNT_CONNECT, &res);
+	CHECK_STR(res.error, "refused to connect to 10.0.0.1: private address");
+	r.refused[0] = '\0';
+
+	ph_request_result(&r, CURLE_COULDNT_RESOLVE_HOST, &res);
+	CHECK(strstr(res.error, "resolve") != NULL);
+
+	/* A body kept past its cap is sanitized on the way out. */
+	memcpy(r.body, "ok\xff", 3);
+	r.body_len = 3;
+	ph_request_result(&r, CURLE_OK, &res);
+	CHECK_STR(res.body, "ok?");
+	CHECK(res.status == 0 && !res.ok); /* no transfer ran: no status line */
+	CHECK_STR(res.error, "HTTP 0");
+	ph_request_finish(&r);
+}
+
+int main(void)
+{
+	curl_global_init(CURL_GLOBAL_ALL);
+	test_init();
+	test_headers();
+	test_results();
+	curl_global_cleanup();
+	return check_finish("request");
+}

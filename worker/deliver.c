@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * deliver: libcurl multi driven by the worker's libevent loop (the "hiperfifo" pattern). curl
+ * tells us which sockets to watch (on_socket) and when to wake it (on_timer); libevent calls
+ * back on readiness and we hand the event to curl_multi_socket_action. No thread per request
+ * and no polling. Connections stay in the multi's pool between transfers (keep-alive).
+ *
+ * A job lives on w->jobs from start until its transfer ends; it is removed from the multi and
+ * freed only from check_done(), outside curl's callbacks.
+ */
+#include "worker.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+struct sock_watch {
+	struct event *ev;
+};
+
+static void check_done(struct worker *w);
+
+static void on_socket_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	int flags =
+		(what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
+	int running;
+
+	curl_multi_socket_action(w->multi, fd, flags, &running);
+	check_done(w);
+}
+
+static void on_curl_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	int running;
+
+	curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(w);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: watch, re-watch or forget one socket. */
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct worker *w = userp;
+	struct sock_watch *sw = socketp;
+
+	if (what == CURL_POLL_REMOVE) {
+		if (sw) {
+			event_free(sw->ev);
+			free(sw);
+		}
+		curl_multi_assign(w->multi, s, NULL);
+		return 0;
+	}
+	short kind = EV_PERSIST | (what & CURL_POLL_IN ? EV_READ : 0) |
+		(what & CURL_POLL_OUT ? EV_WRITE : 0);
+	if (!sw) {
+		sw = ph_xcalloc(1, sizeof(*sw));
+		curl_multi_assign(w->multi, s, sw);
+	} else {
+		event_free(sw->ev);
+	}
+	sw->ev = event_new(w->base, s, kind, on_socket_ready, w);
+	event_add(sw->ev, NULL);
+	return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: one timer for the whole multi; -1 removes it. */
+static int on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct worker *w = userp;
+
+	if (timeout_ms < 0) {
+		evtimer_del(w->curl_timer);
+		return 0;
+	}
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	evtimer_add(w->curl_timer, &tv);
+	return 0;
+}
+
+bool deliver_init(struct worker *w)
+{
+	w->multi = curl_multi_init();
+	if (!w->multi) {
+		log_error("curl_multi_init failed");
+		return false;
+	}
+	w->curl_timer = evtimer_new(w->base, on_curl_timeout, w);
+	curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
+	curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+	curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w);
+	/* Keep a connection per receiver and reuse it; cap the pool so memory stays flat. */
+	curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)w->cfg->worker_concurrency);
+	curl_multi_setopt(w->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+	return true;
+}
+
+void deliver_finish(struct worker *w)
+{
+	deliver_abort_all(w);
+	if (w->multi)
+		curl_multi_cleanup(w->multi);
+	if (w->curl_timer)
+		event_free(w->curl_timer);
+	w->multi = NULL;
+	w->curl_timer = NULL;
+}
+
+void job_destroy(struct job *j)
+{
+	if (!j)
+		return;
+	if (j->kind == JOB_DELIVERY)
+		ph_request_finish(&j->req);
+	else if (j->easy)
+		curl_easy_cleanup(j->easy);
+	curl_slist_free_all(j->rcpt);
+	free(j->id);
+	free(j->webhook_id);
+	free(j->event_id);
+	free(j->url);
+	free(j->secret);
+	free(j->previous_secret);
+	free(j->payload);
+	free(j->message);
+	free(j);
+}
+
+static void link_job(struct worker *w, struct job *j)
+{
+	j->prev = NULL;
+	j->next = w->jobs;
+	if (w->jobs)
+		w->jobs->prev = j;
+	w->jobs = j;
+}
+
+static void unlink_job(struct worker *w, struct job *j)
+{
+	if (j->prev)
+		j->prev->next = j->next;
+	else
+		w->jobs = j->next;
+	if (j->next)
+		j->next->prev = j->prev;
+	j->prev = j->next = NULL;
+}
+
+/* Record a delivery that never reached the network (bad URL, bad secret, disabled webhook). */
+static void fail_without_request(struct worker *w, struct job *j, const char *why)
+{
+	struct ph_request_result res;
+
+	memset(&res, 0, sizeof(res));
+	res.body = "";
+	snprintf(res.error, sizeof(res.error), "%s", why);
+	log_warn("delivery %s to webhook %s not attempted: %s", j->id, j->webhook_id, why);
+	outcome_add(w, j, &res);
+	job_destroy(j);
+}
+
+void deliver_start(struct worker *w, struct job *j)
+{
+	char err[PH_REQUEST_ERROR_MAX];
+	struct ph_request_params p = {
+		.url = j->url,
+		.msg_id = j->event_id,
+		.secret = j->secret,
+		.previous_secret = j->previous_secret,
+		.body = j->payload,
+		.body_len = strlen(j->payload),
+		.timestamp = (long long)time(NULL),
+		.timeout_ms = w->cfg->http_timeout_ms,
+		.ssrf = w->ssrf,
+	};
+
+	if (!ph_request_init(&j->req, &p, err, sizeof(err))) {
+		fail_without_request(w, j, err);
+		return;
+	}
+	j->req.owner = j;
+	j->easy = j->req.easy;
+	curl_easy_setopt(j->easy, CURLOPT_PRIVATE, j);
+	CURLMcode mc = curl_multi_add_handle(w->multi, j->easy);
+	if (mc != CURLM_OK) {
+		fail_without_request(w, j, curl_multi_strerror(mc));
+		return;
+	}
+	link_job(w, j);
+	w->inflight++;
+	log_debug("delivery %s to webhook %s started", j->id, j->webhook_id);
+}
+
+void deliver_start_email(struct worker *w, struct job *j)
+{
+	curl_easy_setopt(j->easy, CURLOPT_PRIVATE, j);
+	CURLMcode mc = curl_multi_add_handle(w->multi, j->easy);
+	if (mc != CURLM_OK) {
+		notify_done(w, j, CURLE_FAILED_INIT);
+		return;
+	}
+	link_job(w, j);
+	w->emails_inflight++;
+}
+
+/* Collect finished transfers: record the outcome, free the job. */
+static void check_done(struct worker *w)
+{
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(w->multi, &left))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		CURL *easy = msg->easy_handle;
+		CURLcode rc = msg->data.result;
+		struct job *j = NULL;
+		curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&j);
+		curl_multi_remove_handle(w->multi, easy);
+		unlink_job(w, j);
+		if (j->kind == JOB_EMAIL) {
+			w->emails_inflight--;
+			notify_done(w, j, rc);
+			continue;
+		}
+		w->inflight--;
+		struct ph_request_result res;
+		ph_request_result(&j->req, rc, &res);
+		metrics_latency(&w->m, res.duration_ms);
+		if (!res.ok)
+			log_info("delivery %s to webhook %s attempt %d failed: %s", j->id,
+				j->webhook_id, j->attempt_count + 1, res.error);
+		outcome_add(w, j, &res);
+		job_destroy(j);
+	}
+	worker_job_ended(w);
+}
+
+void deliver_abort_all(struct worker *w)
+{
+	while (w->jobs) {
+		struct job *j = w->jobs;
+		unlink_job(w, j);
+		if (w->multi && j->easy)
+			curl_multi_remove_handle(w->multi, j->easy);
+		if (j->kind == JOB_DELIVERY)
+			w->inflight--;
+		else
+			w->emails_inflight--;
+		job_destroy(j);
+	}
+}
