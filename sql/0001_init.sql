@@ -50,6 +50,8 @@ create table webhooks (
 	previous_secret_until timestamptz,
 	status                text not null default 'active' check (status in ('active', 'disabled')),
 	disabled_reason       text,
+	-- start of the current run of failed attempts; null while the last attempt succeeded
+	failing_since         timestamptz,
 	metadata              jsonb not null default '{}',
 	created_at            timestamptz not null default now(),
 	updated_at            timestamptz not null default now(),
@@ -101,6 +103,9 @@ create index deliveries_leased on deliveries (lease_expires_at) where status = '
 create index deliveries_tenant on deliveries (tenant_id, id);
 create index deliveries_event on deliveries (event_id);
 create index deliveries_webhook on deliveries (webhook_id, id);
+-- pghook_refresh_events looks for replays of each delivery
+create index deliveries_replay_of on deliveries (replay_of_delivery_id)
+	where replay_of_delivery_id is not null;
 
 create table attempts (
 	id                   text primary key,
@@ -268,15 +273,21 @@ language sql as $$
 	from (
 		select ev.id,
 			case
-			when count(d.id) = 0 then 'skipped'
-			when count(*) filter (where d.status not in ('delivered', 'failed')) > 0 then 'pending'
-			when count(*) filter (where d.status = 'failed') > 0 then 'failed'
+			when c.total = 0 then 'skipped'
+			when c.open > 0 then 'pending'
+			when c.failed > 0 then 'failed'
 			else 'delivered'
 			end as status
-		from unnest(ids) as ev(id)
-		left join deliveries d on d.event_id = ev.id
-			and not exists (select 1 from deliveries r where r.replay_of_delivery_id = d.id)
-		group by ev.id
+		from (select distinct unnest(ids)) as ev(id)
+		cross join lateral (
+			select count(*) as total,
+				count(*) filter (where d.status not in ('delivered', 'failed')) as open,
+				count(*) filter (where d.status = 'failed') as failed
+			from deliveries d
+			where d.event_id = ev.id
+				and not exists (select 1 from deliveries r
+					where r.replay_of_delivery_id = d.id)
+		) c
 	) s
 	where e.id = s.id and e.status <> s.status
 $$;
