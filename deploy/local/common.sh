@@ -6,7 +6,7 @@ PGHOOK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD_PACKAGES="gcc pkg-config meson ninja-build libpq-dev libssl-dev libcurl4-openssl-dev
 	libevent-dev libjson-c-dev"
 RUN_PACKAGES="postgresql curl ca-certificates"
-TEST_PACKAGES="python3 python3-pytest python3-psycopg python3-requests python3-aiosmtpd"
+TEST_PACKAGES="python3 python3-pytest python3-psycopg python3-requests python3-aiosmtpd python3-yaml $(command -v kubectl >/dev/null || echo kubernetes-client) $(command -v npm >/dev/null || echo npm)"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -1,0 +1,304 @@
+# SPDX-License-Identifier: MIT
+"""Graceful shutdown, as Kubernetes does it: SIGTERM, then SIGKILL after
+terminationGracePeriodSeconds (deploy/k8s/base, docs/operations.md "Shutdown").
+
+pghook-api: /readyz fails at once while requests are still served for PGHOOK_SHUTDOWN_DELAY,
+then the listeners close (new connections are refused), the requests it accepted are answered,
+and it exits 0. pghook-worker: stops claiming, lets the deliveries in flight finish until
+PGHOOK_SHUTDOWN_TIMEOUT, releases the rest (due again at once, lease cleared), records every
+outcome and exits 0 before that deadline has long passed; another worker then delivers what was
+released, so nothing is lost.
+
+Where the binaries fall short of that, the test says so with pytest.xfail and the precise
+reason, after checking everything else they do get right.
+"""
+import errno
+import http.client
+import json
+import signal
+import socket
+import threading
+import time
+
+import pytest
+import requests
+
+import harness
+
+
+def refused(port):
+    """True when a new TCP connection to the port is refused (the listener is closed)."""
+    with socket.socket() as s:
+        s.settimeout(1)
+        try:
+            s.connect(('127.0.0.1', port))
+        except ConnectionRefusedError:
+            return True
+        except OSError as e:
+            return e.errno == errno.ECONNREFUSED
+    return False
+
+
+def post_event(url, tenant, data, timeout=10):
+    """One POST /v1/events on a fresh connection."""
+    return requests.post(url + '/v1/events', headers=tenant.headers, timeout=timeout,
+                         json={'type': 'shutdown', 'data': data})
+
+
+# ---- pghook-api ----
+
+def test_api_readyz_fails_first_then_listeners_close_then_exit_0(api_factory, tenant, sql):
+    api = api_factory(PGHOOK_SHUTDOWN_DELAY='2s')
+    assert requests.get(api.url + '/readyz', timeout=5).status_code == 200
+    t0 = time.monotonic()
+    api.proc.signal(signal.SIGTERM)
+    # During the delay: not ready, still alive, still serving new connections.
+    harness.wait_for(lambda: requests.get(api.url + '/readyz', timeout=2).status_code == 503,
+                     timeout=1, what='/readyz 503 right after SIGTERM')
+    assert requests.get(api.url + '/healthz', timeout=2).status_code == 200
+    r = post_event(api.url, tenant, {'during': 'delay'})
+    assert r.status_code == 201, r.text
+    served_during_delay = r.json()['id']
+    assert time.monotonic() - t0 < 2, 'the checks above took the whole delay'
+    # Then the listeners close: new connections are refused, not accepted and dropped.
+    harness.wait_for(lambda: refused(api.port), timeout=5, interval=0.01,
+                     what='listener closed after the delay')
+    closed_at = time.monotonic() - t0
+    assert closed_at >= 1.9, 'listeners closed %.2fs after SIGTERM, before the delay' % closed_at
+    assert api.proc.popen.wait(timeout=10) == 0
+    assert time.monotonic() - t0 < 6
+    api.proc.stop()  # exit status 0, no sanitizer report
+    assert sql('select id from events where id = %s', (served_during_delay,)) == [
+        (served_during_delay,)]
+
+
+def test_api_sigterm_under_load_answers_every_request_it_accepted(api_factory, tenant, sql):
+    """Keep-alive clients sending events while the api drains. Each request must end in a 201
+    (and be stored) or in a refused connection (never sent, the client retries elsewhere); a
+    request the api accepted and then dropped unanswered leaves its client not knowing whether
+    the event was stored."""
+    api = api_factory(PGHOOK_SHUTDOWN_DELAY='1s')
+    lock = threading.Lock()
+    acked, refused_at_connect, dropped, other = [], [], [], []
+    stop = threading.Event()
+    sigterm_at = []
+
+    def client(i):
+        session = requests.Session()
+        session.headers.update(tenant.headers)
+        k = 0
+        while not stop.is_set():
+            key = 'c%d-%d' % (i, k)
+            k += 1
+            try:
+                r = session.post(api.url + '/v1/events', timeout=10,
+                                 json={'type': 'load', 'sourceKey': key, 'data': {'k': key}})
+            except requests.exceptions.ConnectionError as e:
+                text = repr(e)
+                with lock:
+                    if 'NewConnectionError' in text or 'Connection refused' in text:
+                        refused_at_connect.append(key)
+                        return  # the api is gone for new connections
+                    dropped.append((key, text[:160], time.monotonic() - sigterm_at[0]
+                                    if sigterm_at else None))
+                session = requests.Session()
+                session.headers.update(tenant.headers)
+                continue
+            with lock:
+                if r.status_code == 201:
+                    acked.append((key, r.json()['id'], time.monotonic()))
+                else:
+                    other.append((key, r.status_code, r.text[:200]))
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    harness.wait_for(lambda: len(acked) >= 60, timeout=20, what='events flowing')
+    t0 = time.monotonic()
+    sigterm_at.append(t0)
+    api.proc.signal(signal.SIGTERM)
+    assert api.proc.popen.wait(timeout=15) == 0
+    exited = time.monotonic() - t0
+    stop.set()
+    for t in threads:
+        t.join(15)
+        assert not t.is_alive()
+    api.proc.stop()
+
+    assert not other, other[:5]
+    assert 1.0 <= exited < 5, exited
+    assert [a for a in acked if a[2] > t0 + 0.2], 'nothing was served during the delay'
+    assert refused_at_connect, 'no client saw the closed listener'
+    stored = dict(sql("select source_key, id from events where event_type = 'load'"))
+    assert all(stored.get(key) == eid for key, eid, _ in acked), 'an acknowledged event is lost'
+    assert all(d[2] is not None for d in dropped), 'requests dropped before SIGTERM: %s' % [
+        d for d in dropped if d[2] is None][:3]
+    if dropped:
+        stored_dropped = [d for d in dropped if d[0] in stored]
+        pytest.xfail(
+            'pghook-api drops requests on keep-alive connections at shutdown: %d requests sent '
+            '%.2f-%.2fs after SIGTERM (delay 1s) on connections the api kept open got no answer '
+            '(%s), and %d of them were stored anyway (committed, never acknowledged: a client '
+            'that retries without a sourceKey makes a duplicate). While draining the api does '
+            'not answer with "Connection: close", and 200 ms after closing its listeners each '
+            'loop exits (api/server.c stop_loop_cb: event_base_loopexit) whatever its '
+            'connections still carry, answers already written included.'
+            % (len(dropped), min(d[2] for d in dropped), max(d[2] for d in dropped),
+               dropped[0][1], len(stored_dropped)))
+
+
+def test_api_sigterm_answers_a_request_still_arriving(api_factory, tenant, sql):
+    """A request whose body is still arriving when the listeners close is answered."""
+    api = api_factory(PGHOOK_SHUTDOWN_DELAY='300ms')
+    body = json.dumps({'type': 'slow', 'sourceKey': 'slow-1', 'data': {'pad': 'x' * 200}})
+    head = ('POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
+            'TENANT: %s\r\nAPI-KEY: %s\r\nContent-Length: %d\r\n\r\n'
+            % (tenant.id, tenant.key, len(body)))
+    s = socket.create_connection(('127.0.0.1', api.port), timeout=10)
+    s.sendall(head.encode() + body[:100].encode())
+    time.sleep(0.1)
+    api.proc.signal(signal.SIGTERM)
+    harness.wait_for(lambda: refused(api.port), timeout=5, interval=0.01, what='listener closed')
+    time.sleep(0.5)  # a client on a slow link: the rest of the body comes a little later
+    answer = b''
+    try:
+        s.sendall(body[100:].encode())
+        resp = http.client.HTTPResponse(s)
+        resp.begin()
+        answer = ('%d' % resp.status).encode()
+    except (OSError, http.client.HTTPException) as e:
+        answer = repr(e).encode()
+    finally:
+        s.close()
+    assert api.proc.popen.wait(timeout=15) == 0
+    api.proc.stop()
+    if answer != b'201':
+        stored = sql("select count(*) from events where source_key = 'slow-1'")[0][0]
+        pytest.xfail(
+            'pghook-api drops a request still arriving at shutdown: its body was completed '
+            '0.5s after the listeners closed and the connection ended without an answer (%s; '
+            'event stored: %s). Each loop exits 200 ms after closing its listener (api/server.c '
+            'stop_loop_cb), instead of answering the requests it has accepted.'
+            % (answer.decode(errors='replace')[:120], bool(stored)))
+    assert sql("select count(*) from events where source_key = 'slow-1'") == [(1,)]
+
+
+def test_api_sigterm_answers_a_manual_send_in_flight(api_factory, tenant, receiver_factory,
+                                                     sql):
+    """POST /v1/deliveries/{id}/send makes the attempt while the client waits (up to
+    PGHOOK_HTTP_TIMEOUT). SIGTERM during it: the attempt is answered and recorded before exit."""
+    r = receiver_factory(delay=1.5)
+    api = api_factory(PGHOOK_SHUTDOWN_DELAY='200ms')
+    s = requests.Session()
+    s.headers.update(tenant.headers)
+    resp = s.post(api.url + '/v1/webhooks', json={'url': r.url, 'subscriptions': ['*']})
+    assert resp.status_code == 201, resp.text
+    resp = s.post(api.url + '/v1/events', json={'type': 'a', 'data': {'n': 1}})
+    assert resp.status_code == 201, resp.text
+    delivery = sql('select id from deliveries')[0][0]
+    result = {}
+
+    def send():
+        try:
+            x = requests.post(api.url + '/v1/deliveries/%s/send' % delivery,
+                              headers=tenant.headers, timeout=20)
+            result['status'] = x.status_code
+        except requests.exceptions.RequestException as e:
+            result['error'] = repr(e)[:200]
+
+    t = threading.Thread(target=send)
+    t.start()
+    harness.wait_for(lambda: r.count() == 1, timeout=10, what='the attempt reached the receiver')
+    t0 = time.monotonic()
+    api.proc.signal(signal.SIGTERM)
+    assert api.proc.popen.wait(timeout=15) == 0
+    exited = time.monotonic() - t0
+    t.join(20)
+    api.proc.stop()
+    attempts = sql('select count(*) from attempts where delivery_id = %s', (delivery,))[0][0]
+    if result.get('status') != 200 or attempts != 1:
+        pytest.xfail(
+            'pghook-api abandons a manual send in flight at shutdown: it exited 0 %.2fs after '
+            'SIGTERM while the attempt (receiver answering after 1.5s) was running; the client '
+            'got %s and %d attempt rows were recorded, though the receiver did get the request. '
+            'The attempt runs on a detached thread (api/send.c) that nothing waits for: the '
+            'loop exits 200 ms after its listener closes (api/server.c stop_loop_cb) and the '
+            'process ends with the thread still running.'
+            % (exited, result.get('error') or result.get('status'), attempts))
+    assert attempts == 1
+
+
+# ---- pghook-worker ----
+
+def test_worker_sigterm_finishes_or_releases_in_flight_and_loses_nothing(
+        worker_factory, hooks, receiver_factory):
+    fast = receiver_factory(delay=2.0)
+    slow = receiver_factory(delay=30)
+    fast_hook, _ = hooks.webhook(fast.url)
+    slow_hook, _ = hooks.webhook(slow.url)
+    events = hooks.ingest([{'type': 'a', 'data': {'i': i}} for i in range(6)])
+    # Some of the slow ones were attempted before: released, they go back to retry_scheduled.
+    retried = [d['id'] for d in hooks.deliveries(webhook_id=slow_hook)[:2]]
+    hooks.sql("update deliveries set status = 'retry_scheduled', attempt_count = 1 "
+              'where id = any(%s)', (retried,))
+    # 12 deliveries, 8 slots: 4 stay queued, never claimed once the worker is told to stop.
+    w = worker_factory(PGHOOK_SHUTDOWN_TIMEOUT='4s', PGHOOK_WORKER_CONCURRENCY=8,
+                       PGHOOK_WORKER_BATCH=8, PGHOOK_RETRY_SCHEDULE='0s,1s,1s,1s')
+    harness.wait_for(lambda: w.metrics().get('pghook_inflight') == 8, timeout=10,
+                     what='8 deliveries in flight')
+    harness.wait_for(lambda: fast.count() >= 1 and slow.count() >= 1, timeout=5,
+                     what='both receivers busy')
+    snapshot = hooks.deliveries()
+    in_flight = {d['id']: d for d in snapshot if d['status'] == 'delivering'}
+    queued = {d['id'] for d in snapshot if d['status'] in ('pending', 'retry_scheduled')}
+    assert {d['webhook_id'] for d in in_flight.values()} == {fast_hook, slow_hook}
+    assert queued, 'every delivery was claimed: nothing left to check stays unclaimed'
+    t0 = time.monotonic()
+    w.proc.signal(signal.SIGTERM)
+    # Draining: not ready any more, and no new claim.
+    harness.wait_for(lambda: requests.get(w.metrics_url + '/readyz', timeout=2).status_code
+                     == 503, timeout=2, what='worker /readyz 503 while draining')
+    assert w.proc.popen.wait(timeout=10) == 0
+    elapsed = time.monotonic() - t0
+    w.proc.stop()  # exit status 0, no sanitizer report
+    # The fast ones finish (2 s) and the slow ones are released at the 4 s deadline.
+    assert 3.5 <= elapsed < 7, elapsed
+
+    rows = {d['id']: d for d in hooks.deliveries()}
+    assert not [d for d in rows.values() if d['status'] == 'delivering'], 'left delivering'
+    for d in rows.values():
+        if d['status'] in ('pending', 'retry_scheduled'):
+            assert d['lease_expires_at'] is None and d['claim_token'] is None, d
+    db_now = hooks.sql('select now()')[0][0]
+    for did, before in in_flight.items():
+        d = rows[did]
+        if d['webhook_id'] == fast_hook:
+            assert d['status'] == 'delivered', d  # finished before the deadline, recorded
+            assert [a['response_status_code'] for a in hooks.attempts(did)] == [200]
+        else:
+            # Released: due again at once, the attempt that was cut short not counted.
+            want = 'retry_scheduled' if did in retried else 'pending'
+            assert d['status'] == want, d
+            assert d['next_retry_at'] <= db_now, d
+            assert d['attempt_count'] == before['attempt_count'], d
+            assert hooks.attempts(did) == []
+    for did in queued:
+        assert rows[did]['status'] in ('pending', 'retry_scheduled'), rows[did]
+        assert hooks.attempts(did) == [], 'claimed after SIGTERM'
+
+    # Nothing lost: another worker delivers everything left, at least once per receiver.
+    slow.delay = 0
+    fast.delay = 0
+    worker_factory()
+    harness.wait_for(lambda: all(d['status'] == 'delivered' for d in hooks.deliveries()),
+                     timeout=20, what='every delivery delivered after the restart')
+    for rec in (fast, slow):
+        got = {json.loads(x.body)['i'] for x in rec.received()}
+        assert got == set(range(len(events))), got
+
+
+def test_worker_sigterm_when_idle_exits_at_once(worker_factory, hooks):
+    w = worker_factory(PGHOOK_SHUTDOWN_TIMEOUT='20s')
+    t0 = time.monotonic()
+    assert w.proc.stop(signal.SIGTERM, timeout=10) == 0
+    assert time.monotonic() - t0 < 2
