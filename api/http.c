@@ -9,6 +9,7 @@
 
 #include "cursor.h"
 #include "log.h"
+#include "server.h"
 
 static const char *reason_of(int status)
 {
@@ -42,6 +43,14 @@ static const char *reason_of(int status)
 	}
 }
 
+/* While shutting down, every answer closes its connection, so keep-alive clients reconnect to
+ * another replica instead of sending into a loop about to exit. */
+static void close_if_draining(struct req *r)
+{
+	if (server_draining(r->ctx->srv))
+		evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Connection", "close");
+}
+
 static void send_buffer(struct req *r, int status, struct evbuffer *buf)
 {
 	r->status = status;
@@ -49,6 +58,7 @@ static void send_buffer(struct req *r, int status, struct evbuffer *buf)
 		return;
 	struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
 	evhttp_add_header(h, "Content-Type", "application/json; charset=utf-8");
+	close_if_draining(r);
 	evhttp_send_reply(r->ev, status, reason_of(status), buf);
 }
 
@@ -121,8 +131,10 @@ void reply_query(struct req *r, int status, const char *what, const char *sql, i
 void reply_no_content(struct req *r)
 {
 	r->status = 204;
-	if (r->ev)
-		evhttp_send_reply(r->ev, 204, reason_of(204), NULL);
+	if (!r->ev)
+		return;
+	close_if_draining(r);
+	evhttp_send_reply(r->ev, 204, reason_of(204), NULL);
 }
 
 void reply_list(struct req *r, const PGresult *res, int limit, int json_col, int id_col)

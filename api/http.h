@@ -42,6 +42,8 @@ struct api_ctx {
 	struct server *srv;
 	struct ph_db db;
 	int thread_index;
+	int deferred;		  /* requests answered later (send.c); this loop only */
+	long long last_answer_us; /* when this loop last answered, for the shutdown drain */
 	struct auth_cache_entry auth_cache[AUTH_CACHE_SLOTS];
 };
 

@@ -39,6 +39,8 @@ void ops_metrics(struct req *r)
 	router_metrics_write(buf);
 	evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Content-Type",
 		"text/plain; version=0.0.4; charset=utf-8");
+	if (server_draining(r->ctx->srv))
+		evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Connection", "close");
 	evhttp_send_reply(r->ev, 200, "OK", buf);
 	evbuffer_free(buf);
 	r->status = 200;

@@ -184,7 +184,8 @@ static void run(struct req *r, size_t idx, bool path_known)
 
 void router_record(const struct req *r)
 {
-	record(r->route_index, r->status, ph_now_us() - r->start_us);
+	r->ctx->last_answer_us = ph_now_us();
+	record(r->route_index, r->status, r->ctx->last_answer_us - r->start_us);
 	atomic_fetch_sub(&in_flight, 1);
 }
 

@@ -107,6 +107,7 @@ static void attempt_done(evutil_socket_t fd, short what, void *arg)
 		j->r.ev = NULL;
 	}
 	record_and_reply(j);
+	j->r.ctx->deferred--;
 	router_record(&j->r);
 	job_free(j);
 }
@@ -177,6 +178,7 @@ static void send_now(struct req *r)
 	pthread_attr_destroy(&attr);
 	evhttp_connection_set_closecb(evhttp_request_get_connection(r->ev), conn_closed, j);
 	r->deferred = true;
+	r->ctx->deferred++; /* the loop does not exit at shutdown before this attempt ends */
 }
 
 void deliveries_send(struct req *r)

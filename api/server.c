@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
  *
  * Shutdown order matters for zero-downtime deploys: first /readyz fails (so the load balancer
- * stops sending), then after PGHOOK_SHUTDOWN_DELAY each loop closes its listener, and finally
- * the loops exit once the requests they hold are answered and flushed.
+ * stops sending), then after PGHOOK_SHUTDOWN_DELAY each loop closes its listener, answers what
+ * its open connections still send (with Connection: close), and exits once it has been quiet
+ * for two seconds with no synchronous send running, or at PGHOOK_SHUTDOWN_TIMEOUT.
  */
 #include "server.h"
 
@@ -10,6 +11,8 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
+#include <errno.h>
+#include <linux/filter.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -30,9 +33,19 @@ struct loop {
 	struct event_base *base;
 	struct evhttp *http;
 	struct evhttp_bound_socket *bound;
-	struct event *stop_ev;
+	struct event *stop_ev, *drain_ev;
+	long long drain_deadline_us;
 	struct api_ctx ctx;
 };
+
+/* A loop that closed its listener keeps serving the connections it has until it answered
+ * nothing for this long: libevent cannot tell whether a connection is half-way through sending
+ * a request, so quiet is the sign that none is. Longer than a SYN retry (1 s), so a client that
+ * connected just before the listener closed has time to finish its request. */
+#define DRAIN_QUIET_US (2000LL * 1000)
+#define DRAIN_CHECK_MS 100
+/* Time to accept the connections already queued once new ones are refused. */
+#define ACCEPT_QUEUED_MS 100
 
 struct server {
 	const struct ph_config *cfg;
@@ -99,17 +112,61 @@ static unsigned short bound_port(struct evhttp_bound_socket *b)
 					     : ((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
-static void stop_loop_cb(evutil_socket_t fd, short what, void *arg)
+/* Exit once nothing is left to answer: no deferred send running and a quiet second, or at the
+ * deadline. A deferred send is always waited for: its thread holds the loop's base. */
+static void drain_check_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop *l = arg;
+	long long now = ph_now_us();
+	bool quiet = now - l->ctx.last_answer_us >= DRAIN_QUIET_US;
+	if (l->ctx.deferred > 0 || (!quiet && now < l->drain_deadline_us))
+		return;
+	if (!quiet)
+		log_warn("loop %d: drain deadline reached with connections still open",
+			l->ctx.thread_index);
+	event_del(l->drain_ev);
+	struct timeval flush = {0, 100000}; /* let the last answers reach their sockets */
+	event_base_loopexit(l->base, &flush);
+}
+
+/* Closing a listening socket resets the connections waiting in its accept queue: clients that
+ * already sent a request would get no answer. So first make the socket drop new SYNs (clients
+ * retry, and then find it closed), let the loop accept what is queued, then close it. */
+static void refuse_new_connections(evutil_socket_t fd)
+{
+#ifdef SO_ATTACH_FILTER
+	struct sock_filter drop_all[] = {BPF_STMT(BPF_RET | BPF_K, 0)};
+	struct sock_fprog prog = {.len = 1, .filter = drop_all};
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) != 0)
+		log_warn("cannot filter the listening socket: %s", strerror(errno));
+#else
+	(void)fd;
+#endif
+}
+
+static void close_listener_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct loop *l = arg;
 	if (l->bound) {
 		evhttp_del_accept_socket(l->http, l->bound);
 		l->bound = NULL;
 	}
-	/* Handlers run to completion on this thread, so nothing is half-done; give the answers
-	 * already queued a moment to reach their sockets. */
-	struct timeval flush = {0, 200000};
-	event_base_loopexit(l->base, &flush);
+	long long now = ph_now_us();
+	/* Quiet is measured from when the listener closed, not from the last answer before. */
+	if (l->ctx.last_answer_us < now)
+		l->ctx.last_answer_us = now;
+	l->drain_deadline_us = now + l->ctx.cfg->shutdown_timeout_ms * 1000LL;
+	struct timeval tick = {0, DRAIN_CHECK_MS * 1000};
+	event_add(l->drain_ev, &tick);
+}
+
+static void stop_loop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop *l = arg;
+	if (l->bound)
+		refuse_new_connections(evhttp_bound_socket_get_fd(l->bound));
+	struct timeval accept_queued = {0, ACCEPT_QUEUED_MS * 1000};
+	event_base_once(l->base, -1, EV_TIMEOUT, close_listener_cb, l, &accept_queued);
 }
 
 static bool loop_init(struct server *s, struct loop *l, int index, struct sockaddr_storage *ss,
@@ -139,8 +196,9 @@ static bool loop_init(struct server *s, struct loop *l, int index, struct sockad
 	}
 	l->bound = evhttp_bind_listener(l->http, lev);
 	l->stop_ev = event_new(l->base, -1, 0, stop_loop_cb, l);
+	l->drain_ev = event_new(l->base, -1, EV_PERSIST, drain_check_cb, l);
 	ph_db_init(&l->ctx.db, cfg->database_url);
-	return l->bound && l->stop_ev;
+	return l->bound && l->stop_ev && l->drain_ev;
 }
 
 struct server *server_create(const struct ph_config *cfg)
@@ -236,6 +294,8 @@ void server_destroy(struct server *s)
 		struct loop *l = &s->loops[i];
 		if (l->stop_ev)
 			event_free(l->stop_ev);
+		if (l->drain_ev)
+			event_free(l->drain_ev);
 		if (l->http)
 			evhttp_free(l->http);
 		if (l->base)
