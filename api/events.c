@@ -16,23 +16,6 @@
 
 static const char *const event_statuses[] = {"pending", "delivered", "failed", "skipped"};
 
-static void check_event(struct ph_verr *v, json_object *ev, struct field_loc loc)
-{
-	const char *type, *s;
-	json_object *data;
-	if (!json_object_is_type(ev, json_type_object)) {
-		verr_field(v, loc, NULL, "dict_type", "each event must be a JSON object");
-		return;
-	}
-	if (v_string(v, ev, loc, "type", true, false, 128, &type) == FIELD_SET &&
-		!event_type_valid(type))
-		verr_field(v, loc, "type", "string_pattern_mismatch",
-			"type must match ^[A-Za-z0-9_.:-]{1,128}$");
-	v_object(v, ev, loc, "data", true, false, &data);
-	v_string(v, ev, loc, "sourceKey", false, true, 255, &s);
-	v_string(v, ev, loc, "eventGroup", false, true, 255, &s);
-}
-
 /* Run the ingest for a JSON array of validated events. */
 static PGresult *ingest(struct req *r, const char *events_json)
 {
@@ -84,7 +67,7 @@ void events_create(struct req *r)
 	if (!body)
 		return;
 	ph_verr_init(&v);
-	check_event(&v, body, LOC_BODY);
+	validate_event(&v, body, LOC_BODY);
 	if (ph_verr_any(&v)) {
 		json_object_put(body);
 		reply_verr(r, &v);
@@ -128,7 +111,7 @@ static bool check_batch(struct req *r, json_object *body, json_object **events)
 			ph_verr_add(&v, "body", "events", "too_long", "events must hold 1 to 1000 events");
 	}
 	for (size_t i = 0; i < n && n <= BATCH_MAX; i++)
-		check_event(&v, json_object_array_get_idx(*events, i),
+		validate_event(&v, json_object_array_get_idx(*events, i),
 			(struct field_loc){"events", (int)i});
 	if (!ph_verr_any(&v))
 		return true;

@@ -113,3 +113,20 @@ bool email_valid(const char *s)
 	}
 	return true;
 }
+
+void validate_event(struct ph_verr *v, json_object *ev, struct field_loc loc)
+{
+	const char *type, *s;
+	json_object *data;
+	if (!json_object_is_type(ev, json_type_object)) {
+		verr_field(v, loc, NULL, "dict_type", "each event must be a JSON object");
+		return;
+	}
+	if (v_string(v, ev, loc, "type", true, false, 128, &type) == FIELD_SET &&
+		!event_type_valid(type))
+		verr_field(v, loc, "type", "string_pattern_mismatch",
+			"type must match ^[A-Za-z0-9_.:-]{1,128}$");
+	v_object(v, ev, loc, "data", true, false, &data);
+	v_string(v, ev, loc, "sourceKey", false, true, 255, &s);
+	v_string(v, ev, loc, "eventGroup", false, true, 255, &s);
+}

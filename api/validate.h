@@ -43,5 +43,8 @@ bool email_valid(const char *s);
 /* A member that must be a JSON object (or null when nullable). */
 enum field_state v_object(struct ph_verr *v, json_object *obj, struct field_loc loc,
 	const char *name, bool required, bool nullable, json_object **out);
+/* One event of POST /v1/events or of a batch: an object with a valid "type", an object "data",
+ * and optional "sourceKey" and "eventGroup" strings. Pure (no database): tests/fuzz calls it. */
+void validate_event(struct ph_verr *v, json_object *ev, struct field_loc loc);
 
 #endif
