@@ -13,7 +13,9 @@ void ph_cursor_encode(const char *last_id, char out[PH_CURSOR_MAX])
 {
 	char raw[PH_ID_MAX + 8];
 	int n = snprintf(raw, sizeof(raw), CURSOR_TAG "%s", last_id);
-	ph_base64url_encode((const unsigned char *)raw, (size_t)n, out);
+	/* Ids are at most PH_ID_MAX - 1 characters; never encode past raw even if one is not. */
+	size_t len = n < 0 ? 0 : (size_t)n < sizeof(raw) ? (size_t)n : sizeof(raw) - 1;
+	ph_base64url_encode((const unsigned char *)raw, len, out);
 }
 
 bool ph_cursor_decode(const char *cursor, const char *prefix, char out_id[PH_ID_MAX])

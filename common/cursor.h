@@ -12,7 +12,8 @@
 #include "id.h"
 #include "util.h"
 
-#define PH_CURSOR_MAX 64
+/* base64url of the tagged id (at most PH_ID_MAX + 7 bytes), NUL included. */
+#define PH_CURSOR_MAX 72
 
 /* Encode the id of the last row into out (capacity PH_CURSOR_MAX). */
 void ph_cursor_encode(const char *last_id, char out[PH_CURSOR_MAX]);
