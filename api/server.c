@@ -4,9 +4,24 @@
  * stops sending), then after PGHOOK_SHUTDOWN_DELAY each loop closes its listener, answers what
  * its open connections still send (with Connection: close), and exits once it has been quiet
  * for two seconds with no synchronous send running, or at PGHOOK_SHUTDOWN_TIMEOUT.
+ *
+ * Abusive clients (issue 6): evhttp limits header and body sizes and idles out silent
+ * connections, but a client that drips a byte every few seconds resets its idle timer for ever,
+ * and libevent 2.1 has no connection cap. So each loop tracks its connections (evhttp_set_bevcb
+ * hands us every new connection's bufferevent; we hold a reference so the pointer stays valid
+ * after evhttp frees it, and collect it on the next sweep):
+ *   - a connection must deliver its first complete request within FIRST_REQUEST_US of being
+ *     accepted, or it is shut down (evhttp then sees EOF and frees it);
+ *   - a NUL byte in a request head shuts its connection (conn_input_cb);
+ *   - past the cap (from RLIMIT_NOFILE, raised to its hard limit at start), a new connection
+ *     evicts the oldest one that has not completed a request yet, so a flood of idle
+ *     connections cannot lock legitimate clients out, nor run the process out of descriptors
+ *     (an accept failing with EMFILE would spin the listener).
  */
 #include "server.h"
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/listener.h>
@@ -15,6 +30,8 @@
 #include <linux/filter.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -28,6 +45,23 @@
 #include "router.h"
 #include "ssrf.h"
 
+/* The head scanner's state for one connection (conn_input_cb). */
+struct conn_guard {
+	struct bufferevent *bev;
+	struct evbuffer_cb_entry *cb;
+	int matched; /* characters of "\r\n\r\n" just seen */
+	bool in_body; /* past the head: not scanned until the request is dispatched */
+};
+
+/* A connection evhttp owns; we hold a reference on its bufferevent (see the top comment). */
+struct conn {
+	struct bufferevent *bev;
+	struct conn_guard *guard;
+	long long accepted_us;
+	bool served; /* completed at least one request */
+	bool evicted; /* shut down by us, waiting for evhttp to notice */
+};
+
 struct loop {
 	pthread_t tid;
 	struct event_base *base;
@@ -36,6 +70,9 @@ struct loop {
 	struct event *stop_ev, *drain_ev;
 	long long drain_deadline_us;
 	struct api_ctx ctx;
+	struct conn *conns;
+	int nconns, conns_cap, max_conns;
+	struct event *sweep_ev;
 };
 
 /* A loop that closed its listener keeps serving the connections it has until it answered
@@ -46,6 +83,12 @@ struct loop {
 #define DRAIN_CHECK_MS 100
 /* Time to accept the connections already queued once new ones are refused. */
 #define ACCEPT_QUEUED_MS 100
+/* A new connection has this long to send its first complete request (headers and body: 1 MiB
+ * needs 100 KiB/s). Later requests on a kept-alive connection get evhttp's idle timeout. */
+#define FIRST_REQUEST_US (10LL * 1000 * 1000)
+#define SWEEP_MS	 250
+/* Descriptors kept for everything else (database connections, epoll, stdio, notifier). */
+#define FD_RESERVE	 64
 
 struct server {
 	const struct ph_config *cfg;
@@ -57,6 +100,7 @@ struct server {
 	struct event_base *main_base;
 	struct event *sig_term, *sig_int, *drain_timer;
 	int signals_seen;
+	int max_conns; /* per loop */
 };
 
 bool server_draining(const struct server *s)
@@ -169,6 +213,162 @@ static void stop_loop_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_once(l->base, -1, EV_TIMEOUT, close_listener_cb, l, &accept_queued);
 }
 
+/* Shut a tracked connection down: evhttp reads EOF and frees it; the sweep collects it. */
+static void conn_evict(struct conn *c)
+{
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+	if (fd >= 0 && !c->evicted)
+		shutdown(fd, SHUT_RDWR);
+	c->evicted = true;
+}
+
+/* Every byte a client sends passes here first. A NUL byte has no place in a request head:
+ * evhttp keeps header names and values as C strings, so "TENANT: ten_a\0junk" would reach us
+ * as "ten_a". So the head of each request (up to its blank line; the body is the JSON
+ * parser's business) is scanned as it arrives, and a NUL freezes the input (evhttp can read no
+ * further, so nothing of the request is dispatched) and shuts the connection. Scanning starts
+ * again when a request is dispatched (bytes of a pipelined request that arrived before that
+ * are not scanned: evhttp still sees their NUL-cut headers). */
+static void conn_input_cb(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct conn_guard *g = arg;
+	if (info->n_added == 0 || g->in_body)
+		return;
+	struct evbuffer_ptr from;
+	size_t len = evbuffer_get_length(in);
+	if (evbuffer_ptr_set(in, &from, len - info->n_added, EVBUFFER_PTR_SET) != 0)
+		return;
+	struct evbuffer_iovec v[8];
+	int n = evbuffer_peek(in, (ev_ssize_t)info->n_added, &from, v, 8);
+	static const char blank[] = "\r\n\r\n";
+	for (int i = 0; i < n && i < 8 && !g->in_body; i++) {
+		const char *p = v[i].iov_base;
+		for (size_t k = 0; k < v[i].iov_len; k++) {
+			if (p[k] == '\0') {
+				evbuffer_freeze(in, 1);
+				evutil_socket_t fd = bufferevent_getfd(g->bev);
+				if (fd >= 0)
+					shutdown(fd, SHUT_RDWR);
+				g->in_body = true;
+				return;
+			}
+			g->matched = p[k] == blank[g->matched] ? g->matched + 1
+				     : p[k] == '\r'		 ? 1
+								 : 0;
+			if (g->matched == 4) {
+				g->in_body = true;
+				break;
+			}
+		}
+	}
+}
+
+/* evhttp_set_bevcb: every accepted connection's bufferevent is made here. */
+static struct bufferevent *conn_new(struct event_base *base, void *arg)
+{
+	struct loop *l = arg;
+	struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (!bev)
+		return NULL; /* evhttp makes its own; that connection goes untracked */
+	if (l->nconns >= l->max_conns) {
+		/* Full: evict the oldest connection that never completed a request, else the
+		 * oldest of all (an idle keep-alive). */
+		struct conn *victim = NULL;
+		for (int i = 0; i < l->nconns; i++) {
+			struct conn *c = &l->conns[i];
+			if (c->evicted)
+				continue;
+			if (!victim || (!c->served && victim->served) ||
+				(c->served == victim->served && c->accepted_us < victim->accepted_us))
+				victim = c;
+		}
+		if (victim)
+			conn_evict(victim);
+	}
+	if (l->nconns == l->conns_cap) {
+		l->conns_cap = l->conns_cap ? 2 * l->conns_cap : 64;
+		l->conns = ph_xrealloc(l->conns, (size_t)l->conns_cap * sizeof(*l->conns));
+	}
+	struct conn_guard *g = ph_xcalloc(1, sizeof(*g));
+	g->bev = bev;
+	g->cb = evbuffer_add_cb(bufferevent_get_input(bev), conn_input_cb, g);
+	bufferevent_incref(bev);
+	l->conns[l->nconns++] = (struct conn){.bev = bev, .guard = g, .accepted_us = ph_now_us()};
+	return bev;
+}
+
+/* Drop our hold on a connection evhttp has freed (or that the loop is done with). */
+static void conn_release(struct conn *c)
+{
+	if (c->guard->cb)
+		evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->guard->cb);
+	free(c->guard);
+	bufferevent_decref(c->bev);
+}
+
+/* A request arrived complete on this connection: it is a client, not a slow drip. */
+static void conn_served(struct loop *l, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	for (int i = l->nconns - 1; bev && i >= 0; i--) {
+		if (l->conns[i].bev == bev) {
+			l->conns[i].served = true;
+			l->conns[i].guard->in_body = false; /* the next request's head */
+			l->conns[i].guard->matched = 0;
+			return;
+		}
+	}
+}
+
+/* Release the connections evhttp freed (it clears their callbacks when it does), and shut
+ * those that let the first-request deadline pass. */
+static void sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop *l = arg;
+	long long now = ph_now_us();
+	int kept = 0;
+	for (int i = 0; i < l->nconns; i++) {
+		struct conn *c = &l->conns[i];
+		bufferevent_event_cb ecb = NULL;
+		bufferevent_getcb(c->bev, NULL, NULL, &ecb, NULL);
+		if (!ecb) {
+			conn_release(c); /* evhttp is done with it: close and free */
+			continue;
+		}
+		if (!c->served && now - c->accepted_us > FIRST_REQUEST_US)
+			conn_evict(c);
+		l->conns[kept++] = *c;
+	}
+	l->nconns = kept;
+}
+
+static void dispatch(struct evhttp_request *req, void *arg)
+{
+	struct loop *l = arg;
+	conn_served(l, req);
+	router_dispatch(req, &l->ctx);
+}
+
+/* Raise the descriptor limit to its hard limit and size each loop's connection cap from it. */
+static int max_conns_per_loop(int nloops)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t want = rl.rlim_max == RLIM_INFINITY ? 1048576 : rl.rlim_max;
+		struct rlimit up = {want, rl.rlim_max};
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl.rlim_cur = want;
+	}
+	long long fds = rl.rlim_cur == RLIM_INFINITY ? 1048576 : (long long)rl.rlim_cur;
+	/* Half of what is left: evicted connections hold their descriptor until evhttp and the
+	 * next sweep have let go of them. */
+	long long per = (fds - FD_RESERVE - 4LL * nloops) / 2 / nloops;
+	return per < 8 ? 8 : per > 65536 ? 65536 : (int)per;
+}
+
 static bool loop_init(struct server *s, struct loop *l, int index, struct sockaddr_storage *ss,
 	socklen_t len)
 {
@@ -184,7 +384,13 @@ static bool loop_init(struct server *s, struct loop *l, int index, struct sockad
 	evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PATCH |
 						    EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT |
 						    EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
-	evhttp_set_gencb(l->http, router_dispatch, &l->ctx);
+	evhttp_set_gencb(l->http, dispatch, l);
+	evhttp_set_bevcb(l->http, conn_new, l);
+	l->max_conns = s->max_conns;
+	l->sweep_ev = event_new(l->base, -1, EV_PERSIST, sweep_cb, l);
+	struct timeval sweep = {0, SWEEP_MS * 1000};
+	if (!l->sweep_ev || event_add(l->sweep_ev, &sweep) != 0)
+		return false;
 	struct evconnlistener *lev = evconnlistener_new_bind(l->base, NULL, NULL,
 		LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE |
 			LEV_OPT_CLOSE_ON_EXEC,
@@ -218,6 +424,7 @@ struct server *server_create(const struct ph_config *cfg)
 	s->ssrf = ssrf;
 	s->notifier = notifier_create(cfg->database_url);
 	s->nloops = cfg->api_threads;
+	s->max_conns = max_conns_per_loop(s->nloops);
 	s->loops = ph_xcalloc((size_t)s->nloops, sizeof(*s->loops));
 	for (int i = 0; i < s->nloops; i++) {
 		if (!loop_init(s, &s->loops[i], i, &ss, len)) {
@@ -228,8 +435,8 @@ struct server *server_create(const struct ph_config *cfg)
 		if (i == 0)
 			set_port(&ss, bound_port(s->loops[0].bound));
 	}
-	log_info("listening on %s (port %u) with %d loops", cfg->listen,
-		bound_port(s->loops[0].bound), s->nloops);
+	log_info("listening on %s (port %u) with %d loops, up to %d connections each", cfg->listen,
+		bound_port(s->loops[0].bound), s->nloops, s->max_conns);
 	return s;
 }
 
@@ -296,8 +503,14 @@ void server_destroy(struct server *s)
 			event_free(l->stop_ev);
 		if (l->drain_ev)
 			event_free(l->drain_ev);
+		if (l->sweep_ev)
+			event_free(l->sweep_ev);
 		if (l->http)
 			evhttp_free(l->http);
+		/* evhttp_free freed its connections; drop our references last. */
+		for (int k = 0; k < l->nconns; k++)
+			conn_release(&l->conns[k]);
+		free(l->conns);
 		if (l->base)
 			event_base_free(l->base);
 		ph_db_finish(&l->ctx.db);

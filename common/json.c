@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT
  *
  * json-c accepts some inputs the API must refuse: it parses 1e999 to infinity (which it then
- * cannot write back as JSON) and does not check UTF-8 by default. Both are checked here, once,
- * so every route gets the same answer for the same bad input.
+ * cannot write back as JSON), does not check UTF-8 by default, and keeps the last of duplicate
+ * object keys where other parsers keep the first (two readers of one body could disagree on
+ * what it says). All are checked here, once, so every route gets the same answer for the same
+ * bad input.
  */
 #include "json.h"
 
@@ -50,7 +52,7 @@ bool ph_utf8_valid(const char *str, size_t len)
 /* Walk the tree for what the tokener lets through: non-finite doubles, and 65 levels of
  * arrays or objects when the innermost is empty (see ph_json_parse). depth is the level of o
  * counting the top-level value as 1; recursion is bounded by the tokener. */
-static enum ph_json_parse_status check_tree(json_object *o, int depth)
+static enum ph_json_parse_status check_tree(json_object *o, int depth, size_t *members)
 {
 	enum ph_json_parse_status st = PH_JSON_OK;
 	switch (json_object_get_type(o)) {
@@ -61,16 +63,17 @@ static enum ph_json_parse_status check_tree(json_object *o, int depth)
 			return PH_JSON_TOO_DEEP;
 		size_t n = json_object_array_length(o);
 		for (size_t i = 0; i < n && st == PH_JSON_OK; i++)
-			st = check_tree(json_object_array_get_idx(o, i), depth + 1);
+			st = check_tree(json_object_array_get_idx(o, i), depth + 1, members);
 		return st;
 	}
 	case json_type_object: {
 		if (depth > PH_JSON_MAX_DEPTH)
 			return PH_JSON_TOO_DEEP;
+		*members += (size_t)json_object_object_length(o);
 		json_object_object_foreach(o, key, val)
 		{
 			(void)key;
-			st = check_tree(val, depth + 1);
+			st = check_tree(val, depth + 1, members);
 			if (st != PH_JSON_OK)
 				return st;
 		}
@@ -79,6 +82,42 @@ static enum ph_json_parse_status check_tree(json_object *o, int depth)
 	default:
 		return PH_JSON_OK;
 	}
+}
+
+/* Count the object members written in buf (already parsed, so valid JSON: every ':' outside a
+ * string separates a key from its value) into *members. json-c keeps one member per distinct
+ * key, so fewer members in the tree than in the text means a key was repeated. json-c also
+ * cuts keys at an escaped NUL ("a\u0000b" becomes "a"), silently renaming a member: false
+ * when a key holds one. */
+static bool scan_members(const char *buf, size_t len, size_t *members)
+{
+	size_t n = 0;
+	bool in_string = false, has_nul = false;
+	for (size_t i = 0; i < len; i++) {
+		if (!in_string) {
+			if (buf[i] == '"') {
+				in_string = true;
+				has_nul = false;
+			} else if (buf[i] == ':') {
+				n++;
+			}
+			continue;
+		}
+		if (buf[i] == '\\') {
+			if (i + 5 < len && buf[i + 1] == 'u' && memcmp(buf + i + 2, "0000", 4) == 0)
+				has_nul = true;
+			i++;
+		} else if (buf[i] == '"') {
+			in_string = false;
+			size_t j = i + 1;
+			while (j < len && strchr(" \t\r\n", buf[j]) && buf[j] != '\0')
+				j++;
+			if (has_nul && j < len && buf[j] == ':')
+				return false;
+		}
+	}
+	*members = n;
+	return true;
 }
 
 /* True when the integer literal s (n characters, optional '-') fits int64 or uint64. */
@@ -161,9 +200,15 @@ enum ph_json_parse_status ph_json_parse(const char *buf, size_t len, json_object
 			return PH_JSON_SYNTAX; /* trailing garbage after the document */
 		}
 	}
-	enum ph_json_parse_status st = check_tree(obj, 1);
+	size_t members = 0;
+	enum ph_json_parse_status st = check_tree(obj, 1, &members);
 	if (st == PH_JSON_OK && !integers_fit(buf, len))
 		st = PH_JSON_NOT_FINITE;
+	size_t written = 0;
+	if (st == PH_JSON_OK && !scan_members(buf, len, &written))
+		st = PH_JSON_NUL_KEY;
+	if (st == PH_JSON_OK && members != written)
+		st = PH_JSON_DUPLICATE_KEY;
 	if (st != PH_JSON_OK) {
 		json_object_put(obj);
 		return st;
@@ -183,6 +228,10 @@ const char *ph_json_parse_message(enum ph_json_parse_status st)
 		return "request body is not valid UTF-8";
 	case PH_JSON_NOT_FINITE:
 		return "number out of range";
+	case PH_JSON_DUPLICATE_KEY:
+		return "a JSON object has the same key twice";
+	case PH_JSON_NUL_KEY:
+		return "a JSON object key contains a NUL character";
 	case PH_JSON_SYNTAX:
 		break;
 	}

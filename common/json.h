@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
  * json: request parsing with the limits the API promises (depth 64, finite numbers, valid
- * UTF-8) and the collector of validation errors rendered in seed 004's 422 shape:
+ * UTF-8, no duplicate keys, no NUL in keys) and the collector of validation errors rendered in seed 004's 422 shape:
  *   {"detail": [{"loc": ["body", "events", 3, "type"], "msg": "...", "type": "..."}]}
  */
 #ifndef PGHOOK_COMMON_JSON_H
@@ -20,7 +20,9 @@ enum ph_json_parse_status {
 	PH_JSON_SYNTAX,	   /* not JSON at all */
 	PH_JSON_TOO_DEEP,  /* nested deeper than PH_JSON_MAX_DEPTH */
 	PH_JSON_BAD_UTF8,  /* the bytes are not UTF-8 */
-	PH_JSON_NOT_FINITE /* a number overflows a double (1e999) */
+	PH_JSON_NOT_FINITE, /* a number overflows a double (1e999) */
+	PH_JSON_DUPLICATE_KEY, /* an object repeats a key (json-c would keep the last) */
+	PH_JSON_NUL_KEY /* an object key holds \u0000 (json-c would cut the key there) */
 };
 
 /* Parse len bytes as one JSON document. On PH_JSON_OK *out owns a reference. */

@@ -124,6 +124,19 @@ static const struct {
         {"1E400 in array", LIT("[1,2,1E400]"), PH_JSON_NOT_FINITE},
         {"1e999 nested", LIT("{\"a\":{\"b\":[{\"c\":1e999}]}}"), PH_JSON_NOT_FINITE},
         {"tiny underflows to zero", LIT("[1e-999]"), PH_JSON_OK},
+        /* duplicate keys: json-c keeps the last, other parsers the first; refused */
+        {"duplicate key", LIT("{\"type\":\"a\",\"type\":\"b\"}"), PH_JSON_DUPLICATE_KEY},
+        {"duplicate key nested", LIT("{\"d\":[{\"x\":1,\"y\":2,\"x\":3}]}"), PH_JSON_DUPLICATE_KEY},
+        {"duplicate key replacing an object", LIT("{\"a\":{\"b\":1,\"c\":2},\"a\":{}}"), PH_JSON_DUPLICATE_KEY},
+        {"duplicate through an escape", LIT("{\"a\":1,\"\\u0061\":2}"), PH_JSON_DUPLICATE_KEY},
+        {"keys cut at an escaped NUL", LIT("{\"a\\u0000x\":1,\"a\\u0000y\":2}"), PH_JSON_NUL_KEY},
+        {"escaped NUL in a nested key", LIT("{\"d\":{\"k\\u0000\" :1}}"), PH_JSON_NUL_KEY},
+        {"escaped backslash then u0000 in a key", LIT("{\"a\\\\u0000\":1}"), PH_JSON_OK},
+        {"escaped NUL in a value before a colon", LIT("[\"x\\u0000\",{\"a\":1}]"), PH_JSON_OK},
+        {"same key in sibling objects", LIT("[{\"a\":1},{\"a\":2}]"), PH_JSON_OK},
+        {"same key at two levels", LIT("{\"a\":{\"a\":{\"a\":1}}}"), PH_JSON_OK},
+        {"colons and quotes in strings", LIT("{\"a:b\":\"c:\\\"d:\",\"e\":\":\"}"), PH_JSON_OK},
+        {"keys differing in case", LIT("{\"a\":1,\"A\":2}"), PH_JSON_OK},
 };
 
 /* [[...[1]...]] or {"a":{"a":...1...}} nested depth levels deep, or with nothing inside the

@@ -1,0 +1,73 @@
+-- SPDX-License-Identifier: MIT
+-- Reconciliation: one row per broken promise, none when the books balance. Not a migration:
+-- operators run it (psql -f sql/reconcile.sql) and every fault test ends by asserting it
+-- returns zero rows (tests/integration/faults.py). Read-only; run it when the system is quiet
+-- enough that "leased" means "a live worker holds it" (an expired lease is a row a dead worker
+-- held and nobody has taken back yet: claimable, but not yet reconciled).
+--
+-- Checked:
+--   event_fanout      an event has exactly endpoint_count first deliveries (replays aside),
+--                     and never two for the same webhook
+--   event_status      an event's status is what its current deliveries say it is
+--   delivery_state    every delivery is delivered, failed, scheduled (pending or
+--                     retry_scheduled with a due time) or leased with an unexpired lease
+--   attempt_count     a delivery's attempt_count is the number of its attempt rows, numbered
+--                     1..attempt_count without gaps or repeats
+--   delivered_attempt a delivered delivery has a delivery time and at least one attempt
+select 'event_fanout' as problem, e.id as event_id, null::text as delivery_id,
+	format('endpoint_count %s, first deliveries %s, distinct webhooks %s',
+		e.endpoint_count, count(d.id), count(distinct d.webhook_id)) as detail
+from events e
+left join deliveries d on d.event_id = e.id and d.replay_of_delivery_id is null
+group by e.id, e.endpoint_count
+having count(d.id) <> e.endpoint_count or count(d.id) <> count(distinct d.webhook_id)
+
+union all
+select 'event_status', e.id, null,
+	format('status %s, expected %s', e.status, s.expected)
+from events e
+cross join lateral (
+	select case
+		when count(*) = 0 then 'skipped'
+		when count(*) filter (where d.status not in ('delivered', 'failed')) > 0 then 'pending'
+		when count(*) filter (where d.status = 'failed') > 0 then 'failed'
+		else 'delivered' end as expected
+	from deliveries d
+	where d.event_id = e.id
+		and not exists (select 1 from deliveries r where r.replay_of_delivery_id = d.id)
+) s
+where e.status <> s.expected
+
+union all
+select 'delivery_state', d.event_id, d.id,
+	format('status %s, next_retry_at %s, lease_expires_at %s, claim_token %s',
+		d.status, d.next_retry_at, d.lease_expires_at, d.claim_token)
+from deliveries d
+where not (
+	(d.status = 'delivered' and d.lease_expires_at is null)
+	or (d.status = 'failed' and d.lease_expires_at is null)
+	or (d.status in ('pending', 'retry_scheduled') and d.next_retry_at is not null
+		and d.lease_expires_at is null)
+	or (d.status = 'delivering' and d.claim_token is not null
+		and d.lease_expires_at > now()))
+
+union all
+select 'attempt_count', d.event_id, d.id,
+	format('attempt_count %s, attempt rows %s, numbers %s..%s, distinct %s',
+		d.attempt_count, a.n, a.lo, a.hi, a.distinct_n)
+from deliveries d
+cross join lateral (
+	select count(*) as n, min(x.attempt_number) as lo, max(x.attempt_number) as hi,
+		count(distinct x.attempt_number) as distinct_n
+	from attempts x where x.delivery_id = d.id
+) a
+where a.n <> d.attempt_count or a.distinct_n <> a.n
+	or (a.n > 0 and (a.lo <> 1 or a.hi <> d.attempt_count))
+
+union all
+select 'delivered_attempt', d.event_id, d.id,
+	format('delivered_at %s, attempt_count %s', d.delivered_at, d.attempt_count)
+from deliveries d
+where d.status = 'delivered' and (d.delivered_at is null or d.attempt_count < 1)
+
+order by 1, 2, 3;
