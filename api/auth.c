@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "hash.h"
+#include "log.h"
 
 /* The token of "Authorization: Bearer <token>", or NULL. */
 static const char *bearer(struct req *r)
@@ -65,10 +66,18 @@ bool auth_tenant(struct req *r)
 
 	char hash[PH_SHA256_HEX_LEN];
 	ph_sha256_hex(key, strlen(key), hash);
+	/* From here on every statement of the request runs in this tenant's scope (row-level
+	 * security, common/db.h); the router ends the scope with the request. */
+	if (!ph_db_set_tenant(&r->ctx->db, tenant))
+		return unauthorized(r);
 	if (cached(r, hash, tenant)) {
 		memcpy(r->tenant_id, tenant, strlen(tenant) + 1);
 		return true;
 	}
+	/* The key is looked up inside the tenant it claims: row-level security shows only that
+	 * tenant's keys, so a key of another tenant finds nothing, and no definer-rights function
+	 * or cross-tenant policy on api_keys is needed. The tenant comparison stays as a second
+	 * check. */
 	const char *params[] = {hash};
 	PGresult *res = ph_db_exec_prepared(&r->ctx->db, "auth_key",
 		"select tenant_id from api_keys where key_hash = $1 and revoked_at is null", 1,
@@ -79,8 +88,11 @@ bool auth_tenant(struct req *r)
 	}
 	bool ok = PQntuples(res) == 1 && ph_ct_streq(PQgetvalue(res, 0, 0), tenant);
 	PQclear(res);
-	if (!ok)
+	if (!ok) {
+		if (!ph_db_set_tenant(&r->ctx->db, NULL))
+			log_warn("cannot clear the tenant scope");
 		return unauthorized(r);
+	}
 	memcpy(r->tenant_id, tenant, strlen(tenant) + 1);
 	remember(r, hash, tenant);
 	return true;

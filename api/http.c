@@ -139,6 +139,26 @@ void reply_no_content(struct req *r)
 
 void reply_list(struct req *r, const PGresult *res, int limit, int json_col, int id_col)
 {
+	reply_list_mapped(r, res, limit, json_col, id_col, NULL);
+}
+
+/* Add row i's object to buf, through map when there is one. False when map failed. */
+static bool add_mapped(struct req *r, struct evbuffer *buf, const PGresult *res, int i, int col,
+	reply_map_fn map)
+{
+	bool ok = true;
+	char *shown = map ? map(r, PQgetvalue(res, i, col), &ok) : NULL;
+	if (shown)
+		evbuffer_add(buf, shown, strlen(shown));
+	else if (ok)
+		evbuffer_add(buf, PQgetvalue(res, i, col), (size_t)PQgetlength(res, i, col));
+	free(shown);
+	return ok;
+}
+
+void reply_list_mapped(struct req *r, const PGresult *res, int limit, int json_col, int id_col,
+	reply_map_fn map)
+{
 	int n = PQntuples(res);
 	bool more = n > limit;
 	if (more)
@@ -148,8 +168,11 @@ void reply_list(struct req *r, const PGresult *res, int limit, int json_col, int
 	for (int i = 0; i < n; i++) {
 		if (i)
 			evbuffer_add(buf, ",", 1);
-		evbuffer_add(buf, PQgetvalue(res, i, json_col),
-			(size_t)PQgetlength(res, i, json_col));
+		if (!add_mapped(r, buf, res, i, json_col, map)) {
+			evbuffer_free(buf);
+			reply_error(r, 500, "internal", "internal error");
+			return;
+		}
 	}
 	if (more) {
 		char cursor[PH_CURSOR_MAX];

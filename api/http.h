@@ -88,6 +88,12 @@ void reply_no_content(struct req *r);
 /* Answer a list: rows of res hold the object's JSON in column json_col and its id in id_col;
  * res has at most limit + 1 rows, the extra one only tells that another page exists. */
 void reply_list(struct req *r, const PGresult *res, int limit, int json_col, int id_col);
+/* Turns one rendered object into what the answer shows: a new string (the list frees it), or
+ * NULL with *ok true to show it as it is; NULL with *ok false fails the whole answer (500). */
+typedef char *(*reply_map_fn)(struct req *r, const char *json, bool *ok);
+/* reply_list, each object passed through map first. */
+void reply_list_mapped(struct req *r, const PGresult *res, int limit, int json_col, int id_col,
+	reply_map_fn map);
 
 /* Parse the request body as a JSON object. On failure answers 422 and returns NULL; on success
  * the caller owns the reference. */

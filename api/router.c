@@ -206,6 +206,10 @@ void router_dispatch(struct evhttp_request *ev, void *arg)
 		reply_error(&r, 500, "internal", "internal error");
 	}
 	evhttp_clear_headers(&r.query);
+	/* The tenant scope ends with the handler; a deferred handler scopes its later statements
+	 * itself (send.c). */
+	if (!ph_db_set_tenant(&r.ctx->db, NULL))
+		log_warn("cannot clear the tenant scope");
 	if (!r.deferred)
 		router_record(&r);
 }

@@ -90,10 +90,17 @@ static void record_and_reply(struct send_job *j)
 	const char *params[] = {j->r.tenant_id, j->delivery_id, status_after(j),
 		j->result.status ? code : NULL, j->result.error[0] ? j->result.error : NULL,
 		duration, j->notify_failure && !j->result.ok ? "t" : "f", j->started};
+	/* The router ended the request's tenant scope when the handler returned: scope again. */
+	if (!ph_db_set_tenant(&j->r.ctx->db, j->r.tenant_id)) {
+		reply_error(&j->r, 500, "internal", "internal error");
+		return;
+	}
 	reply_query(&j->r, 200, "delivery",
 		"select pghook_manual_attempt($1, $2, $3, $4::int, $5, $6::int, $7::bool,"
 		" $8::timestamptz)",
 		8, params);
+	if (!ph_db_set_tenant(&j->r.ctx->db, NULL))
+		log_warn("cannot clear the tenant scope");
 }
 
 static void attempt_done(evutil_socket_t fd, short what, void *arg)
@@ -112,6 +119,22 @@ static void attempt_done(evutil_socket_t fd, short what, void *arg)
 	job_free(j);
 }
 
+/* Decrypt the webhook's secrets (stored encrypted when PGHOOK_SECRET_KEY is set, see
+ * common/crypto.h) into the job. False, logged, when one does not decrypt. */
+static bool open_secrets(struct send_job *j, const char *webhook_id, const char *secret,
+	const char *previous)
+{
+	const struct ph_crypto *c = &j->r.ctx->cfg->crypto;
+	const char *why = NULL;
+	j->secret = ph_crypto_open(c, secret, j->r.tenant_id, webhook_id, &why);
+	if (j->secret && previous)
+		j->previous_secret = ph_crypto_open(c, previous, j->r.tenant_id, webhook_id, &why);
+	if (j->secret && (!previous || j->previous_secret))
+		return true;
+	log_error("cannot decrypt the signing secret of webhook %s: %s", webhook_id, why);
+	return false;
+}
+
 /* Load what the attempt needs; false after answering 404 or a database error. */
 static bool load(struct send_job *j)
 {
@@ -119,7 +142,7 @@ static bool load(struct send_job *j)
 	PGresult *res = ph_db_exec(&j->r.ctx->db,
 		"select d.id, e.id, e.payload::text, w.url, w.secret,"
 		" case when w.previous_secret_until > now() then w.previous_secret end,"
-		" extract(epoch from now())::bigint, d.status, pghook_ts(now())"
+		" extract(epoch from now())::bigint, d.status, pghook_ts(now()), w.id"
 		" from deliveries d join events e on e.id = d.event_id"
 		" join webhooks w on w.id = d.webhook_id and w.deleted_at is null"
 		" where d.tenant_id = $1 and d.id = $2",
@@ -136,8 +159,11 @@ static bool load(struct send_job *j)
 	snprintf(j->event_id, sizeof(j->event_id), "%s", PQgetvalue(res, 0, 1));
 	j->payload = ph_xstrdup(PQgetvalue(res, 0, 2));
 	j->url = ph_xstrdup(PQgetvalue(res, 0, 3));
-	j->secret = ph_xstrdup(PQgetvalue(res, 0, 4));
-	j->previous_secret = PQgetisnull(res, 0, 5) ? NULL : ph_xstrdup(PQgetvalue(res, 0, 5));
+	if (!open_secrets(j, PQgetvalue(res, 0, 9), PQgetvalue(res, 0, 4), ph_db_value(res, 0, 5))) {
+		reply_error(&j->r, 500, "internal", "internal error");
+		PQclear(res);
+		return false;
+	}
 	j->timestamp = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
 	snprintf(j->status, sizeof(j->status), "%s", PQgetvalue(res, 0, 7));
 	snprintf(j->started, sizeof(j->started), "%s", PQgetvalue(res, 0, 8));

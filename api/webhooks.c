@@ -3,6 +3,7 @@
  * webhooks: the endpoints a tenant registers. Deleting is soft (deliveries and attempts keep
  * pointing at the row for audit); a deleted webhook answers 404 like one that never existed.
  */
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,80 @@ static bool parse_input(struct req *r, json_object *body, bool creating, struct 
 	return false;
 }
 
+/* Signing secrets at rest: encrypted when PGHOOK_SECRET_KEY is set (common/crypto.h), bound to
+ * their tenant and webhook. The SQL renderer pghook_webhook_json shows the stored value, so
+ * every answer that holds a webhook goes through reveal() to show the plaintext instead. */
+static char *seal(struct req *r, const char *secret, const char *webhook_id)
+{
+	return secret ? ph_crypto_seal(&r->ctx->cfg->crypto, secret, r->tenant_id, webhook_id)
+		      : NULL;
+}
+
+static void free_secret(char *s)
+{
+	if (s) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
+/* A webhook's JSON with its "secret" decrypted: a new string (caller frees), or NULL with *ok
+ * still true when json needs no change; NULL with *ok false (logged) when it does not decrypt. */
+static char *reveal(struct req *r, const char *json, bool *ok)
+{
+	*ok = true;
+	if (!strstr(json, "\"" PH_CRYPTO_PREFIX))
+		return NULL;
+	json_object *obj = NULL;
+	if (ph_json_parse(json, strlen(json), &obj) != PH_JSON_OK) {
+		log_error("cannot parse a rendered webhook");
+		*ok = false;
+		return NULL;
+	}
+	json_object *id = ph_json_get(obj, "id"), *secret = ph_json_get(obj, "secret");
+	const char *stored = secret ? json_object_get_string(secret) : NULL;
+	char *out = NULL;
+	if (id && ph_crypto_is_sealed(stored)) {
+		const char *why = NULL;
+		char *plain = ph_crypto_open(&r->ctx->cfg->crypto, stored, r->tenant_id,
+			json_object_get_string(id), &why);
+		if (plain) {
+			json_object_object_add(obj, "secret", json_object_new_string(plain));
+			out = ph_xstrdup(ph_json_compact(obj, NULL));
+			free_secret(plain);
+		} else {
+			log_error("cannot decrypt the signing secret of webhook %s: %s",
+				json_object_get_string(id), why);
+			*ok = false;
+		}
+	}
+	json_object_put(obj);
+	return out;
+}
+
+/* Answer with the webhook JSON in the first column of res (404 when there is none). */
+static void reply_webhook(struct req *r, int status, PGresult *res)
+{
+	bool ok;
+	if (!res) {
+		reply_db_error(r);
+		return;
+	}
+	if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
+		reply_error(r, 404, "not_found", "no such webhook");
+	} else {
+		char *shown = reveal(r, PQgetvalue(res, 0, 0), &ok);
+		if (!ok)
+			reply_error(r, 500, "internal", "internal error");
+		else if (shown)
+			reply_raw(r, status, shown, strlen(shown));
+		else
+			reply_raw(r, status, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+		free_secret(shown);
+	}
+	PQclear(res);
+}
+
 static void create(struct req *r, int status)
 {
 	json_object *body = req_body_object(r);
@@ -96,21 +171,19 @@ static void create(struct req *r, int status)
 		ph_secret_new(secret);
 		in.secret = secret;
 	}
+	char *stored = seal(r, in.secret, id);
 	const char *params[] = {id, r->tenant_id, in.url, in.description, in.subscriptions,
-		in.email, in.secret, in.metadata};
+		in.email, stored, in.metadata};
 	PGresult *res = ph_db_exec(&r->ctx->db,
 		"insert into webhooks (id, tenant_id, url, description, subscriptions,"
 		" notification_email, secret, metadata)"
 		" values ($1, $2, $3, $4, array(select json_array_elements_text($5::json)), $6, $7,"
 		" coalesce($8::jsonb, '{}')) returning pghook_webhook_json(webhooks)",
 		8, params);
+	free_secret(stored);
+	OPENSSL_cleanse(secret, sizeof(secret));
 	json_object_put(body);
-	if (!res) {
-		reply_db_error(r);
-		return;
-	}
-	reply_raw(r, status, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
-	PQclear(res);
+	reply_webhook(r, status, res);
 }
 
 void webhooks_create(struct req *r)
@@ -126,7 +199,7 @@ void webhooks_create_seed003(struct req *r)
 
 static void reply_one(struct req *r, const char *sql, int n, const char *const *params, int status)
 {
-	reply_query(r, status, "webhook", sql, n, params);
+	reply_webhook(r, status, ph_db_exec(&r->ctx->db, sql, n, params));
 }
 
 void webhooks_get(struct req *r)
@@ -155,7 +228,7 @@ void webhooks_list(struct req *r)
 		reply_db_error(r);
 		return;
 	}
-	reply_list(r, res, limit, 0, 1);
+	reply_list_mapped(r, res, limit, 0, 1, reveal);
 	PQclear(res);
 }
 
@@ -171,8 +244,9 @@ void webhooks_patch(struct req *r)
 	}
 	const char *set_desc = in.description_st == FIELD_ABSENT ? "f" : "t";
 	const char *set_email = in.email_st == FIELD_ABSENT ? "f" : "t";
+	char *stored = seal(r, in.secret, r->params[0]);
 	const char *params[] = {r->tenant_id, r->params[0], in.url, set_desc, in.description,
-		in.subscriptions, set_email, in.email, in.metadata, in.secret};
+		in.subscriptions, set_email, in.email, in.metadata, stored};
 	reply_one(r,
 		"update webhooks set url = coalesce($3, url),"
 		" description = case when $4::bool then $5 else description end,"
@@ -184,6 +258,7 @@ void webhooks_patch(struct req *r)
 		" where tenant_id = $1 and id = $2 and deleted_at is null"
 		" returning pghook_webhook_json(webhooks)",
 		10, params, 200);
+	free_secret(stored);
 	json_object_put(body);
 }
 
@@ -207,7 +282,9 @@ void webhooks_rotate_secret(struct req *r)
 {
 	char secret[PH_SECRET_MAX];
 	ph_secret_new(secret);
-	const char *params[] = {r->tenant_id, r->params[0], secret};
+	char *stored = seal(r, secret, r->params[0]);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	const char *params[] = {r->tenant_id, r->params[0], stored};
 	/* The old secret keeps signing for 24 hours so receivers can roll over without loss. */
 	reply_one(r,
 		"update webhooks set previous_secret = secret,"
@@ -215,6 +292,7 @@ void webhooks_rotate_secret(struct req *r)
 		" where tenant_id = $1 and id = $2 and deleted_at is null"
 		" returning pghook_webhook_json(webhooks)",
 		3, params, 200);
+	free_secret(stored);
 }
 
 static void set_status(struct req *r, const char *status, const char *reason)

@@ -13,6 +13,7 @@
 #include "util.h"
 
 #define PH_DB_MAX_PREPARED 32
+#define PH_DB_TENANT_MAX   64
 
 struct ph_db {
 	PGconn *conn;
@@ -21,6 +22,9 @@ struct ph_db {
 	char *conninfo;	     /* "" means libpq's PG* environment variables */
 	char sqlstate[6];    /* of the last failure, "" when it was not a server error */
 	bool last_conn_lost; /* the last failure was a broken connection */
+	/* While not "", every statement runs tenant-scoped: in one transaction after
+	 * set_config('pghook.tenant_id', tenant, true), which row-level security reads. */
+	char tenant[PH_DB_TENANT_MAX];
 };
 
 /* Remember conninfo (copied; NULL or "" for the environment) and try to connect. A failed
@@ -38,6 +42,13 @@ PGresult *ph_db_exec(struct ph_db *db, const char *sql, int nparams, const char 
  * string literal or otherwise live as long as db. */
 PGresult *ph_db_exec_prepared(struct ph_db *db, const char *name, const char *sql, int nparams,
 	const char *const *params) PH_MUSTCHECK;
+/* Scope every following ph_db_exec / ph_db_exec_prepared / ph_db_run to a tenant (copied;
+ * NULL or "" ends the scope). A scoped statement is pipelined with libpq's pipeline mode as
+ * set_config('pghook.tenant_id', tenant, true); <statement>; Sync: one round trip, one implicit
+ * transaction that commits at the Sync, or rolls back as a whole when either part fails. Inside
+ * a transaction the caller began, the setting lasts until that transaction ends. False when
+ * tenant is too long (the scope is then cleared). */
+bool ph_db_set_tenant(struct ph_db *db, const char *tenant) PH_MUSTCHECK;
 /* Run a statement for its effect only. */
 bool ph_db_run(struct ph_db *db, const char *sql, int nparams, const char *const *params)
 	PH_MUSTCHECK;

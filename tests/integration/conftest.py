@@ -23,6 +23,7 @@ def pg():
     try:
         template_dsn = cluster.create_database('pghook_template')
         harness.run_cli(template_dsn, 'migrate')
+        cluster.grant_services()
         yield cluster
     finally:
         cluster.stop()

@@ -140,6 +140,18 @@ class Postgres:
         self._run('pg_ctl', '-D', self.data, '-o', opts, '-l', os.path.join(self.dir, 'log'),
                   '-w', '-t', '60', 'start')
         self.admin_dsn = 'host=127.0.0.1 port=%d user=postgres dbname=postgres' % self.port
+        # The services' login roles (README "Roles and row-level security"): not superusers,
+        # so row-level security holds them. Migrations create the NOLOGIN roles they are
+        # granted; grant_services() grants them once a database is migrated.
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            for role in SERVICE_ROLES.values():
+                conn.execute('create role %s login' % role)
+
+    def grant_services(self):
+        """Grant the migration's roles to the services' login roles (cluster-wide, once)."""
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            for group, role in SERVICE_ROLES.items():
+                conn.execute('grant %s to %s' % (group, role))
 
     def _run(self, tool, *args):
         subprocess.run(self.as_user + [os.path.join(self.bindir, tool)] + list(args),
@@ -163,6 +175,17 @@ class Postgres:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
+# NOLOGIN role of sql/0004_security.sql -> the login role a service connects as. Two login
+# roles, never one with both: policies add up, and the worker's see every tenant.
+SERVICE_ROLES = {'pghook_api': 'pghook_app_api', 'pghook_worker': 'pghook_app_worker'}
+
+
+def service_dsn(dsn, service):
+    """dsn as the login role of service ('api' or 'worker') instead of the owner postgres.
+    Tests and the admin CLI keep the owner's dsn."""
+    return re.sub(r'\buser=postgres\b', 'user=' + SERVICE_ROLES['pghook_' + service], dsn)
+
+
 def run_cli(dsn, *args, env_extra=None):
     """Run a pghook-api subcommand and return its parsed JSON line."""
     env = dict(os.environ, DATABASE_URL=dsn, **(env_extra or {}))
@@ -182,7 +205,7 @@ class Api:
     """
 
     def __init__(self, dsn, logdir, env_extra=None):
-        env = dict(os.environ, DATABASE_URL=dsn, PGHOOK_LISTEN='127.0.0.1:0',
+        env = dict(os.environ, DATABASE_URL=service_dsn(dsn, 'api'), PGHOOK_LISTEN='127.0.0.1:0',
                    PGHOOK_API_THREADS='4', PGHOOK_ALLOW_CIDRS='127.0.0.0/8')
         env.update(env_extra or {})
         self.proc = Proc('api', [API_BIN, 'serve'], env, logdir)

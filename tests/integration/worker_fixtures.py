@@ -20,7 +20,8 @@ class Worker:
     def __init__(self, dsn, logdir, smtp_url=None, env_extra=None):
         self.metrics_port = harness.free_port()
         self.metrics_url = 'http://127.0.0.1:%d' % self.metrics_port
-        env = dict(os.environ, DATABASE_URL=dsn, PGHOOK_ALLOW_CIDRS='127.0.0.0/8',
+        env = dict(os.environ, DATABASE_URL=harness.service_dsn(dsn, 'worker'),
+                   PGHOOK_ALLOW_CIDRS='127.0.0.0/8',
                    PGHOOK_RETRY_SCHEDULE='0s,1s,1s', PGHOOK_HTTP_TIMEOUT='10s',
                    PGHOOK_WORKER_POLL='200ms', PGHOOK_SHUTDOWN_TIMEOUT='5s',
                    PGHOOK_METRICS_LISTEN='127.0.0.1:%d' % self.metrics_port)
