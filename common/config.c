@@ -82,6 +82,7 @@ static bool load_numbers(struct ph_config *cfg, const char *(*get)(const char *)
 	const struct int_setting ints[] = {
 		{"PGHOOK_WORKER_CONCURRENCY", 1, 100000, &cfg->worker_concurrency},
 		{"PGHOOK_WORKER_BATCH", 1, 10000, &cfg->worker_batch},
+		{"PGHOOK_WORKER_PER_WEBHOOK", 1, 100000, &cfg->worker_per_webhook},
 		{"PGHOOK_API_THREADS", 1, 512, &cfg->api_threads},
 	};
 	const struct dur_setting durs[] = {
@@ -146,15 +147,17 @@ static bool load_misc(struct ph_config *cfg, const char *(*get)(const char *), c
 			v);
 		return false;
 	}
-	unsigned char key[64];
-	size_t keylen = 0;
-	if (cfg->secret_key &&
-		(!ph_base64_decode(cfg->secret_key, key, sizeof(key), &keylen) || keylen != 32)) {
+	/* The first key encrypts, every one decrypts (see crypto.h). Never quote the value. */
+	if (!ph_crypto_init(&cfg->crypto, cfg->secret_key)) {
 		snprintf(err, errlen, "PGHOOK_SECRET_KEY: expected base64 of 32 bytes");
 		return false;
 	}
 	if (cfg->worker_lease_ms == 0)
 		cfg->worker_lease_ms = cfg->http_timeout_ms + 30000;
+	/* Half the slots by default: one slow receiver cannot take more than about half. */
+	if (cfg->worker_per_webhook == 0)
+		cfg->worker_per_webhook =
+			cfg->worker_concurrency > 1 ? cfg->worker_concurrency / 2 : 1;
 	return true;
 }
 
@@ -178,6 +181,7 @@ void ph_config_finish(struct ph_config *cfg)
 	free(cfg->metrics_listen);
 	free(cfg->admin_key);
 	free(cfg->secret_key);
+	ph_crypto_finish(&cfg->crypto);
 	free(cfg->allow_cidrs);
 	free(cfg->smtp_url);
 	free(cfg->smtp_from);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crypto.h"
 #include "log.h"
 #include "util.h"
 
@@ -20,7 +21,8 @@ struct ph_config {
 	char *listen;          /* api "host:port" */
 	char *metrics_listen;  /* worker "host:port" */
 	char *admin_key;       /* NULL: admin routes off */
-	char *secret_key;      /* base64 of 32 bytes, or NULL */
+	char *secret_key;      /* base64 of 32 bytes (or a comma-separated list), or NULL */
+	struct ph_crypto crypto; /* secret_key decoded: signing secrets at rest */
 	char *allow_cidrs;     /* comma-separated, or NULL */
 	char *smtp_url;        /* NULL: no emails */
 	char *smtp_from;
@@ -29,6 +31,7 @@ struct ph_config {
 	int64_t http_timeout_ms;
 	int worker_concurrency;
 	int worker_batch;
+	int worker_per_webhook;     /* deliveries in flight per webhook, per worker */
 	int64_t worker_lease_ms;     /* how long a claim is held before others may take it */
 	int64_t worker_poll_ms;      /* fallback poll when no NOTIFY arrives */
 	int64_t shutdown_timeout_ms; /* drain deadline on SIGTERM */

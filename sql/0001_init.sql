@@ -298,60 +298,76 @@ $$;
 create function pghook_ingest(p_tenant text, p_events json)
 returns table (idx int, created boolean, event json)
 language plpgsql as $$
-declare
-	v_ids text[];
-	v_inserted boolean[];
-	v_keys text[];
 begin
-	-- One statement (no temp table: ingest is hot and catalog churn is not free).
-	with input as (
-		select i.ord, pghook_new_id('evt') as id, i.ev->>'type' as type,
-			i.ev->>'eventGroup' as grp, i.ev->>'sourceKey' as source_key, i.ev->'data' as data
-		from json_array_elements(p_events) with ordinality as i(ev, ord)
-	), targets as (
-		select p.id as event_id, w.id as webhook_id
+	-- One statement (no temp table: ingest is hot and catalog churn is not free), linear in the
+	-- batch: every join is a hash join, and the answer is rendered from what the statement
+	-- inserted rather than read back event by event. Events whose sourceKey was seen before
+	-- insert nothing: they render the stored event, or, for a key repeated within this batch,
+	-- the first event with it (not yet visible to this statement's reads, hence ins_key).
+	return query
+	with input as materialized (
+		-- json_to_recordset parses each event once (->> on json parses it again per key)
+		select i.ord, pghook_new_id('evt') as id, i.type, i."eventGroup" as grp,
+			i."sourceKey" as source_key, i.data
+		from rows from (json_to_recordset(p_events)
+			as (type text, data json, "sourceKey" text, "eventGroup" text)) with ordinality
+			as i(type, data, "sourceKey", "eventGroup", ord)
+	), hooks as materialized (
+		select w.id, w.url, w.description, w.subscriptions from webhooks w
+		where w.tenant_id = p_tenant and w.status = 'active' and w.deleted_at is null
+	), targets as materialized (
+		select p.id as event_id, h.id as webhook_id
 		from input p
-		join webhooks w on w.tenant_id = p_tenant and w.status = 'active'
-			and w.deleted_at is null
-			and (p.type = any(w.subscriptions) or '*' = any(w.subscriptions))
+		join hooks h on p.type = any(h.subscriptions) or '*' = any(h.subscriptions)
+	), counts as (
+		select t.event_id, count(*)::int as c from targets t group by t.event_id
 	), ins as (
 		insert into events (id, tenant_id, event_type, event_group, source_key, payload,
 			status, endpoint_count)
 		select p.id, p_tenant, p.type, p.grp, p.source_key, p.data,
-			case when n.c = 0 then 'skipped' else 'pending' end, n.c
-		from input p,
-			lateral (select count(*)::int as c from targets t where t.event_id = p.id) n
+			case when coalesce(n.c, 0) = 0 then 'skipped' else 'pending' end, coalesce(n.c, 0)
+		from input p left join counts n on n.event_id = p.id
 		order by p.ord
 		on conflict (tenant_id, source_key) where source_key is not null do nothing
-		returning id
+		returning id, event_type, event_group, source_key, status, endpoint_count, payload,
+			created_at, updated_at
 	), dl as (
 		insert into deliveries (id, tenant_id, event_id, webhook_id, status, next_retry_at)
 		select pghook_new_id('dlv'), p_tenant, t.event_id, t.webhook_id, 'pending', now()
 		from targets t join ins on ins.id = t.event_id
 		order by t.event_id, t.webhook_id
+		returning id, event_id, webhook_id, next_retry_at, created_at, updated_at
+	), dl_json as (
+		select dl.event_id, json_agg(pghook_delivery_obj(dl.id, dl.event_id, dl.webhook_id,
+			ins.event_type, 'pending', 0, dl.next_retry_at, null, null, null, null, null,
+			p_tenant, coalesce(h.description, h.url), h.url, dl.created_at, dl.updated_at)
+			order by dl.id) as j
+		from dl join hooks h on h.id = dl.webhook_id join ins on ins.id = dl.event_id
+		group by dl.event_id
+	), ins_key as (
+		select distinct on (ins.source_key) ins.*, dj.j from ins
+		left join dl_json dj on dj.event_id = ins.id
+		where ins.source_key is not null
+		order by ins.source_key
 	)
-	-- (dl runs although nothing reads it: data-modifying WITH always runs to completion)
-	select array_agg(p.id order by p.ord), array_agg(ins.id is not null order by p.ord),
-		array_agg(p.source_key order by p.ord)
-	into v_ids, v_inserted, v_keys
-	from input p left join ins on ins.id = p.id;
-
-	-- No NOTIFY here: a NOTIFY holds a database-wide lock from pre-commit to the end of the
-	-- commit, which would serialise every ingest's WAL flush and defeat group commit. The api
-	-- wakes workers after the commit instead (api/notifier.c), coalescing under load.
-
-	-- Two index lookups, not one OR: an OR over columns of unnest() cannot use an index.
-	return query
-	select u.ord::int, u.ins, pghook_event_json(e)
-	from unnest(v_ids, v_inserted, v_keys) with ordinality as u(id, ins, key, ord)
-	cross join lateral (
-		select * from events x where x.tenant_id = p_tenant and x.id = u.id
-		union all
-		select * from events x
-		where not u.ins and x.tenant_id = p_tenant and x.source_key = u.key
-		limit 1
-	) e
-	order by u.ord;
+	select p.ord::int, ins.id is not null,
+		case
+		when ins.id is not null then
+			pghook_event_obj(ins.id, p_tenant, ins.event_type, ins.event_group, ins.source_key,
+				ins.status, ins.endpoint_count, ins.payload, dj.j, ins.created_at,
+				ins.updated_at)
+		when k.id is not null then
+			pghook_event_obj(k.id, p_tenant, k.event_type, k.event_group, k.source_key,
+				k.status, k.endpoint_count, k.payload, k.j, k.created_at, k.updated_at)
+		else
+			(select pghook_event_json(x) from events x
+			 where x.tenant_id = p_tenant and x.source_key = p.source_key)
+		end
+	from input p
+	left join ins on ins.id = p.id
+	left join dl_json dj on dj.event_id = p.id
+	left join ins_key k on ins.id is null and k.source_key = p.source_key
+	order by p.ord;
 end
 $$;
 

@@ -5,6 +5,14 @@
 
 create sequence pghook_claim_token_seq;
 
+-- The webhooks the claiming worker already has at its in-flight cap (PGHOOK_WORKER_PER_WEBHOOK):
+-- their due rows are left for later, so one slow receiver cannot take every delivery slot. Set
+-- for its transaction by the three-argument pghook_claim below; empty otherwise.
+create function pghook_full_webhooks() returns text[]
+language sql stable as $$
+	select coalesce(nullif(current_setting('pghook.full_webhooks', true), ''), '{}')::text[]
+$$;
+
 -- Claim up to p_limit due deliveries for one worker: pending or retry_scheduled rows whose
 -- next_retry_at has come, and delivering rows whose lease expired (their worker died). Rows
 -- other workers hold are skipped, not waited for. Each claimed row gets status delivering, a
@@ -22,6 +30,7 @@ begin
 	with due_rows as (
 		select d.id, d.next_retry_at as due_at from deliveries d
 		where d.status in ('pending', 'retry_scheduled') and d.next_retry_at <= now()
+			and d.webhook_id <> all(pghook_full_webhooks())
 		order by d.next_retry_at limit p_limit
 		for update skip locked
 	), expired as (
@@ -51,6 +60,20 @@ begin
 	from upd u
 	join webhooks w on w.id = u.webhook_id
 	join events e on e.id = u.event_id;
+end
+$$;
+
+-- The worker's claim: pghook_claim, skipping the due rows of p_full_webhooks (the webhooks at
+-- the worker's per-webhook in-flight cap).
+create function pghook_claim(p_limit int, p_lease_ms bigint, p_full_webhooks text[])
+returns table (id text, tenant_id text, event_id text, webhook_id text, attempt_count int,
+	claim_token bigint, url text, secret text, previous_secret text, webhook_active boolean,
+	event_type text, payload text, lag_ms bigint)
+language plpgsql volatile as $$
+begin
+	perform set_config('pghook.full_webhooks', coalesce(p_full_webhooks, '{}')::text, true);
+	return query select * from pghook_claim(p_limit, p_lease_ms);
+	perform set_config('pghook.full_webhooks', '', true);
 end
 $$;
 

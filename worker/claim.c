@@ -39,7 +39,25 @@ static char *dup_value(const PGresult *res, int r, int c)
 	return v ? ph_xstrdup(v) : NULL;
 }
 
-static struct job *job_from_row(const PGresult *res, int r)
+/* A signing secret as stored (encrypted when PGHOOK_SECRET_KEY is set, common/crypto.h),
+ * decrypted for its tenant and webhook. One that does not decrypt (its key is not configured
+ * here) becomes "", which the request refuses as an invalid secret: the attempt is recorded as
+ * failed and retried on schedule, never sent unsigned. */
+static char *open_secret(struct worker *w, const PGresult *res, int r, int c)
+{
+	const char *stored = ph_db_value(res, r, c), *why = NULL;
+	if (!stored)
+		return NULL;
+	char *plain = ph_crypto_open(&w->cfg->crypto, stored, PQgetvalue(res, r, COL_TENANT),
+		PQgetvalue(res, r, COL_WEBHOOK), &why);
+	if (plain)
+		return plain;
+	log_error("delivery %s: cannot decrypt the signing secret of webhook %s: %s",
+		PQgetvalue(res, r, COL_ID), PQgetvalue(res, r, COL_WEBHOOK), why);
+	return ph_xstrdup("");
+}
+
+static struct job *job_from_row(struct worker *w, const PGresult *res, int r)
 {
 	struct job *j = ph_xcalloc(1, sizeof(*j));
 
@@ -50,8 +68,8 @@ static struct job *job_from_row(const PGresult *res, int r)
 	j->attempt_count = atoi(PQgetvalue(res, r, COL_ATTEMPTS));
 	j->token = atoll(PQgetvalue(res, r, COL_TOKEN));
 	j->url = dup_value(res, r, COL_URL);
-	j->secret = dup_value(res, r, COL_SECRET);
-	j->previous_secret = dup_value(res, r, COL_PREVIOUS);
+	j->secret = open_secret(w, res, r, COL_SECRET);
+	j->previous_secret = open_secret(w, res, r, COL_PREVIOUS);
 	j->payload = dup_value(res, r, COL_PAYLOAD);
 	return j;
 }
@@ -62,7 +80,7 @@ static void start_rows(struct worker *w, const PGresult *res)
 	int n = PQntuples(res);
 
 	for (int r = 0; r < n; r++) {
-		struct job *j = job_from_row(res, r);
+		struct job *j = job_from_row(w, res, r);
 		if (strcmp(PQgetvalue(res, r, COL_ACTIVE), "t") != 0) {
 			struct ph_request_result out;
 			memset(&out, 0, sizeof(out));
@@ -109,6 +127,10 @@ void claim_pump(struct worker *w)
 	/* A full batch when the slots allow one while others run, else half the slots. */
 	int half = cfg->worker_concurrency / 2 > 0 ? cfg->worker_concurrency / 2 : 1;
 	int threshold = cfg->worker_batch < half ? cfg->worker_batch : half;
+	/* Slots held by webhooks at their cap may stay held for long (a slow receiver): waiting
+	 * for a batch's worth would hold up every other webhook, so claim what is free. */
+	if (w->hooks_full > 0)
+		threshold = 1;
 	int slots = cfg->worker_concurrency - w->inflight;
 
 	/* While outcomes cannot be written, claiming more would only pile them up. */
@@ -120,12 +142,14 @@ void claim_pump(struct worker *w)
 	char limit[16], lease[32];
 	snprintf(limit, sizeof(limit), "%d", want);
 	snprintf(lease, sizeof(lease), "%lld", (long long)cfg->worker_lease_ms);
-	const char *params[] = { limit, lease };
+	char *full = deliver_full_hooks(w); /* webhooks at their in-flight cap: not claimed */
+	const char *params[] = { limit, lease, full };
 
 	w->claiming = true;
 	w->claim_started_ms = ph_now_ms();
-	pq_submit(w, "select * from pghook_claim($1::int, $2::bigint)", 2, params, on_claimed,
-		(void *)(intptr_t)want);
+	pq_submit(w, PQ_CLAIM, "select * from pghook_claim($1::int, $2::bigint, $3::text[])", 3,
+		params, on_claimed, (void *)(intptr_t)want);
+	free(full);
 }
 
 void claim_release_all(struct worker *w)

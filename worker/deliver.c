@@ -22,6 +22,73 @@ struct sock_watch {
 
 static void check_done(struct worker *w);
 
+/* Per-webhook in-flight counts, so claims can skip webhooks at PGHOOK_WORKER_PER_WEBHOOK: one
+ * slow receiver then holds at most that many slots (plus what one claim brings at once), not
+ * every slot of the worker. */
+static size_t hook_hash(const char *s)
+{
+	size_t h = 5381;
+	while (*s)
+		h = h * 33 + (unsigned char)*s++;
+	return h;
+}
+
+static void hook_count_add(struct worker *w, const char *id, int delta)
+{
+	if (!w->hooks) {
+		w->hooks_size = 1024;
+		w->hooks = ph_xcalloc(w->hooks_size, sizeof(*w->hooks));
+	}
+	int cap = w->cfg->worker_per_webhook;
+	struct hook_count **pp = &w->hooks[hook_hash(id) & (w->hooks_size - 1)];
+	while (*pp && strcmp((*pp)->id, id) != 0)
+		pp = &(*pp)->next;
+	struct hook_count *h = *pp;
+	if (!h) {
+		if (delta < 0)
+			return;
+		size_t len = strlen(id) + 1;
+		h = ph_xcalloc(1, sizeof(*h) + len);
+		memcpy(h->id, id, len);
+		*pp = h;
+	}
+	bool was_full = h->n >= cap;
+	h->n += delta;
+	bool full = h->n >= cap;
+	w->hooks_full += (int)full - (int)was_full;
+	if (h->n <= 0) {
+		*pp = h->next;
+		free(h);
+	}
+}
+
+char *deliver_full_hooks(const struct worker *w)
+{
+	size_t len = 3, off = 0;
+	int cap = w->cfg->worker_per_webhook;
+
+	if (w->hooks_full > 0)
+		for (size_t i = 0; i < w->hooks_size; i++)
+			for (const struct hook_count *h = w->hooks[i]; h; h = h->next)
+				if (h->n >= cap)
+					len += strlen(h->id) + 1;
+	char *out = ph_xcalloc(1, len);
+	out[off++] = '{';
+	if (w->hooks_full > 0)
+		for (size_t i = 0; i < w->hooks_size; i++)
+			for (const struct hook_count *h = w->hooks[i]; h; h = h->next)
+				if (h->n >= cap) {
+					if (off > 1)
+						out[off++] = ',';
+					size_t n = strlen(h->id);
+					memcpy(out + off, h->id, n);
+					off += n;
+				}
+	out[off++] = '}';
+	out[off] = '\0';
+	return out;
+}
+
 static void on_socket_ready(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
@@ -104,6 +171,15 @@ bool deliver_init(struct worker *w)
 void deliver_finish(struct worker *w)
 {
 	deliver_abort_all(w);
+	for (size_t i = 0; i < w->hooks_size; i++)
+		while (w->hooks[i]) {
+			struct hook_count *h = w->hooks[i];
+			w->hooks[i] = h->next;
+			free(h);
+		}
+	free(w->hooks);
+	w->hooks = NULL;
+	w->hooks_size = 0;
 	if (w->multi)
 		curl_multi_cleanup(w->multi);
 	if (w->curl_timer)
@@ -186,6 +262,10 @@ void deliver_start(struct worker *w, struct job *j)
 	}
 	j->req.owner = j;
 	j->easy = j->req.easy;
+	/* curl's receive buffer is 16 KiB per handle by default, allocated for every transfer: at
+	 * thousands in flight that alone is most of the worker's memory. Receivers answer briefly
+	 * and only the first 4 KiB of a body is kept, so 1 KiB reads cost nothing measurable. */
+	curl_easy_setopt(j->easy, CURLOPT_BUFFERSIZE, 1024L);
 	curl_easy_setopt(j->easy, CURLOPT_PRIVATE, j);
 	CURLMcode mc = curl_multi_add_handle(w->multi, j->easy);
 	if (mc != CURLM_OK) {
@@ -194,6 +274,7 @@ void deliver_start(struct worker *w, struct job *j)
 	}
 	link_job(w, j);
 	w->inflight++;
+	hook_count_add(w, j->webhook_id, 1);
 	log_debug("delivery %s to webhook %s started", j->id, j->webhook_id);
 }
 
@@ -230,6 +311,7 @@ static void check_done(struct worker *w)
 			continue;
 		}
 		w->inflight--;
+		hook_count_add(w, j->webhook_id, -1);
 		struct ph_request_result res;
 		ph_request_result(&j->req, rc, &res);
 		metrics_latency(&w->m, res.duration_ms);
@@ -249,10 +331,12 @@ void deliver_abort_all(struct worker *w)
 		unlink_job(w, j);
 		if (w->multi && j->easy)
 			curl_multi_remove_handle(w->multi, j->easy);
-		if (j->kind == JOB_DELIVERY)
+		if (j->kind == JOB_DELIVERY) {
 			w->inflight--;
-		else
+			hook_count_add(w, j->webhook_id, -1);
+		} else {
 			w->emails_inflight--;
+		}
 		job_destroy(j);
 	}
 }

@@ -110,6 +110,7 @@ static bool setup(struct worker *w, const struct ph_config *cfg)
 			 "(%lld ms): a slow receiver may get a delivery twice",
 			(long long)cfg->worker_lease_ms, (long long)cfg->http_timeout_ms);
 	ph_db_init(&w->db, cfg->database_url);
+	pq_init(w);
 	if (!deliver_init(w))
 		return false;
 	outcome_init(w);

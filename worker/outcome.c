@@ -195,7 +195,7 @@ static void on_completed(struct worker *w, PGresult *res, void *arg)
 	w->m.complete_ms += ph_now_ms() - w->flush_started_ms;
 	w->m.completes++;
 	if (!res) {
-		flush_failed(w, n, w->pq.conn_lost);
+		flush_failed(w, n, w->pq[PQ_COMPLETE].conn_lost);
 		return;
 	}
 	written(w, n, res);
@@ -215,7 +215,7 @@ void outcome_flush(struct worker *w)
 	evtimer_del(w->flush_timer);
 	w->nsending = n;
 	w->flush_started_ms = ph_now_ms();
-	pq_submit(w, complete_sql, 2, params, on_completed, NULL);
+	pq_submit(w, PQ_COMPLETE, complete_sql, 2, params, on_completed, NULL);
 	json_object_put(arr);
 }
 

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT
  *
- * pq: the hot statements (claim, complete) run asynchronously on a connection of their own,
- * watched by the loop, so deliveries keep moving while PostgreSQL works. Statements queue and
- * run one at a time in submission order; each one's callback gets its result (borrowed, cleared
- * after the callback) or NULL when it failed, with w->pq.conn_lost telling a broken connection
- * from a rejected statement. A broken connection fails everything queued; the next submission
- * reconnects (blocking, bounded by PGCONNECT_TIMEOUT).
+ * pq: the hot statements run asynchronously, watched by the loop, so deliveries keep moving
+ * while PostgreSQL works. There are two lanes, each with a connection of its own: claims
+ * (PQ_CLAIM) and completions (PQ_COMPLETE), so a claim and a completion run at the same time
+ * on two backends and their commits can share a WAL flush; one lane alone made every claim
+ * wait for the previous completion and the other way round. Within a lane statements queue
+ * and run one at a time in submission order; each one's callback gets its result (borrowed,
+ * cleared after the callback) or NULL when it failed, with the lane's conn_lost telling a
+ * broken connection from a rejected statement. A broken connection fails everything queued on
+ * its lane; the next submission reconnects (blocking, bounded by PGCONNECT_TIMEOUT).
  *
  * Invariant: only the head of the queue may have been sent; `sent` says whether it was.
  */
@@ -25,7 +28,7 @@ struct pq_op {
 	void *arg;
 };
 
-static void kick(struct worker *w);
+static void kick(struct pq *q);
 
 static void op_free(struct pq_op *op)
 {
@@ -35,83 +38,83 @@ static void op_free(struct pq_op *op)
 }
 
 /* Detach the whole queue, then fail each op: callbacks may submit again. */
-static void fail_all(struct worker *w)
+static void fail_all(struct pq *q)
 {
-	struct pq_op *op = w->pq.head;
+	struct pq_op *op = q->head;
 
-	w->pq.head = w->pq.tail = NULL;
-	w->pq.sent = false;
+	q->head = q->tail = NULL;
+	q->sent = false;
 	while (op) {
 		struct pq_op *next = op->next;
-		op->done(w, NULL, op->arg);
+		op->done(q->w, NULL, op->arg);
 		op_free(op);
 		op = next;
 	}
 }
 
-static void drop_connection(struct worker *w)
+static void drop_connection(struct pq *q)
 {
-	if (w->pq.rev)
-		event_free(w->pq.rev);
-	if (w->pq.wev)
-		event_free(w->pq.wev);
-	w->pq.rev = w->pq.wev = NULL;
-	if (w->pq.conn)
-		PQfinish(w->pq.conn);
-	w->pq.conn = NULL;
-	PQclear(w->pq.result);
-	w->pq.result = NULL;
+	if (q->rev)
+		event_free(q->rev);
+	if (q->wev)
+		event_free(q->wev);
+	q->rev = q->wev = NULL;
+	if (q->conn)
+		PQfinish(q->conn);
+	q->conn = NULL;
+	PQclear(q->result);
+	q->result = NULL;
 }
 
-static void broken(struct worker *w, const char *what)
+static void broken(struct pq *q, const char *what)
 {
-	log_warn("%s: %s", what, w->pq.conn ? PQerrorMessage(w->pq.conn) : "no connection");
-	drop_connection(w);
-	w->pq.conn_lost = true;
-	fail_all(w);
+	log_warn("%s: %s", what, q->conn ? PQerrorMessage(q->conn) : "no connection");
+	drop_connection(q);
+	q->conn_lost = true;
+	fail_all(q);
 }
 
 /* The head op's results are all in: hand them over and start the next one. */
-static void finish_head(struct worker *w)
+static void finish_head(struct pq *q)
 {
-	struct pq_op *op = w->pq.head;
-	PGresult *res = w->pq.result;
+	struct pq_op *op = q->head;
+	PGresult *res = q->result;
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	bool ok = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
 
-	w->pq.head = op->next;
-	if (!w->pq.head)
-		w->pq.tail = NULL;
-	w->pq.sent = false;
-	w->pq.result = NULL;
-	w->pq.conn_lost = false;
+	q->head = op->next;
+	if (!q->head)
+		q->tail = NULL;
+	q->sent = false;
+	q->result = NULL;
+	q->conn_lost = false;
 	if (!ok)
 		log_error("statement failed: %s",
-			res ? PQresultErrorMessage(res) : PQerrorMessage(w->pq.conn));
-	op->done(w, ok ? res : NULL, op->arg);
+			res ? PQresultErrorMessage(res) : PQerrorMessage(q->conn));
+	op->done(q->w, ok ? res : NULL, op->arg);
 	PQclear(res);
 	op_free(op);
 }
 
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
-	struct worker *w = arg;
+	struct pq *q = arg;
 
-	if (!PQconsumeInput(w->pq.conn)) {
-		broken(w, "database connection lost");
+	if (!PQconsumeInput(q->conn)) {
+		broken(q, "database connection lost");
 		return;
 	}
-	while (w->pq.sent && !PQisBusy(w->pq.conn)) {
-		PGresult *res = PQgetResult(w->pq.conn);
+	while (q->sent && !PQisBusy(q->conn)) {
+		PGresult *res = PQgetResult(q->conn);
 		if (!res) {
-			finish_head(w);
-			kick(w);
+			finish_head(q);
+			kick(q);
 			return;
 		}
 		/* Keep the first result; a later one only matters if it is an error. */
-		if (!w->pq.result || PQresultStatus(res) == PGRES_FATAL_ERROR) {
-			PQclear(w->pq.result);
-			w->pq.result = res;
+		if (!q->result || PQresultStatus(res) == PGRES_FATAL_ERROR) {
+			PQclear(q->result);
+			q->result = res;
 		} else {
 			PQclear(res);
 		}
@@ -120,56 +123,58 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 
 static void on_writable(evutil_socket_t fd, short what, void *arg)
 {
-	struct worker *w = arg;
-	int rc = PQflush(w->pq.conn);
+	struct pq *q = arg;
+	int rc = PQflush(q->conn);
 
 	if (rc < 0)
-		broken(w, "cannot send to the database");
+		broken(q, "cannot send to the database");
 	else if (rc == 0)
-		event_del(w->pq.wev);
+		event_del(q->wev);
 }
 
-static bool connect_now(struct worker *w)
+static bool connect_now(struct pq *q)
 {
+	struct worker *w = q->w;
 	const char *conninfo = w->cfg->database_url ? w->cfg->database_url : "";
 
-	w->pq.conn = PQconnectdb(conninfo);
-	if (PQstatus(w->pq.conn) != CONNECTION_OK || PQsetnonblocking(w->pq.conn, 1) != 0)
+	q->conn = PQconnectdb(conninfo);
+	if (PQstatus(q->conn) != CONNECTION_OK || PQsetnonblocking(q->conn, 1) != 0)
 		return false;
-	int fd = PQsocket(w->pq.conn);
-	w->pq.rev = event_new(w->base, fd, EV_READ | EV_PERSIST, on_readable, w);
-	w->pq.wev = event_new(w->base, fd, EV_WRITE | EV_PERSIST, on_writable, w);
-	event_add(w->pq.rev, NULL);
+	int fd = PQsocket(q->conn);
+	q->rev = event_new(w->base, fd, EV_READ | EV_PERSIST, on_readable, q);
+	q->wev = event_new(w->base, fd, EV_WRITE | EV_PERSIST, on_writable, q);
+	event_add(q->rev, NULL);
 	return true;
 }
 
 /* Send the head op if nothing is in flight. */
-static void kick(struct worker *w)
+static void kick(struct pq *q)
 {
-	struct pq_op *op = w->pq.head;
+	struct pq_op *op = q->head;
 
-	if (!op || w->pq.sent)
+	if (!op || q->sent)
 		return;
-	if (!w->pq.conn && !connect_now(w)) {
-		broken(w, "cannot connect to postgresql");
-		return;
-	}
-	if (!PQsendQueryParams(w->pq.conn, op->sql, op->nparams, NULL,
-		    (const char *const *)op->params, NULL, NULL, 0)) {
-		broken(w, "cannot send a statement");
+	if (!q->conn && !connect_now(q)) {
+		broken(q, "cannot connect to postgresql");
 		return;
 	}
-	w->pq.sent = true;
-	int rc = PQflush(w->pq.conn);
+	if (!PQsendQueryParams(q->conn, op->sql, op->nparams, NULL, (const char *const *)op->params,
+		    NULL, NULL, 0)) {
+		broken(q, "cannot send a statement");
+		return;
+	}
+	q->sent = true;
+	int rc = PQflush(q->conn);
 	if (rc < 0)
-		broken(w, "cannot send to the database");
+		broken(q, "cannot send to the database");
 	else if (rc == 1)
-		event_add(w->pq.wev, NULL);
+		event_add(q->wev, NULL);
 }
 
-void pq_submit(struct worker *w, const char *sql, int nparams, const char *const *params,
-	pq_done_fn done, void *arg)
+void pq_submit(struct worker *w, enum pq_lane lane, const char *sql, int nparams,
+	const char *const *params, pq_done_fn done, void *arg)
 {
+	struct pq *q = &w->pq[lane];
 	struct pq_op *op = ph_xcalloc(1, sizeof(*op));
 
 	op->sql = sql;
@@ -178,51 +183,73 @@ void pq_submit(struct worker *w, const char *sql, int nparams, const char *const
 		op->params[i] = params[i] ? ph_xstrdup(params[i]) : NULL;
 	op->done = done;
 	op->arg = arg;
-	if (w->pq.tail)
-		w->pq.tail->next = op;
+	if (q->tail)
+		q->tail->next = op;
 	else
-		w->pq.head = op;
-	w->pq.tail = op;
-	kick(w);
+		q->head = op;
+	q->tail = op;
+	kick(q);
 }
 
-void pq_drain(struct worker *w)
+static void drain_lane(struct pq *q)
 {
-	while (w->pq.head) {
-		if (!w->pq.sent) {
-			kick(w); /* connects, or fails the queue */
-			if (!w->pq.sent)
+	while (q->head) {
+		if (!q->sent) {
+			kick(q); /* connects, or fails the queue */
+			if (!q->sent)
 				break;
 		}
 		/* Blocking now: wait for the socket, then read what arrived. */
-		PQsetnonblocking(w->pq.conn, 0);
-		while (PQflush(w->pq.conn) == 1)
+		PQsetnonblocking(q->conn, 0);
+		while (PQflush(q->conn) == 1)
 			;
 		PGresult *res;
-		while ((res = PQgetResult(w->pq.conn))) {
-			if (!w->pq.result || PQresultStatus(res) == PGRES_FATAL_ERROR) {
-				PQclear(w->pq.result);
-				w->pq.result = res;
+		while ((res = PQgetResult(q->conn))) {
+			if (!q->result || PQresultStatus(res) == PGRES_FATAL_ERROR) {
+				PQclear(q->result);
+				q->result = res;
 			} else {
 				PQclear(res);
 			}
 		}
-		if (PQstatus(w->pq.conn) != CONNECTION_OK) {
-			broken(w, "database connection lost");
+		if (PQstatus(q->conn) != CONNECTION_OK) {
+			broken(q, "database connection lost");
 			return;
 		}
-		PQsetnonblocking(w->pq.conn, 1);
-		finish_head(w);
+		PQsetnonblocking(q->conn, 1);
+		finish_head(q);
 	}
 }
 
+void pq_drain(struct worker *w)
+{
+	/* A completion's callback may claim: drain until both lanes are idle. */
+	for (int i = 0; i < 16 && (w->pq[PQ_CLAIM].head || w->pq[PQ_COMPLETE].head); i++) {
+		drain_lane(&w->pq[PQ_COMPLETE]);
+		drain_lane(&w->pq[PQ_CLAIM]);
+	}
+}
+
+void pq_init(struct worker *w)
+{
+	for (int i = 0; i < PQ_LANES; i++)
+		w->pq[i].w = w;
+}
+
+/* Ready: the claim lane is connected (it claims at start), and the completion lane is
+ * connected or has not needed a connection yet. */
 bool pq_ready(const struct worker *w)
 {
-	return w->pq.conn && PQstatus(w->pq.conn) == CONNECTION_OK;
+	const struct pq *c = &w->pq[PQ_CLAIM], *d = &w->pq[PQ_COMPLETE];
+
+	return c->conn && PQstatus(c->conn) == CONNECTION_OK &&
+		(d->conn ? PQstatus(d->conn) == CONNECTION_OK : !d->conn_lost);
 }
 
 void pq_finish(struct worker *w)
 {
-	fail_all(w);
-	drop_connection(w);
+	for (int i = 0; i < PQ_LANES; i++) {
+		fail_all(&w->pq[i]);
+		drop_connection(&w->pq[i]);
+	}
 }

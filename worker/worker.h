@@ -9,8 +9,9 @@
  *   notify.c   drains the notifications outbox as emails over SMTP
  *   listen.c   LISTEN pghook_deliveries on its own connection, plus the poll fallback
  *   ops.c      /healthz, /readyz, /metrics
- * Database statements other than LISTEN are blocking round trips on w->db: short, batched, and
- * never inside a transaction that spans an HTTP request.
+ *   pq.c       runs claims and completions asynchronously, each on a connection of its own
+ * Other database statements (except LISTEN) are blocking round trips on w->db. All are short,
+ * batched, and never inside a transaction that spans an HTTP request.
  */
 #ifndef PGHOOK_WORKER_WORKER_H
 #define PGHOOK_WORKER_WORKER_H
@@ -49,6 +50,13 @@ struct job {
 	char error[CURL_ERROR_SIZE];
 };
 
+/* Deliveries in flight to one webhook (deliver.c's table, chained by hash). */
+struct hook_count {
+	struct hook_count *next;
+	int n;
+	char id[];
+};
+
 /* One finished attempt waiting to be recorded. */
 struct outcome {
 	char *id;
@@ -69,8 +77,16 @@ struct pq_op;
 /* A statement's callback: res is borrowed (cleared after), NULL when the statement failed. */
 typedef void (*pq_done_fn)(struct worker *w, PGresult *res, void *arg);
 
-/* pq.c's state: the connection for claim and complete, and the statement queue. */
+/* pq.c's lanes, each a connection with its own statement queue. */
+enum pq_lane {
+	PQ_CLAIM,
+	PQ_COMPLETE,
+	PQ_LANES,
+};
+
+/* pq.c's state for one lane: its connection and statement queue. */
 struct pq {
+	struct worker *w;
 	PGconn *conn;
 	struct event *rev, *wev;
 	struct pq_op *head, *tail;
@@ -98,7 +114,7 @@ struct worker {
 	const struct ph_config *cfg;
 	struct event_base *base;
 	struct ph_db db; /* blocking: notifications, metrics, shutdown */
-	struct pq pq; /* asynchronous: claim and complete */
+	struct pq pq[PQ_LANES]; /* asynchronous: claims, completions */
 	struct ph_ssrf_policy *ssrf;
 	char worker_id[128];
 
@@ -107,6 +123,9 @@ struct worker {
 	struct event *curl_timer;
 	struct job *jobs;
 	int inflight; /* delivery jobs running */
+	struct hook_count **hooks; /* in flight per webhook; hooks_size buckets */
+	size_t hooks_size;
+	int hooks_full; /* webhooks at PGHOOK_WORKER_PER_WEBHOOK: claims skip them */
 	int emails_inflight; /* email jobs running */
 
 	/* claim.c */
@@ -155,6 +174,8 @@ void deliver_start_email(struct worker *w, struct job *j);
 /* Stop every running transfer and free its job without recording an outcome. */
 void deliver_abort_all(struct worker *w);
 void job_destroy(struct job *j);
+/* The webhooks at their in-flight cap as a text[] literal, "{}" when none (claim.c). */
+char *deliver_full_hooks(const struct worker *w);
 
 /* outcome.c */
 void outcome_init(struct worker *w);
@@ -173,9 +194,10 @@ void notify_pump(struct worker *w);
 void notify_done(struct worker *w, struct job *j, CURLcode rc);
 
 /* pq.c */
-/* Queue a statement (params copied); done runs from the loop when it completes. */
-void pq_submit(struct worker *w, const char *sql, int nparams, const char *const *params,
-	pq_done_fn done, void *arg);
+void pq_init(struct worker *w);
+/* Queue a statement on a lane (params copied); done runs from the loop when it completes. */
+void pq_submit(struct worker *w, enum pq_lane lane, const char *sql, int nparams,
+	const char *const *params, pq_done_fn done, void *arg);
 /* Block until every queued statement completed and its callback ran (shutdown). */
 void pq_drain(struct worker *w);
 bool pq_ready(const struct worker *w);
