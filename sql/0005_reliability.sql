@@ -13,9 +13,9 @@
 --     a delivery that only travelled beside a poison one is never failed as poison: at the last
 --     step it runs alone, and only its own crash can count.
 --
--- pghook.max_lost_leases is a session setting, 8 when unset (the default retry schedule's
--- number of attempts). A worker with another schedule should set it to the schedule's length,
--- e.g. DATABASE_URL="... options='-c pghook.max_lost_leases=3'".
+-- pghook.max_lost_leases is a session setting: pghook-worker sets it to the length of its
+-- PGHOOK_RETRY_SCHEDULE on each claim connection (worker/pq.c); 8 when unset (the default
+-- schedule's number of attempts).
 
 alter table deliveries
 	-- consecutive leases lost without an outcome; counts only while attempt_count is still

@@ -14,6 +14,7 @@
  */
 #include "worker.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,13 +133,29 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 		event_del(q->wev);
 }
 
+/* pghook_claim (sql/0005_reliability.sql) fails a delivery whose lease was lost this many
+ * times in a row: as many as the schedule has attempts, so a delivery that crashes workers
+ * gets exactly the chances a failing one gets. */
+static bool set_lost_lease_limit(PGconn *conn, const struct ph_config *cfg)
+{
+	char n[16];
+	snprintf(n, sizeof(n), "%d", cfg->retry_count);
+	const char *params[] = {n};
+	PGresult *res = PQexecParams(conn, "select set_config('pghook.max_lost_leases', $1, false)",
+		1, NULL, params, NULL, NULL, 0);
+	bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+	PQclear(res);
+	return ok;
+}
+
 static bool connect_now(struct pq *q)
 {
 	struct worker *w = q->w;
 	const char *conninfo = w->cfg->database_url ? w->cfg->database_url : "";
 
 	q->conn = PQconnectdb(conninfo);
-	if (PQstatus(q->conn) != CONNECTION_OK || PQsetnonblocking(q->conn, 1) != 0)
+	if (PQstatus(q->conn) != CONNECTION_OK || !set_lost_lease_limit(q->conn, w->cfg) ||
+		PQsetnonblocking(q->conn, 1) != 0)
 		return false;
 	int fd = PQsocket(q->conn);
 	q->rev = event_new(w->base, fd, EV_READ | EV_PERSIST, on_readable, q);

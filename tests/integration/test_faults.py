@@ -163,9 +163,9 @@ def _poison_setup(dsn, hooks, gate, smtp_mail):
     poison, _ = hooks.webhook(gate.url.replace('/hook', '/poison'), email=smtp_mail,
                               subscriptions=('poison',))
     innocent, _ = hooks.webhook(gate.url, subscriptions=('*',))
-    # The schedule has 3 attempts: the lease may be lost 3 times in a row, no more.
-    env = dict(DATABASE_URL=dsn + " options='-c pghook.max_lost_leases=3'",
-               PGHOOK_WORKER_LEASE='1s', PGHOOK_HTTP_TIMEOUT='900ms')
+    # The schedule has 3 attempts (0s,1s,1s): the worker tells its claims so, and the lease
+    # may be lost 3 times in a row, no more.
+    env = dict(PGHOOK_WORKER_LEASE='1s', PGHOOK_HTTP_TIMEOUT='900ms')
     return poison, innocent, env
 
 
