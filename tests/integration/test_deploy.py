@@ -34,7 +34,9 @@ K8S = os.path.join(DEPLOY, 'k8s')
 OVERLAYS = ['dev', 'production']
 PRIVATE_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16',
                   '100.64.0.0/10']
-SECRET_KEYS = {'DATABASE_URL', 'PGHOOK_ADMIN_KEY', 'PGHOOK_SECRET_KEY'}
+# The variables the Secret provides, and its keys: one database URL per login role.
+SECRET_VARS = {'DATABASE_URL', 'PGHOOK_ADMIN_KEY', 'PGHOOK_SECRET_KEY'}
+SECRET_KEYS = SECRET_VARS | {'DATABASE_URL_API', 'DATABASE_URL_WORKER'}
 
 
 def read(*parts):
@@ -465,6 +467,9 @@ def test_every_variable_set_is_read_by_the_binaries(rendered, secret_example, ov
             secrets = [o for o in objs if o['kind'] == 'Secret'
                        and o['metadata']['name'] == ref['name']]
             assert ref['key'] in secret_keys(secrets[0] if secrets else secret_example)
+            # Row-level security: the api and the workers log in as roles of their own.
+            want = {'pghook-api': 'DATABASE_URL_API', 'pghook-worker': 'DATABASE_URL_WORKER'}
+            assert ref['key'] == want.get(owner, 'DATABASE_URL'), (owner, ref['key'])
         else:
             assert db.get('value') or 'secret' in db or 'configMap' in db, (owner, db)
         # Secrets come from Secrets, never from a ConfigMap or a literal.
@@ -484,9 +489,9 @@ def test_manifests_readme_and_binaries_name_the_same_configuration(rendered, sec
     for overlay in OVERLAYS:
         cm = set(config_map(rendered[overlay]))
         assert not cm & SECRET_KEYS, 'secrets in the ConfigMap: %s' % (cm & SECRET_KEYS)
-        assert cm | SECRET_KEYS == table, (
+        assert cm | SECRET_VARS == table, (
             '%s: ConfigMap + Secret miss %s, have extra %s'
-            % (overlay, sorted(table - cm - SECRET_KEYS), sorted(cm | SECRET_KEYS - table)))
+            % (overlay, sorted(table - cm - SECRET_VARS), sorted(cm | SECRET_VARS - table)))
 
 
 @pytest.mark.parametrize('overlay', OVERLAYS)
