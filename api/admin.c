@@ -14,7 +14,8 @@ void admin_tenants_create(struct req *r)
 	if (!name || !json_object_is_type(name, json_type_string) ||
 		json_object_get_string_len(name) < 1 || json_object_get_string_len(name) > 200) {
 		json_object_put(body);
-		reply_invalid(r, "body", "name", "string_type", "name must be a string of 1 to 200 characters");
+		reply_invalid(r, "body", "name", "string_type",
+			"name must be a string of 1 to 200 characters");
 		return;
 	}
 	json_object *out = tenant_create(&r->ctx->db, json_object_get_string(name));

@@ -28,7 +28,8 @@ static const char *bearer(struct req *r)
 
 static struct auth_cache_entry *cache_slot(struct req *r, const char *hash)
 {
-	unsigned idx = (unsigned)strtoul((char[]){hash[0], hash[1], hash[2], hash[3], 0}, NULL, 16);
+	unsigned idx =
+		(unsigned)strtoul((char[]){ hash[0], hash[1], hash[2], hash[3], 0 }, NULL, 16);
 	return &r->ctx->auth_cache[idx % AUTH_CACHE_SLOTS];
 }
 
@@ -36,7 +37,7 @@ static bool cached(struct req *r, const char *hash, const char *tenant)
 {
 	const struct auth_cache_entry *e = cache_slot(r, hash);
 	return e->expires_us > ph_now_us() && ph_ct_streq(e->key_hash, hash) &&
-	       ph_ct_streq(e->tenant_id, tenant);
+		ph_ct_streq(e->tenant_id, tenant);
 }
 
 static void remember(struct req *r, const char *hash, const char *tenant)
@@ -78,7 +79,7 @@ bool auth_tenant(struct req *r)
 	 * tenant's keys, so a key of another tenant finds nothing, and no definer-rights function
 	 * or cross-tenant policy on api_keys is needed. The tenant comparison stays as a second
 	 * check. */
-	const char *params[] = {hash};
+	const char *params[] = { hash };
 	PGresult *res = ph_db_exec_prepared(&r->ctx->db, "auth_key",
 		"select tenant_id from api_keys where key_hash = $1 and revoked_at is null", 1,
 		params);
@@ -102,7 +103,8 @@ bool auth_admin(struct req *r)
 {
 	const char *want = r->ctx->cfg->admin_key;
 	if (!want) {
-		reply_error(r, 404, "not_found", "admin routes are disabled (PGHOOK_ADMIN_KEY unset)");
+		reply_error(
+			r, 404, "not_found", "admin routes are disabled (PGHOOK_ADMIN_KEY unset)");
 		return false;
 	}
 	const char *got = bearer(r);

@@ -13,13 +13,14 @@
 
 void cli_usage(void)
 {
-	fprintf(stderr, "usage: pghook-api [serve]\n"
-			"       pghook-api migrate\n"
-			"       pghook-api tenant create NAME\n"
-			"       pghook-api key create TENANT_ID\n"
-			"       pghook-api stats\n"
-			"       pghook-api prune --older-than DURATION (e.g. 30d)\n"
-			"configuration comes from the environment: see README.md\n");
+	fprintf(stderr,
+		"usage: pghook-api [serve]\n"
+		"       pghook-api migrate\n"
+		"       pghook-api tenant create NAME\n"
+		"       pghook-api key create TENANT_ID\n"
+		"       pghook-api stats\n"
+		"       pghook-api prune --older-than DURATION (e.g. 30d)\n"
+		"configuration comes from the environment: see README.md\n");
 }
 
 static int print_json(json_object *obj)
@@ -68,7 +69,7 @@ static int cmd_prune(struct ph_db *db, int argc, char **argv)
 	}
 	char secs[32];
 	snprintf(secs, sizeof(secs), "%lld", (long long)(ms / 1000));
-	const char *params[] = {secs};
+	const char *params[] = { secs };
 	return print_row(db,
 		"with gone as (delete from events e where e.created_at < now() - make_interval("
 		"secs => $1::bigint) and e.status in ('delivered', 'failed', 'skipped') returning 1)"
@@ -105,7 +106,7 @@ static int dispatch(struct ph_db *db, int argc, char **argv)
 
 int cli_run(const struct ph_config *cfg, int argc, char **argv)
 {
-	static const char *const known[] = {"migrate", "tenant", "key", "stats", "prune"};
+	static const char *const known[] = { "migrate", "tenant", "key", "stats", "prune" };
 	bool found = false;
 	for (size_t i = 0; i < PH_ARRAY_LEN(known); i++)
 		found = found || strcmp(argv[0], known[i]) == 0;

@@ -10,8 +10,8 @@
 #include "routes.h"
 #include "validate.h"
 
-static const char *const delivery_statuses[] = {"pending", "retry_scheduled", "delivering",
-	"delivered", "failed"};
+static const char *const delivery_statuses[] = { "pending", "retry_scheduled", "delivering",
+	"delivered", "failed" };
 
 static bool status_valid(const char *s, size_t first, size_t n)
 {
@@ -39,8 +39,8 @@ void deliveries_list(struct req *r)
 	if (!ok)
 		return;
 	snprintf(lim, sizeof(lim), "%d", limit + 1);
-	const char *params[] = {r->tenant_id, cursor[0] ? cursor : NULL, status,
-		req_query(r, "webhookId"), req_query(r, "eventId"), since, lim};
+	const char *params[] = { r->tenant_id, cursor[0] ? cursor : NULL, status,
+		req_query(r, "webhookId"), req_query(r, "eventId"), since, lim };
 	PGresult *res = ph_db_exec(&r->ctx->db,
 		"select pghook_delivery_json(d), d.id from deliveries d where d.tenant_id = $1"
 		" and ($2::text is null or d.id < $2) and ($3::text is null or d.status = $3)"
@@ -59,7 +59,7 @@ void deliveries_list(struct req *r)
 
 void deliveries_get(struct req *r)
 {
-	const char *params[] = {r->tenant_id, r->params[0]};
+	const char *params[] = { r->tenant_id, r->params[0] };
 	reply_query(r, 200, "delivery",
 		"select pghook_delivery_json(d) from deliveries d where d.tenant_id = $1 and d.id = $2",
 		2, params);
@@ -67,7 +67,7 @@ void deliveries_get(struct req *r)
 
 void deliveries_attempts(struct req *r)
 {
-	const char *params[] = {r->tenant_id, r->params[0]};
+	const char *params[] = { r->tenant_id, r->params[0] };
 	/* Every attempt, oldest first: an audit trail is read in order and stays short. */
 	reply_query(r, 200, "delivery",
 		"select json_build_object('data', coalesce((select json_agg(pghook_attempt_json(a)"
@@ -135,8 +135,8 @@ void deliveries_record_attempt(struct req *r)
 	if (!body)
 		return;
 	if (check_attempt(r, body, &in)) {
-		const char *params[] = {r->tenant_id, r->params[0], in.status,
-			in.has_code ? in.code : NULL, in.response_body, in.error, in.next_retry};
+		const char *params[] = { r->tenant_id, r->params[0], in.status,
+			in.has_code ? in.code : NULL, in.response_body, in.error, in.next_retry };
 		reply_query(r, 200, "delivery",
 			"select pghook_record_attempt($1, $2, $3, $4::int, $5, $6, $7::timestamptz,"
 			" 'external', null, null, null)",
@@ -147,7 +147,7 @@ void deliveries_record_attempt(struct req *r)
 
 void deliveries_replay(struct req *r)
 {
-	const char *params[] = {r->tenant_id, r->params[0]};
+	const char *params[] = { r->tenant_id, r->params[0] };
 	reply_query(r, 201, "delivery", "select pghook_delivery_json(pghook_replay($1, $2))", 2,
 		params);
 }
@@ -155,7 +155,7 @@ void deliveries_replay(struct req *r)
 /* Seed 004 answers 200 with its snake_case WebhookDeliveryResponse. */
 void deliveries_replay_seed004(struct req *r)
 {
-	const char *params[] = {r->tenant_id, r->params[0]};
-	reply_query(r, 200, "delivery", "select pghook_seed004_json(pghook_replay($1, $2))", 2,
-		params);
+	const char *params[] = { r->tenant_id, r->params[0] };
+	reply_query(
+		r, 200, "delivery", "select pghook_seed004_json(pghook_replay($1, $2))", 2, params);
 }

@@ -14,14 +14,14 @@
 
 #define BATCH_MAX 1000
 
-static const char *const event_statuses[] = {"pending", "delivered", "failed", "skipped"};
+static const char *const event_statuses[] = { "pending", "delivered", "failed", "skipped" };
 
 /* Run the ingest for a JSON array of validated events. */
 static PGresult *ingest(struct req *r, const char *events_json)
 {
-	const char *params[] = {r->tenant_id, events_json};
-	PGresult *res = ph_db_exec(&r->ctx->db,
-		"select created, event from pghook_ingest($1, $2::json)", 2, params);
+	const char *params[] = { r->tenant_id, events_json };
+	PGresult *res = ph_db_exec(
+		&r->ctx->db, "select created, event from pghook_ingest($1, $2::json)", 2, params);
 	if (!res)
 		reply_db_error(r);
 	else
@@ -76,9 +76,9 @@ void events_create(struct req *r)
 	char id[PH_ID_MAX];
 	ph_id_new(id, "evt");
 	const char *key = string_or_null(body, "sourceKey");
-	const char *params[] = {r->tenant_id, id, string_or_null(body, "type"),
+	const char *params[] = { r->tenant_id, id, string_or_null(body, "type"),
 		string_or_null(body, "eventGroup"), key,
-		ph_json_compact(ph_json_get(body, "data"), NULL)};
+		ph_json_compact(ph_json_get(body, "data"), NULL) };
 	PGresult *res = ph_db_exec_prepared(&r->ctx->db, "ingest_one", ingest_one_sql, 6, params);
 	if (!res) {
 		reply_db_error(r);
@@ -87,7 +87,7 @@ void events_create(struct req *r)
 		reply_raw(r, 201, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 	} else {
 		/* A repeated sourceKey: the stored event, 200, nothing created. */
-		const char *p2[] = {r->tenant_id, key};
+		const char *p2[] = { r->tenant_id, key };
 		reply_query(r, 200, "event",
 			"select pghook_event_json(e) from events e"
 			" where e.tenant_id = $1 and e.source_key = $2",
@@ -108,11 +108,12 @@ static bool check_batch(struct req *r, json_object *body, json_object **events)
 	} else {
 		n = json_object_array_length(*events);
 		if (n < 1 || n > BATCH_MAX)
-			ph_verr_add(&v, "body", "events", "too_long", "events must hold 1 to 1000 events");
+			ph_verr_add(&v, "body", "events", "too_long",
+				"events must hold 1 to 1000 events");
 	}
 	for (size_t i = 0; i < n && n <= BATCH_MAX; i++)
 		validate_event(&v, json_object_array_get_idx(*events, i),
-			(struct field_loc){"events", (int)i});
+			(struct field_loc){ "events", (int)i });
 	if (!ph_verr_any(&v))
 		return true;
 	reply_verr(r, &v);
@@ -173,8 +174,8 @@ void events_list(struct req *r)
 	if (!ok)
 		return;
 	snprintf(lim, sizeof(lim), "%d", limit + 1);
-	const char *params[] = {r->tenant_id, cursor[0] ? cursor : NULL, req_query(r, "type"),
-		status, since, until, lim};
+	const char *params[] = { r->tenant_id, cursor[0] ? cursor : NULL, req_query(r, "type"),
+		status, since, until, lim };
 	PGresult *res = ph_db_exec(&r->ctx->db,
 		"select pghook_event_json(e), e.id from events e where e.tenant_id = $1"
 		" and ($2::text is null or e.id < $2) and ($3::text is null or e.event_type = $3)"
@@ -193,7 +194,7 @@ void events_list(struct req *r)
 
 void events_get(struct req *r)
 {
-	const char *params[] = {r->tenant_id, r->params[0]};
+	const char *params[] = { r->tenant_id, r->params[0] };
 	reply_query(r, 200, "event",
 		"select pghook_event_json(e) from events e where e.tenant_id = $1 and e.id = $2", 2,
 		params);

@@ -98,8 +98,8 @@ void reply_verr(struct req *r, struct ph_verr *v)
 	reply_json(r, 422, ph_verr_take_body(v));
 }
 
-void reply_invalid(struct req *r, const char *where, const char *name, const char *type,
-	const char *msg)
+void reply_invalid(
+	struct req *r, const char *where, const char *name, const char *type, const char *msg)
 {
 	struct ph_verr v;
 	ph_verr_init(&v);
@@ -143,8 +143,8 @@ void reply_list(struct req *r, const PGresult *res, int limit, int json_col, int
 }
 
 /* Add row i's object to buf, through map when there is one. False when map failed. */
-static bool add_mapped(struct req *r, struct evbuffer *buf, const PGresult *res, int i, int col,
-	reply_map_fn map)
+static bool add_mapped(
+	struct req *r, struct evbuffer *buf, const PGresult *res, int i, int col, reply_map_fn map)
 {
 	bool ok = true;
 	char *shown = map ? map(r, PQgetvalue(res, i, col), &ok) : NULL;
@@ -156,8 +156,8 @@ static bool add_mapped(struct req *r, struct evbuffer *buf, const PGresult *res,
 	return ok;
 }
 
-void reply_list_mapped(struct req *r, const PGresult *res, int limit, int json_col, int id_col,
-	reply_map_fn map)
+void reply_list_mapped(
+	struct req *r, const PGresult *res, int limit, int json_col, int id_col, reply_map_fn map)
 {
 	int n = PQntuples(res);
 	bool more = n > limit;
@@ -193,7 +193,8 @@ json_object *req_body_object(struct req *r)
 	json_object *obj = NULL;
 	enum ph_json_parse_status st = ph_json_parse(data ? data : "", len, &obj);
 	if (st != PH_JSON_OK) {
-		reply_invalid(r, "body", NULL, st == PH_JSON_TOO_DEEP ? "json_too_deep" : "json_invalid",
+		reply_invalid(r, "body", NULL,
+			st == PH_JSON_TOO_DEEP ? "json_too_deep" : "json_invalid",
 			ph_json_parse_message(st));
 		return NULL;
 	}
@@ -240,7 +241,7 @@ bool req_page(struct req *r, const char *prefix, int *limit, char cursor_id[PH_I
 
 static int days_in_month(int y, int mo)
 {
-	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 	return mo == 2 && leap ? 29 : days[mo - 1];
 }
@@ -254,8 +255,8 @@ bool rfc3339_valid(const char *s)
 	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
 	for (size_t i = 0; shape[i]; i++) {
 		bool ok = shape[i] == 'd' ? s[i] >= '0' && s[i] <= '9'
-			  : shape[i] == 'T' ? s[i] == 'T' || s[i] == 't'
-					    : s[i] == shape[i];
+			: shape[i] == 'T' ? s[i] == 'T' || s[i] == 't'
+					  : s[i] == shape[i];
 		if (!ok)
 			return false;
 	}
@@ -282,8 +283,8 @@ bool rfc3339_valid(const char *s)
 		return false;
 	p++;
 	return p[0] >= '0' && p[0] <= '1' && p[1] >= '0' && p[1] <= '9' && p[2] == ':' &&
-	       p[3] >= '0' && p[3] <= '5' && p[4] >= '0' && p[4] <= '9' && p[5] == '\0' &&
-	       (p[0] - '0') * 10 + (p[1] - '0') <= 15;
+		p[3] >= '0' && p[3] <= '5' && p[4] >= '0' && p[4] <= '9' && p[5] == '\0' &&
+		(p[0] - '0') * 10 + (p[1] - '0') <= 15;
 }
 
 const char *req_time_param(struct req *r, const char *name, bool *ok)

@@ -38,11 +38,11 @@ struct auth_cache_entry {
 struct api_ctx {
 	const struct ph_config *cfg;
 	const struct ph_ssrf_policy *ssrf; /* for synchronous sends */
-	struct notifier *notifier;	   /* wakes workers after ingest commits */
+	struct notifier *notifier; /* wakes workers after ingest commits */
 	struct server *srv;
 	struct ph_db db;
 	int thread_index;
-	int deferred;		  /* requests answered later (send.c); this loop only */
+	int deferred; /* requests answered later (send.c); this loop only */
 	long long last_answer_us; /* when this loop last answered, for the shutdown drain */
 	struct auth_cache_entry auth_cache[AUTH_CACHE_SLOTS];
 };
@@ -57,8 +57,8 @@ struct req {
 	char path_buf[512];
 	struct evkeyvalq query;
 	char tenant_id[PH_ID_MAX];
-	int status;	    /* 0 until answered */
-	bool deferred;	    /* the handler will answer later, from another callback */
+	int status; /* 0 until answered */
+	bool deferred; /* the handler will answer later, from another callback */
 	size_t route_index; /* for metrics */
 	long long start_us;
 };
@@ -70,13 +70,12 @@ void reply_raw(struct req *r, int status, const char *json, size_t len);
 /* Answer with a json-c object; takes ownership of obj. */
 void reply_json(struct req *r, int status, json_object *obj);
 /* Answer {"error": {"code": code, "message": ...}}. */
-void reply_error(struct req *r, int status, const char *code, const char *fmt, ...)
-	PH_PRINTF(4, 5);
+void reply_error(struct req *r, int status, const char *code, const char *fmt, ...) PH_PRINTF(4, 5);
 /* Answer 422 with the collected validation errors; leaves v empty. */
 void reply_verr(struct req *r, struct ph_verr *v);
 /* Answer 422 for a single problem at [where, name]. */
-void reply_invalid(struct req *r, const char *where, const char *name, const char *type,
-	const char *msg);
+void reply_invalid(
+	struct req *r, const char *where, const char *name, const char *type, const char *msg);
 /* Answer after a failed statement: 503 when the database is unreachable, 500 otherwise. */
 void reply_db_error(struct req *r);
 /* Run a statement whose first row's first column is the JSON to answer with status; answer
@@ -92,8 +91,8 @@ void reply_list(struct req *r, const PGresult *res, int limit, int json_col, int
  * NULL with *ok true to show it as it is; NULL with *ok false fails the whole answer (500). */
 typedef char *(*reply_map_fn)(struct req *r, const char *json, bool *ok);
 /* reply_list, each object passed through map first. */
-void reply_list_mapped(struct req *r, const PGresult *res, int limit, int json_col, int id_col,
-	reply_map_fn map);
+void reply_list_mapped(
+	struct req *r, const PGresult *res, int limit, int json_col, int id_col, reply_map_fn map);
 
 /* Parse the request body as a JSON object. On failure answers 422 and returns NULL; on success
  * the caller owns the reference. */
@@ -104,8 +103,8 @@ const char *req_query(struct req *r, const char *name);
 const char *req_header(struct req *r, const char *name);
 /* Parse ?limit= and ?cursor= for a list of ids with prefix. On bad input answers 422 and
  * returns false. cursor_id is "" when there is no cursor. */
-bool req_page(struct req *r, const char *prefix, int *limit, char cursor_id[PH_ID_MAX])
-	PH_MUSTCHECK;
+bool req_page(
+	struct req *r, const char *prefix, int *limit, char cursor_id[PH_ID_MAX]) PH_MUSTCHECK;
 /* Parse an RFC 3339 query parameter into a normalised string for PostgreSQL; NULL when absent.
  * On bad input answers 422 and sets *ok to false. */
 const char *req_time_param(struct req *r, const char *name, bool *ok);

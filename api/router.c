@@ -21,46 +21,46 @@
 #define DELETE EVHTTP_REQ_DELETE
 
 static const struct route routes[] = {
-	{GET, "/healthz", ops_healthz, ROUTE_PUBLIC},
-	{GET, "/readyz", ops_readyz, ROUTE_PUBLIC},
-	{GET, "/metrics", ops_metrics, ROUTE_PUBLIC},
-	{GET, "/openapi.json", ops_openapi, ROUTE_PUBLIC},
-	{POST, "/admin/v1/tenants", admin_tenants_create, ROUTE_ADMIN},
-	{POST, "/admin/v1/tenants/{id}/keys", admin_keys_create, ROUTE_ADMIN},
-	{POST, "/v1/webhook/create", webhooks_create_seed003, ROUTE_TENANT},
-	{POST, "/v1/webhooks/deliveries/{id}/replay", deliveries_replay_seed004, ROUTE_TENANT},
-	{POST, "/v1/webhooks", webhooks_create, ROUTE_TENANT},
-	{GET, "/v1/webhooks", webhooks_list, ROUTE_TENANT},
-	{GET, "/v1/webhooks/{id}", webhooks_get, ROUTE_TENANT},
-	{PATCH, "/v1/webhooks/{id}", webhooks_patch, ROUTE_TENANT},
-	{DELETE, "/v1/webhooks/{id}", webhooks_delete, ROUTE_TENANT},
-	{POST, "/v1/webhooks/{id}/rotate-secret", webhooks_rotate_secret, ROUTE_TENANT},
-	{POST, "/v1/webhooks/{id}/enable", webhooks_enable, ROUTE_TENANT},
-	{POST, "/v1/webhooks/{id}/disable", webhooks_disable, ROUTE_TENANT},
-	{POST, "/v1/webhooks/{id}/recover", webhooks_recover, ROUTE_TENANT},
-	{POST, "/v1/events/batch", events_batch, ROUTE_TENANT},
-	{POST, "/v1/events", events_create, ROUTE_TENANT},
-	{GET, "/v1/events", events_list, ROUTE_TENANT},
-	{GET, "/v1/events/{id}", events_get, ROUTE_TENANT},
-	{GET, "/v1/deliveries", deliveries_list, ROUTE_TENANT},
-	{GET, "/v1/deliveries/{id}", deliveries_get, ROUTE_TENANT},
-	{GET, "/v1/deliveries/{id}/attempts", deliveries_attempts, ROUTE_TENANT},
-	{POST, "/v1/deliveries/{id}/attempts", deliveries_record_attempt, ROUTE_TENANT},
-	{POST, "/v1/deliveries/{id}/replay", deliveries_replay, ROUTE_TENANT},
-	{POST, "/v1/deliveries/{id}/send", deliveries_send, ROUTE_TENANT},
-	{POST, "/v1/outbound-webhook-deliveries/{id}/attempts", deliveries_record_attempt,
-		ROUTE_TENANT},
-	{GET, "/webhook/decoda/events/{id}/send", deliveries_send_seed001, ROUTE_TENANT},
+	{ GET, "/healthz", ops_healthz, ROUTE_PUBLIC },
+	{ GET, "/readyz", ops_readyz, ROUTE_PUBLIC },
+	{ GET, "/metrics", ops_metrics, ROUTE_PUBLIC },
+	{ GET, "/openapi.json", ops_openapi, ROUTE_PUBLIC },
+	{ POST, "/admin/v1/tenants", admin_tenants_create, ROUTE_ADMIN },
+	{ POST, "/admin/v1/tenants/{id}/keys", admin_keys_create, ROUTE_ADMIN },
+	{ POST, "/v1/webhook/create", webhooks_create_seed003, ROUTE_TENANT },
+	{ POST, "/v1/webhooks/deliveries/{id}/replay", deliveries_replay_seed004, ROUTE_TENANT },
+	{ POST, "/v1/webhooks", webhooks_create, ROUTE_TENANT },
+	{ GET, "/v1/webhooks", webhooks_list, ROUTE_TENANT },
+	{ GET, "/v1/webhooks/{id}", webhooks_get, ROUTE_TENANT },
+	{ PATCH, "/v1/webhooks/{id}", webhooks_patch, ROUTE_TENANT },
+	{ DELETE, "/v1/webhooks/{id}", webhooks_delete, ROUTE_TENANT },
+	{ POST, "/v1/webhooks/{id}/rotate-secret", webhooks_rotate_secret, ROUTE_TENANT },
+	{ POST, "/v1/webhooks/{id}/enable", webhooks_enable, ROUTE_TENANT },
+	{ POST, "/v1/webhooks/{id}/disable", webhooks_disable, ROUTE_TENANT },
+	{ POST, "/v1/webhooks/{id}/recover", webhooks_recover, ROUTE_TENANT },
+	{ POST, "/v1/events/batch", events_batch, ROUTE_TENANT },
+	{ POST, "/v1/events", events_create, ROUTE_TENANT },
+	{ GET, "/v1/events", events_list, ROUTE_TENANT },
+	{ GET, "/v1/events/{id}", events_get, ROUTE_TENANT },
+	{ GET, "/v1/deliveries", deliveries_list, ROUTE_TENANT },
+	{ GET, "/v1/deliveries/{id}", deliveries_get, ROUTE_TENANT },
+	{ GET, "/v1/deliveries/{id}/attempts", deliveries_attempts, ROUTE_TENANT },
+	{ POST, "/v1/deliveries/{id}/attempts", deliveries_record_attempt, ROUTE_TENANT },
+	{ POST, "/v1/deliveries/{id}/replay", deliveries_replay, ROUTE_TENANT },
+	{ POST, "/v1/deliveries/{id}/send", deliveries_send, ROUTE_TENANT },
+	{ POST, "/v1/outbound-webhook-deliveries/{id}/attempts", deliveries_record_attempt,
+		ROUTE_TENANT },
+	{ GET, "/webhook/decoda/events/{id}/send", deliveries_send_seed001, ROUTE_TENANT },
 };
 
 #define N_ROUTES PH_ARRAY_LEN(routes)
 /* Extra slots: unmatched requests (404) and wrong methods (405). */
 #define ROUTE_NONE (N_ROUTES)
 
-static const int status_codes[] = {200, 201, 202, 204, 400, 401, 404, 405, 413, 422, 500, 503};
+static const int status_codes[] = { 200, 201, 202, 204, 400, 401, 404, 405, 413, 422, 500, 503 };
 #define N_STATUS (PH_ARRAY_LEN(status_codes) + 1) /* + "other" */
 
-static const double buckets_ms[] = {1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000};
+static const double buckets_ms[] = { 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000 };
 #define N_BUCKETS PH_ARRAY_LEN(buckets_ms)
 
 struct route_stats {
@@ -141,7 +141,8 @@ static size_t find_route(struct req *r, bool *path_known)
 		if (!match(routes[i].pattern, r))
 			continue;
 		*path_known = true;
-		if (routes[i].method == method || (method == EVHTTP_REQ_HEAD && routes[i].method == GET))
+		if (routes[i].method == method ||
+			(method == EVHTTP_REQ_HEAD && routes[i].method == GET))
 			return i;
 	}
 	return ROUTE_NONE;
@@ -168,7 +169,8 @@ static void run(struct req *r, size_t idx, bool path_known)
 {
 	if (idx == ROUTE_NONE) {
 		if (path_known)
-			reply_error(r, 405, "method_not_allowed", "method not allowed on this path");
+			reply_error(
+				r, 405, "method_not_allowed", "method not allowed on this path");
 		else
 			reply_error(r, 404, "not_found", "no such route");
 		return;
@@ -191,7 +193,7 @@ void router_record(const struct req *r)
 
 void router_dispatch(struct evhttp_request *ev, void *arg)
 {
-	struct req r = {.ev = ev, .ctx = arg, .start_us = ph_now_us(), .route_index = ROUTE_NONE};
+	struct req r = { .ev = ev, .ctx = arg, .start_us = ph_now_us(), .route_index = ROUTE_NONE };
 	bool known = false;
 	atomic_fetch_add(&in_flight, 1);
 	if (!prepare(&r)) {
@@ -242,8 +244,9 @@ static unsigned long write_counts(struct evbuffer *out, size_t i, const char *la
 		if (c == 0)
 			continue;
 		if (s < N_STATUS - 1)
-			evbuffer_add_printf(out, "pghook_http_requests_total{%s,status=\"%d\"} %lu\n",
-				labels, status_codes[s], c);
+			evbuffer_add_printf(out,
+				"pghook_http_requests_total{%s,status=\"%d\"} %lu\n", labels,
+				status_codes[s], c);
 		else
 			evbuffer_add_printf(out,
 				"pghook_http_requests_total{%s,status=\"other\"} %lu\n", labels, c);
@@ -271,8 +274,9 @@ void router_metrics_write(struct evbuffer *out)
 	/* Prometheus wants each family's samples together: counters first, then histograms. */
 	unsigned long totals[N_ROUTES + 1];
 	char labels[160];
-	evbuffer_add_printf(out, "# HELP pghook_http_requests_total HTTP requests answered, by "
-				 "route and status.\n# TYPE pghook_http_requests_total counter\n");
+	evbuffer_add_printf(out,
+		"# HELP pghook_http_requests_total HTTP requests answered, by "
+		"route and status.\n# TYPE pghook_http_requests_total counter\n");
 	for (size_t i = 0; i <= N_ROUTES; i++) {
 		route_labels(i, labels, sizeof(labels));
 		totals[i] = write_counts(out, i, labels);
@@ -285,7 +289,8 @@ void router_metrics_write(struct evbuffer *out)
 		if (totals[i])
 			write_histogram(out, i, labels, totals[i]);
 	}
-	evbuffer_add_printf(out, "# HELP pghook_http_in_flight Requests being handled.\n"
-				 "# TYPE pghook_http_in_flight gauge\npghook_http_in_flight %ld\n",
+	evbuffer_add_printf(out,
+		"# HELP pghook_http_in_flight Requests being handled.\n"
+		"# TYPE pghook_http_in_flight gauge\npghook_http_in_flight %ld\n",
 		router_in_flight());
 }

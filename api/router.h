@@ -14,7 +14,7 @@
 enum route_auth {
 	ROUTE_PUBLIC, /* operations routes */
 	ROUTE_TENANT, /* /v1: tenant id + API key */
-	ROUTE_ADMIN,  /* /admin/v1: the operator's admin key */
+	ROUTE_ADMIN, /* /admin/v1: the operator's admin key */
 };
 
 typedef void (*route_fn)(struct req *r);

@@ -49,15 +49,21 @@ static void *attempt_thread(void *arg)
 {
 	struct send_job *j = arg;
 	struct ph_request req;
-	struct ph_request_params p = {.url = j->url, .msg_id = j->event_id, .secret = j->secret,
-		.previous_secret = j->previous_secret, .body = j->payload,
-		.body_len = strlen(j->payload), .timestamp = j->timestamp,
-		.timeout_ms = j->r.ctx->cfg->http_timeout_ms, .ssrf = j->r.ctx->ssrf};
+	struct ph_request_params p = { .url = j->url,
+		.msg_id = j->event_id,
+		.secret = j->secret,
+		.previous_secret = j->previous_secret,
+		.body = j->payload,
+		.body_len = strlen(j->payload),
+		.timestamp = j->timestamp,
+		.timeout_ms = j->r.ctx->cfg->http_timeout_ms,
+		.ssrf = j->r.ctx->ssrf };
 	memset(&req, 0, sizeof(req));
 	if (ph_request_init(&req, &p, j->result.error, sizeof(j->result.error))) {
 		CURLcode rc = ph_request_perform(&req);
 		ph_request_result(&req, rc, &j->result);
-		/* The body is borrowed from req, which ends here: keep only the status and error. */
+		/* The body is borrowed from req, which ends here: keep only the status and error.
+		 */
 		j->result.body = NULL;
 		j->result.retry_after = NULL;
 	}
@@ -87,9 +93,9 @@ static void record_and_reply(struct send_job *j)
 	char code[16], duration[16];
 	snprintf(code, sizeof(code), "%ld", j->result.status);
 	snprintf(duration, sizeof(duration), "%d", j->result.duration_ms);
-	const char *params[] = {j->r.tenant_id, j->delivery_id, status_after(j),
+	const char *params[] = { j->r.tenant_id, j->delivery_id, status_after(j),
 		j->result.status ? code : NULL, j->result.error[0] ? j->result.error : NULL,
-		duration, j->notify_failure && !j->result.ok ? "t" : "f", j->started};
+		duration, j->notify_failure && !j->result.ok ? "t" : "f", j->started };
 	/* The router ended the request's tenant scope when the handler returned: scope again. */
 	if (!ph_db_set_tenant(&j->r.ctx->db, j->r.tenant_id)) {
 		reply_error(&j->r, 500, "internal", "internal error");
@@ -121,8 +127,8 @@ static void attempt_done(evutil_socket_t fd, short what, void *arg)
 
 /* Decrypt the webhook's secrets (stored encrypted when PGHOOK_SECRET_KEY is set, see
  * common/crypto.h) into the job. False, logged, when one does not decrypt. */
-static bool open_secrets(struct send_job *j, const char *webhook_id, const char *secret,
-	const char *previous)
+static bool open_secrets(
+	struct send_job *j, const char *webhook_id, const char *secret, const char *previous)
 {
 	const struct ph_crypto *c = &j->r.ctx->cfg->crypto;
 	const char *why = NULL;
@@ -138,7 +144,7 @@ static bool open_secrets(struct send_job *j, const char *webhook_id, const char 
 /* Load what the attempt needs; false after answering 404 or a database error. */
 static bool load(struct send_job *j)
 {
-	const char *params[] = {j->r.tenant_id, j->r.params[0]};
+	const char *params[] = { j->r.tenant_id, j->r.params[0] };
 	PGresult *res = ph_db_exec(&j->r.ctx->db,
 		"select d.id, e.id, e.payload::text, w.url, w.secret,"
 		" case when w.previous_secret_until > now() then w.previous_secret end,"
@@ -159,7 +165,8 @@ static bool load(struct send_job *j)
 	snprintf(j->event_id, sizeof(j->event_id), "%s", PQgetvalue(res, 0, 1));
 	j->payload = ph_xstrdup(PQgetvalue(res, 0, 2));
 	j->url = ph_xstrdup(PQgetvalue(res, 0, 3));
-	if (!open_secrets(j, PQgetvalue(res, 0, 9), PQgetvalue(res, 0, 4), ph_db_value(res, 0, 5))) {
+	if (!open_secrets(
+		    j, PQgetvalue(res, 0, 9), PQgetvalue(res, 0, 4), ph_db_value(res, 0, 5))) {
 		reply_error(&j->r, 500, "internal", "internal error");
 		PQclear(res);
 		return false;

@@ -88,7 +88,7 @@ struct loop {
 #define FIRST_REQUEST_US (10LL * 1000 * 1000)
 #define SWEEP_MS	 250
 /* Descriptors kept for everything else (database connections, epoll, stdio, notifier). */
-#define FD_RESERVE	 64
+#define FD_RESERVE 64
 
 struct server {
 	const struct ph_config *cfg;
@@ -124,8 +124,9 @@ static bool resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *
 		h[strlen(h) - 1] = '\0';
 		h++;
 	}
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-		.ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo hints = { .ai_family = AF_UNSPEC,
+		.ai_socktype = SOCK_STREAM,
+		.ai_flags = AI_PASSIVE | AI_NUMERICSERV };
 	struct addrinfo *ai = NULL;
 	int rc = getaddrinfo(*h ? h : NULL, colon + 1, &hints, &ai);
 	if (rc != 0) {
@@ -169,7 +170,7 @@ static void drain_check_cb(evutil_socket_t fd, short what, void *arg)
 		log_warn("loop %d: drain deadline reached with connections still open",
 			l->ctx.thread_index);
 	event_del(l->drain_ev);
-	struct timeval flush = {0, 100000}; /* let the last answers reach their sockets */
+	struct timeval flush = { 0, 100000 }; /* let the last answers reach their sockets */
 	event_base_loopexit(l->base, &flush);
 }
 
@@ -179,8 +180,8 @@ static void drain_check_cb(evutil_socket_t fd, short what, void *arg)
 static void refuse_new_connections(evutil_socket_t fd)
 {
 #ifdef SO_ATTACH_FILTER
-	struct sock_filter drop_all[] = {BPF_STMT(BPF_RET | BPF_K, 0)};
-	struct sock_fprog prog = {.len = 1, .filter = drop_all};
+	struct sock_filter drop_all[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
+	struct sock_fprog prog = { .len = 1, .filter = drop_all };
 	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) != 0)
 		log_warn("cannot filter the listening socket: %s", strerror(errno));
 #else
@@ -200,7 +201,7 @@ static void close_listener_cb(evutil_socket_t fd, short what, void *arg)
 	if (l->ctx.last_answer_us < now)
 		l->ctx.last_answer_us = now;
 	l->drain_deadline_us = now + l->ctx.cfg->shutdown_timeout_ms * 1000LL;
-	struct timeval tick = {0, DRAIN_CHECK_MS * 1000};
+	struct timeval tick = { 0, DRAIN_CHECK_MS * 1000 };
 	event_add(l->drain_ev, &tick);
 }
 
@@ -209,7 +210,7 @@ static void stop_loop_cb(evutil_socket_t fd, short what, void *arg)
 	struct loop *l = arg;
 	if (l->bound)
 		refuse_new_connections(evhttp_bound_socket_get_fd(l->bound));
-	struct timeval accept_queued = {0, ACCEPT_QUEUED_MS * 1000};
+	struct timeval accept_queued = { 0, ACCEPT_QUEUED_MS * 1000 };
 	event_base_once(l->base, -1, EV_TIMEOUT, close_listener_cb, l, &accept_queued);
 }
 
@@ -253,8 +254,8 @@ static void conn_input_cb(struct evbuffer *in, const struct evbuffer_cb_info *in
 				return;
 			}
 			g->matched = p[k] == blank[g->matched] ? g->matched + 1
-				     : p[k] == '\r'		 ? 1
-								 : 0;
+				: p[k] == '\r'		       ? 1
+							       : 0;
 			if (g->matched == 4) {
 				g->in_body = true;
 				break;
@@ -279,7 +280,8 @@ static struct bufferevent *conn_new(struct event_base *base, void *arg)
 			if (c->evicted)
 				continue;
 			if (!victim || (!c->served && victim->served) ||
-				(c->served == victim->served && c->accepted_us < victim->accepted_us))
+				(c->served == victim->served &&
+					c->accepted_us < victim->accepted_us))
 				victim = c;
 		}
 		if (victim)
@@ -293,7 +295,7 @@ static struct bufferevent *conn_new(struct event_base *base, void *arg)
 	g->bev = bev;
 	g->cb = evbuffer_add_cb(bufferevent_get_input(bev), conn_input_cb, g);
 	bufferevent_incref(bev);
-	l->conns[l->nconns++] = (struct conn){.bev = bev, .guard = g, .accepted_us = ph_now_us()};
+	l->conns[l->nconns++] = (struct conn){ .bev = bev, .guard = g, .accepted_us = ph_now_us() };
 	return bev;
 }
 
@@ -358,7 +360,7 @@ static int max_conns_per_loop(int nloops)
 		return 1024;
 	if (rl.rlim_cur < rl.rlim_max) {
 		rlim_t want = rl.rlim_max == RLIM_INFINITY ? 1048576 : rl.rlim_max;
-		struct rlimit up = {want, rl.rlim_max};
+		struct rlimit up = { want, rl.rlim_max };
 		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
 			rl.rlim_cur = want;
 	}
@@ -369,26 +371,30 @@ static int max_conns_per_loop(int nloops)
 	return per < 8 ? 8 : per > 65536 ? 65536 : (int)per;
 }
 
-static bool loop_init(struct server *s, struct loop *l, int index, struct sockaddr_storage *ss,
-	socklen_t len)
+static bool loop_init(
+	struct server *s, struct loop *l, int index, struct sockaddr_storage *ss, socklen_t len)
 {
 	const struct ph_config *cfg = s->cfg;
 	l->base = event_base_new();
 	l->http = l->base ? evhttp_new(l->base) : NULL;
 	if (!l->http)
 		return false;
-	l->ctx = (struct api_ctx){.cfg = cfg, .ssrf = s->ssrf, .notifier = s->notifier, .srv = s, .thread_index = index};
+	l->ctx = (struct api_ctx){ .cfg = cfg,
+		.ssrf = s->ssrf,
+		.notifier = s->notifier,
+		.srv = s,
+		.thread_index = index };
 	evhttp_set_max_body_size(l->http, (ev_ssize_t)cfg->max_body_bytes);
 	evhttp_set_max_headers_size(l->http, 64 * 1024);
 	evhttp_set_timeout(l->http, 30);
-	evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PATCH |
-						    EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT |
-						    EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
+	evhttp_set_allowed_methods(l->http,
+		EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
+			EVHTTP_REQ_PUT | EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(l->http, dispatch, l);
 	evhttp_set_bevcb(l->http, conn_new, l);
 	l->max_conns = s->max_conns;
 	l->sweep_ev = event_new(l->base, -1, EV_PERSIST, sweep_cb, l);
-	struct timeval sweep = {0, SWEEP_MS * 1000};
+	struct timeval sweep = { 0, SWEEP_MS * 1000 };
 	if (!l->sweep_ev || event_add(l->sweep_ev, &sweep) != 0)
 		return false;
 	struct evconnlistener *lev = evconnlistener_new_bind(l->base, NULL, NULL,
@@ -464,7 +470,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("signal %d: draining (readyz now fails)", (int)sig);
 	atomic_store(&s->draining, true);
 	int64_t delay = s->cfg->shutdown_delay_ms;
-	struct timeval tv = {(time_t)(delay / 1000), (suseconds_t)(delay % 1000) * 1000};
+	struct timeval tv = { (time_t)(delay / 1000), (suseconds_t)(delay % 1000) * 1000 };
 	evtimer_add(s->drain_timer, &tv);
 }
 

@@ -21,8 +21,8 @@ static void new_key(char key_id[PH_ID_MAX], char key[PH_API_KEY_MAX], char hash[
 }
 
 /* Run one statement in tenant's scope, leaving db unscoped as it was found. */
-static PGresult *exec_in(struct ph_db *db, const char *tenant, const char *sql, int n,
-	const char *const *params)
+static PGresult *exec_in(
+	struct ph_db *db, const char *tenant, const char *sql, int n, const char *const *params)
 {
 	if (!ph_db_set_tenant(db, tenant))
 		return NULL;
@@ -37,7 +37,7 @@ json_object *tenant_create(struct ph_db *db, const char *name)
 	char tenant_id[PH_ID_MAX], key_id[PH_ID_MAX], key[PH_API_KEY_MAX], hash[PH_SHA256_HEX_LEN];
 	ph_id_new(tenant_id, "ten");
 	new_key(key_id, key, hash);
-	const char *params[] = {tenant_id, name, key_id, hash};
+	const char *params[] = { tenant_id, name, key_id, hash };
 	/* One statement, so one transaction: a tenant never exists without its first key. */
 	PGresult *res = exec_in(db, tenant_id,
 		"with t as (insert into tenants (id, name) values ($1, $2) returning user_id),"
@@ -48,8 +48,8 @@ json_object *tenant_create(struct ph_db *db, const char *name)
 		return NULL;
 	json_object *out = json_object_new_object();
 	json_object_object_add(out, "tenantId", json_object_new_string(tenant_id));
-	json_object_object_add(out, "userId",
-		json_object_new_int64(strtoll(PQgetvalue(res, 0, 0), NULL, 10)));
+	json_object_object_add(
+		out, "userId", json_object_new_int64(strtoll(PQgetvalue(res, 0, 0), NULL, 10)));
 	json_object_object_add(out, "apiKey", json_object_new_string(key));
 	PQclear(res);
 	return out;
@@ -62,7 +62,7 @@ json_object *tenant_key_create(struct ph_db *db, const char *tenant_id, bool *no
 	if (*not_found)
 		return NULL;
 	new_key(key_id, key, hash);
-	const char *params[] = {key_id, tenant_id, hash};
+	const char *params[] = { key_id, tenant_id, hash };
 	PGresult *res = exec_in(db, tenant_id,
 		"insert into api_keys (id, tenant_id, key_hash)"
 		" select $1, t.id, $3 from tenants t where t.id = $2 returning 1",

@@ -52,7 +52,8 @@ enum field_state v_string(struct ph_verr *v, json_object *obj, struct field_loc 
 	const char *s = json_object_get_string(val);
 	if (len < 1 || len > maxlen || memchr(s, '\0', len)) {
 		char msg[96];
-		snprintf(msg, sizeof(msg), "string should have 1 to %zu characters and no NUL", maxlen);
+		snprintf(msg, sizeof(msg), "string should have 1 to %zu characters and no NUL",
+			maxlen);
 		verr_field(v, loc, name, "string_length", msg);
 		return FIELD_INVALID;
 	}
@@ -79,8 +80,8 @@ bool event_type_valid(const char *s)
 		return false;
 	for (const char *p = s; *p; p++) {
 		char c = *p;
-		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			  c == '_' || c == '.' || c == ':' || c == '-';
+		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			(c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':' || c == '-';
 		if (!ok)
 			return false;
 	}
@@ -89,12 +90,13 @@ bool event_type_valid(const char *s)
 
 bool webhook_url_valid(const char *s)
 {
-	if (strlen(s) > 2048 || (strncasecmp(s, "http://", 7) != 0 && strncasecmp(s, "https://", 8) != 0))
+	if (strlen(s) > 2048 ||
+		(strncasecmp(s, "http://", 7) != 0 && strncasecmp(s, "https://", 8) != 0))
 		return false;
 	CURLU *u = curl_url();
 	char *host = NULL;
 	bool ok = u && curl_url_set(u, CURLUPART_URL, s, 0) == CURLUE_OK &&
-		  curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host && *host;
+		curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host && *host;
 	curl_free(host);
 	curl_url_cleanup(u);
 	return ok;

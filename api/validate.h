@@ -19,7 +19,7 @@ struct field_loc {
 	int index;
 };
 
-#define LOC_BODY ((struct field_loc){NULL, 0})
+#define LOC_BODY ((struct field_loc){ NULL, 0 })
 
 enum field_state {
 	FIELD_ABSENT,

@@ -21,12 +21,12 @@ struct webhook_input {
 	const char *email;
 	const char *secret;
 	const char *subscriptions; /* compact JSON array, or NULL */
-	const char *metadata;	   /* compact JSON object, or NULL */
+	const char *metadata; /* compact JSON object, or NULL */
 	enum field_state description_st, email_st;
 };
 
-static void check_subscriptions(struct ph_verr *v, json_object *body, bool required,
-	struct webhook_input *in)
+static void check_subscriptions(
+	struct ph_verr *v, json_object *body, bool required, struct webhook_input *in)
 {
 	json_object *subs = NULL;
 	if (!json_object_object_get_ex(body, "subscriptions", &subs)) {
@@ -34,8 +34,9 @@ static void check_subscriptions(struct ph_verr *v, json_object *body, bool requi
 			ph_verr_add(v, "body", "subscriptions", "missing", "field required");
 		return;
 	}
-	size_t n = subs && json_object_is_type(subs, json_type_array) ? json_object_array_length(subs)
-									 : 0;
+	size_t n = subs && json_object_is_type(subs, json_type_array)
+		? json_object_array_length(subs)
+		: 0;
 	if (n == 0 || n > 500) {
 		ph_verr_add(v, "body", "subscriptions", "list_type",
 			"subscriptions must be a non-empty array of event types (\"*\" for all)");
@@ -43,9 +44,11 @@ static void check_subscriptions(struct ph_verr *v, json_object *body, bool requi
 	}
 	for (size_t i = 0; i < n; i++) {
 		json_object *t = json_object_array_get_idx(subs, i);
-		const char *s = json_object_is_type(t, json_type_string) ? json_object_get_string(t) : "";
+		const char *s =
+			json_object_is_type(t, json_type_string) ? json_object_get_string(t) : "";
 		if (strcmp(s, "*") != 0 && !event_type_valid(s)) {
-			ph_verr_add_item(v, "subscriptions", (int)i, NULL, "string_pattern_mismatch",
+			ph_verr_add_item(v, "subscriptions", (int)i, NULL,
+				"string_pattern_mismatch",
 				"event types match ^[A-Za-z0-9_.:-]{1,128}$");
 			return;
 		}
@@ -61,14 +64,18 @@ static bool parse_input(struct req *r, json_object *body, bool creating, struct 
 	memset(in, 0, sizeof(*in));
 	if (v_string(&v, body, LOC_BODY, "url", creating, false, 2048, &in->url) == FIELD_SET &&
 		!webhook_url_valid(in->url))
-		ph_verr_add(&v, "body", "url", "url_scheme", "url must be an http or https URL with a host");
+		ph_verr_add(&v, "body", "url", "url_scheme",
+			"url must be an http or https URL with a host");
 	check_subscriptions(&v, body, creating, in);
-	in->description_st = v_string(&v, body, LOC_BODY, "description", false, true, 1024,
-		&in->description);
-	in->email_st = v_string(&v, body, LOC_BODY, "notificationEmail", false, true, 254, &in->email);
+	in->description_st =
+		v_string(&v, body, LOC_BODY, "description", false, true, 1024, &in->description);
+	in->email_st =
+		v_string(&v, body, LOC_BODY, "notificationEmail", false, true, 254, &in->email);
 	if (in->email_st == FIELD_SET && !email_valid(in->email))
-		ph_verr_add(&v, "body", "notificationEmail", "value_error", "not a valid email address");
-	if (v_string(&v, body, LOC_BODY, "secret", false, !creating, 128, &in->secret) == FIELD_SET &&
+		ph_verr_add(&v, "body", "notificationEmail", "value_error",
+			"not a valid email address");
+	if (v_string(&v, body, LOC_BODY, "secret", false, !creating, 128, &in->secret) ==
+			FIELD_SET &&
 		!ph_sign_secret_valid(in->secret))
 		ph_verr_add(&v, "body", "secret", "value_error",
 			"secret must be whsec_ followed by base64 of 24 to 64 bytes");
@@ -172,8 +179,8 @@ static void create(struct req *r, int status)
 		in.secret = secret;
 	}
 	char *stored = seal(r, in.secret, id);
-	const char *params[] = {id, r->tenant_id, in.url, in.description, in.subscriptions,
-		in.email, stored, in.metadata};
+	const char *params[] = { id, r->tenant_id, in.url, in.description, in.subscriptions,
+		in.email, stored, in.metadata };
 	PGresult *res = ph_db_exec(&r->ctx->db,
 		"insert into webhooks (id, tenant_id, url, description, subscriptions,"
 		" notification_email, secret, metadata)"
@@ -204,7 +211,7 @@ static void reply_one(struct req *r, const char *sql, int n, const char *const *
 
 void webhooks_get(struct req *r)
 {
-	const char *params[] = {r->tenant_id, r->params[0]};
+	const char *params[] = { r->tenant_id, r->params[0] };
 	reply_one(r,
 		"select pghook_webhook_json(w) from webhooks w"
 		" where w.tenant_id = $1 and w.id = $2 and w.deleted_at is null",
@@ -218,7 +225,7 @@ void webhooks_list(struct req *r)
 	if (!req_page(r, "wh", &limit, cursor))
 		return;
 	snprintf(lim, sizeof(lim), "%d", limit + 1);
-	const char *params[] = {r->tenant_id, cursor[0] ? cursor : NULL, lim};
+	const char *params[] = { r->tenant_id, cursor[0] ? cursor : NULL, lim };
 	PGresult *res = ph_db_exec(&r->ctx->db,
 		"select pghook_webhook_json(w), w.id from webhooks w"
 		" where w.tenant_id = $1 and w.deleted_at is null and ($2::text is null or w.id < $2)"
@@ -245,8 +252,8 @@ void webhooks_patch(struct req *r)
 	const char *set_desc = in.description_st == FIELD_ABSENT ? "f" : "t";
 	const char *set_email = in.email_st == FIELD_ABSENT ? "f" : "t";
 	char *stored = seal(r, in.secret, r->params[0]);
-	const char *params[] = {r->tenant_id, r->params[0], in.url, set_desc, in.description,
-		in.subscriptions, set_email, in.email, in.metadata, stored};
+	const char *params[] = { r->tenant_id, r->params[0], in.url, set_desc, in.description,
+		in.subscriptions, set_email, in.email, in.metadata, stored };
 	reply_one(r,
 		"update webhooks set url = coalesce($3, url),"
 		" description = case when $4::bool then $5 else description end,"
@@ -264,8 +271,9 @@ void webhooks_patch(struct req *r)
 
 void webhooks_delete(struct req *r)
 {
-	const char *params[] = {r->tenant_id, r->params[0]};
-	PGresult *res = ph_db_exec(&r->ctx->db, "select pghook_delete_webhook($1, $2)::int", 2, params);
+	const char *params[] = { r->tenant_id, r->params[0] };
+	PGresult *res =
+		ph_db_exec(&r->ctx->db, "select pghook_delete_webhook($1, $2)::int", 2, params);
 	if (!res) {
 		reply_db_error(r);
 		return;
@@ -284,7 +292,7 @@ void webhooks_rotate_secret(struct req *r)
 	ph_secret_new(secret);
 	char *stored = seal(r, secret, r->params[0]);
 	OPENSSL_cleanse(secret, sizeof(secret));
-	const char *params[] = {r->tenant_id, r->params[0], stored};
+	const char *params[] = { r->tenant_id, r->params[0], stored };
 	/* The old secret keeps signing for 24 hours so receivers can roll over without loss. */
 	reply_one(r,
 		"update webhooks set previous_secret = secret,"
@@ -297,7 +305,7 @@ void webhooks_rotate_secret(struct req *r)
 
 static void set_status(struct req *r, const char *status, const char *reason)
 {
-	const char *params[] = {r->tenant_id, r->params[0], status, reason};
+	const char *params[] = { r->tenant_id, r->params[0], status, reason };
 	reply_one(r,
 		"update webhooks set status = $3, disabled_reason = $4, updated_at = now()"
 		" where tenant_id = $1 and id = $2 and deleted_at is null"
@@ -325,7 +333,7 @@ void webhooks_recover(struct req *r)
 		reply_invalid(r, "query", "since", "missing", "field required");
 		return;
 	}
-	const char *params[] = {r->tenant_id, r->params[0], since};
+	const char *params[] = { r->tenant_id, r->params[0], since };
 	/* Only the latest failed delivery of each chain is replayed, never one already replayed. */
 	PGresult *res = ph_db_exec(&r->ctx->db,
 		"select (select count(*) from webhooks w where w.tenant_id = $1 and w.id = $2"
@@ -344,7 +352,8 @@ void webhooks_recover(struct req *r)
 	if (strcmp(PQgetvalue(res, 0, 0), "0") == 0) {
 		reply_error(r, 404, "not_found", "no such webhook");
 	} else {
-		char *body = ph_xasprintf("{\"data\":%s,\"nextCursor\":null}", PQgetvalue(res, 0, 1));
+		char *body =
+			ph_xasprintf("{\"data\":%s,\"nextCursor\":null}", PQgetvalue(res, 0, 1));
 		reply_raw(r, 202, body, strlen(body));
 		free(body);
 	}

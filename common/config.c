@@ -76,21 +76,21 @@ static bool load_strings(struct ph_config *cfg, const char *(*get)(const char *)
 	return true;
 }
 
-static bool load_numbers(struct ph_config *cfg, const char *(*get)(const char *), char *err,
-	size_t errlen)
+static bool load_numbers(
+	struct ph_config *cfg, const char *(*get)(const char *), char *err, size_t errlen)
 {
 	const struct int_setting ints[] = {
-		{"PGHOOK_WORKER_CONCURRENCY", 1, 100000, &cfg->worker_concurrency},
-		{"PGHOOK_WORKER_BATCH", 1, 10000, &cfg->worker_batch},
-		{"PGHOOK_WORKER_PER_WEBHOOK", 1, 100000, &cfg->worker_per_webhook},
-		{"PGHOOK_API_THREADS", 1, 512, &cfg->api_threads},
+		{ "PGHOOK_WORKER_CONCURRENCY", 1, 100000, &cfg->worker_concurrency },
+		{ "PGHOOK_WORKER_BATCH", 1, 10000, &cfg->worker_batch },
+		{ "PGHOOK_WORKER_PER_WEBHOOK", 1, 100000, &cfg->worker_per_webhook },
+		{ "PGHOOK_API_THREADS", 1, 512, &cfg->api_threads },
 	};
 	const struct dur_setting durs[] = {
-		{"PGHOOK_HTTP_TIMEOUT", 1, &cfg->http_timeout_ms},
-		{"PGHOOK_WORKER_LEASE", 1000, &cfg->worker_lease_ms},
-		{"PGHOOK_WORKER_POLL", 10, &cfg->worker_poll_ms},
-		{"PGHOOK_SHUTDOWN_TIMEOUT", 0, &cfg->shutdown_timeout_ms},
-		{"PGHOOK_SHUTDOWN_DELAY", 0, &cfg->shutdown_delay_ms},
+		{ "PGHOOK_HTTP_TIMEOUT", 1, &cfg->http_timeout_ms },
+		{ "PGHOOK_WORKER_LEASE", 1000, &cfg->worker_lease_ms },
+		{ "PGHOOK_WORKER_POLL", 10, &cfg->worker_poll_ms },
+		{ "PGHOOK_SHUTDOWN_TIMEOUT", 0, &cfg->shutdown_timeout_ms },
+		{ "PGHOOK_SHUTDOWN_DELAY", 0, &cfg->shutdown_delay_ms },
 	};
 	for (size_t i = 0; i < PH_ARRAY_LEN(ints); i++) {
 		const char *v = get(ints[i].name);
@@ -109,7 +109,8 @@ static bool load_numbers(struct ph_config *cfg, const char *(*get)(const char *)
 		if (!v || !*v)
 			continue;
 		if (!ph_duration_parse(v, durs[i].dst) || *durs[i].dst < durs[i].lo) {
-			snprintf(err, errlen, "%s: expected a duration such as 500ms, 15s, 5m, got \"%s\"",
+			snprintf(err, errlen,
+				"%s: expected a duration such as 500ms, 15s, 5m, got \"%s\"",
 				durs[i].name, v);
 			return false;
 		}
@@ -117,8 +118,8 @@ static bool load_numbers(struct ph_config *cfg, const char *(*get)(const char *)
 	return true;
 }
 
-static bool load_misc(struct ph_config *cfg, const char *(*get)(const char *), char *err,
-	size_t errlen)
+static bool load_misc(
+	struct ph_config *cfg, const char *(*get)(const char *), char *err, size_t errlen)
 {
 	const char *v = get("PGHOOK_RETRY_SCHEDULE");
 	if (v && *v) {
@@ -135,16 +136,16 @@ static bool load_misc(struct ph_config *cfg, const char *(*get)(const char *), c
 	long n;
 	if (v && *v) {
 		if (!parse_int(v, 1024, 64L * 1024 * 1024, &n)) {
-			snprintf(err, errlen, "PGHOOK_MAX_BODY_BYTES: expected 1024..67108864, got \"%s\"",
-				v);
+			snprintf(err, errlen,
+				"PGHOOK_MAX_BODY_BYTES: expected 1024..67108864, got \"%s\"", v);
 			return false;
 		}
 		cfg->max_body_bytes = (size_t)n;
 	}
 	v = get("PGHOOK_LOG_LEVEL");
 	if (v && *v && !ph_log_parse_level(v, &cfg->log_level)) {
-		snprintf(err, errlen, "PGHOOK_LOG_LEVEL: expected debug, info, warn or error, got \"%s\"",
-			v);
+		snprintf(err, errlen,
+			"PGHOOK_LOG_LEVEL: expected debug, info, warn or error, got \"%s\"", v);
 		return false;
 	}
 	/* The first key encrypts, every one decrypts (see crypto.h). Never quote the value. */
@@ -161,8 +162,8 @@ static bool load_misc(struct ph_config *cfg, const char *(*get)(const char *), c
 	return true;
 }
 
-bool ph_config_load_from(struct ph_config *cfg, const char *(*get)(const char *), char *err,
-	size_t errlen)
+bool ph_config_load_from(
+	struct ph_config *cfg, const char *(*get)(const char *), char *err, size_t errlen)
 {
 	set_defaults(cfg);
 	load_strings(cfg, get);

@@ -17,25 +17,25 @@
 #define PH_RETRY_MAX 64
 
 struct ph_config {
-	char *database_url;    /* NULL: libpq's PG* variables apply */
-	char *listen;          /* api "host:port" */
-	char *metrics_listen;  /* worker "host:port" */
-	char *admin_key;       /* NULL: admin routes off */
-	char *secret_key;      /* base64 of 32 bytes (or a comma-separated list), or NULL */
+	char *database_url; /* NULL: libpq's PG* variables apply */
+	char *listen; /* api "host:port" */
+	char *metrics_listen; /* worker "host:port" */
+	char *admin_key; /* NULL: admin routes off */
+	char *secret_key; /* base64 of 32 bytes (or a comma-separated list), or NULL */
 	struct ph_crypto crypto; /* secret_key decoded: signing secrets at rest */
-	char *allow_cidrs;     /* comma-separated, or NULL */
-	char *smtp_url;        /* NULL: no emails */
+	char *allow_cidrs; /* comma-separated, or NULL */
+	char *smtp_url; /* NULL: no emails */
 	char *smtp_from;
 	int64_t retry_schedule[PH_RETRY_MAX];
 	int retry_count;
 	int64_t http_timeout_ms;
 	int worker_concurrency;
 	int worker_batch;
-	int worker_per_webhook;     /* deliveries in flight per webhook, per worker */
-	int64_t worker_lease_ms;     /* how long a claim is held before others may take it */
-	int64_t worker_poll_ms;      /* fallback poll when no NOTIFY arrives */
+	int worker_per_webhook; /* deliveries in flight per webhook, per worker */
+	int64_t worker_lease_ms; /* how long a claim is held before others may take it */
+	int64_t worker_poll_ms; /* fallback poll when no NOTIFY arrives */
 	int64_t shutdown_timeout_ms; /* drain deadline on SIGTERM */
-	int64_t shutdown_delay_ms;   /* api: time /readyz fails before listeners close */
+	int64_t shutdown_delay_ms; /* api: time /readyz fails before listeners close */
 	int api_threads;
 	size_t max_body_bytes;
 	enum ph_log_level log_level;

@@ -67,8 +67,8 @@ static void remember_prepared(struct ph_db *db, const char *name)
 	if (db->nprepared < PH_DB_MAX_PREPARED)
 		db->prepared[db->nprepared++] = name;
 	else
-		log_warn("more than %d prepared statements; %s is prepared again", PH_DB_MAX_PREPARED,
-			name);
+		log_warn("more than %d prepared statements; %s is prepared again",
+			PH_DB_MAX_PREPARED, name);
 }
 
 /* The connection cannot be trusted to be in a known state (a pipeline that could not be sent
@@ -86,7 +86,7 @@ static bool send_scoped(struct ph_db *db, const char *name, const char *sql, boo
 	int nparams, const char *const *params)
 {
 	PGconn *c = db->conn;
-	const char *tenant[] = {db->tenant};
+	const char *tenant[] = { db->tenant };
 	if (prepare && !PQsendPrepare(c, name, sql, nparams, NULL))
 		return false;
 	if (!PQsendQueryParams(c, "select set_config('pghook.tenant_id', $1, true)", 1, NULL,
@@ -113,7 +113,8 @@ static PGresult *collect_scoped(struct ph_db *db, int ncmds, bool *prepared)
 	for (;;) {
 		PGresult *res = PQgetResult(db->conn);
 		if (!res) {
-			/* Each command's results end with NULL; a dead connection only says NULL. */
+			/* Each command's results end with NULL; a dead connection only says NULL.
+			 */
 			if (PQstatus(db->conn) != CONNECTION_OK || ++cmd > ncmds)
 				break;
 			continue;
@@ -198,8 +199,8 @@ static bool is_prepared(const struct ph_db *db, const char *name)
 	return false;
 }
 
-PGresult *ph_db_exec_prepared(struct ph_db *db, const char *name, const char *sql, int nparams,
-	const char *const *params)
+PGresult *ph_db_exec_prepared(
+	struct ph_db *db, const char *name, const char *sql, int nparams, const char *const *params)
 {
 	db->sqlstate[0] = '\0';
 	db->last_conn_lost = false;

@@ -19,8 +19,8 @@ struct ph_db {
 	PGconn *conn;
 	const char *prepared[PH_DB_MAX_PREPARED]; /* statement names prepared on conn */
 	int nprepared;
-	char *conninfo;	     /* "" means libpq's PG* environment variables */
-	char sqlstate[6];    /* of the last failure, "" when it was not a server error */
+	char *conninfo; /* "" means libpq's PG* environment variables */
+	char sqlstate[6]; /* of the last failure, "" when it was not a server error */
 	bool last_conn_lost; /* the last failure was a broken connection */
 	/* While not "", every statement runs tenant-scoped: in one transaction after
 	 * set_config('pghook.tenant_id', tenant, true), which row-level security reads. */
@@ -35,8 +35,8 @@ void ph_db_finish(struct ph_db *db);
 bool ph_db_ensure(struct ph_db *db) PH_MUSTCHECK;
 /* Run one parameterised statement (text parameters, NULL for SQL NULL). Returns the result on
  * success (the caller PQclear()s it), NULL on failure with db->sqlstate set. */
-PGresult *ph_db_exec(struct ph_db *db, const char *sql, int nparams, const char *const *params)
-	PH_MUSTCHECK;
+PGresult *ph_db_exec(
+	struct ph_db *db, const char *sql, int nparams, const char *const *params) PH_MUSTCHECK;
 /* Same as ph_db_exec, as a named prepared statement: prepared on this connection the first time
  * (and again after a reconnect), so hot statements are parsed and planned once. name must be a
  * string literal or otherwise live as long as db. */
@@ -50,8 +50,8 @@ PGresult *ph_db_exec_prepared(struct ph_db *db, const char *name, const char *sq
  * tenant is too long (the scope is then cleared). */
 bool ph_db_set_tenant(struct ph_db *db, const char *tenant) PH_MUSTCHECK;
 /* Run a statement for its effect only. */
-bool ph_db_run(struct ph_db *db, const char *sql, int nparams, const char *const *params)
-	PH_MUSTCHECK;
+bool ph_db_run(
+	struct ph_db *db, const char *sql, int nparams, const char *const *params) PH_MUSTCHECK;
 /* True when the last failure's SQLSTATE equals code (e.g. "23505"). */
 bool ph_db_failed_with(const struct ph_db *db, const char *code);
 

@@ -9,7 +9,7 @@
 static const struct {
 	const char *suffix;
 	int64_t ms;
-} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
+} units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { "d", 86400000 } };
 
 bool ph_duration_parse(const char *s, int64_t *out_ms)
 {
@@ -44,8 +44,8 @@ int ph_duration_format(int64_t ms, char *buf, size_t len)
 {
 	for (size_t i = PH_ARRAY_LEN(units); i-- > 1;) {
 		if (ms != 0 && ms % units[i].ms == 0)
-			return snprintf(buf, len, "%lld%s", (long long)(ms / units[i].ms),
-				units[i].suffix);
+			return snprintf(
+				buf, len, "%lld%s", (long long)(ms / units[i].ms), units[i].suffix);
 	}
 	return snprintf(buf, len, ms == 0 ? "0s" : "%lldms", (long long)ms);
 }

@@ -41,7 +41,7 @@ bool ph_utf8_valid(const char *str, size_t len)
 				return false;
 			cp = (cp << 6) | (s[i + k] & 0x3f);
 		}
-		static const unsigned min_cp[] = {0, 0x80, 0x800, 0x10000};
+		static const unsigned min_cp[] = { 0, 0x80, 0x800, 0x10000 };
 		if (cp < min_cp[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 			return false;
 		i += n + 1;
@@ -265,8 +265,8 @@ static void push(struct ph_verr *v, json_object *loc, const char *type, const ch
 	json_object_array_add(v->detail, e);
 }
 
-void ph_verr_add(struct ph_verr *v, const char *where, const char *name, const char *type,
-	const char *msg)
+void ph_verr_add(
+	struct ph_verr *v, const char *where, const char *name, const char *type, const char *msg)
 {
 	json_object *loc = json_object_new_array();
 	json_object_array_add(loc, json_object_new_string(where));

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
  * json: request parsing with the limits the API promises (depth 64, finite numbers, valid
- * UTF-8, no duplicate keys, no NUL in keys) and the collector of validation errors rendered in seed 004's 422 shape:
+ * UTF-8, no duplicate keys, no NUL in keys) and the collector of validation errors rendered in seed
+ * 004's 422 shape:
  *   {"detail": [{"loc": ["body", "events", 3, "type"], "msg": "...", "type": "..."}]}
  */
 #ifndef PGHOOK_COMMON_JSON_H
@@ -17,17 +18,17 @@
 
 enum ph_json_parse_status {
 	PH_JSON_OK,
-	PH_JSON_SYNTAX,	   /* not JSON at all */
-	PH_JSON_TOO_DEEP,  /* nested deeper than PH_JSON_MAX_DEPTH */
-	PH_JSON_BAD_UTF8,  /* the bytes are not UTF-8 */
+	PH_JSON_SYNTAX, /* not JSON at all */
+	PH_JSON_TOO_DEEP, /* nested deeper than PH_JSON_MAX_DEPTH */
+	PH_JSON_BAD_UTF8, /* the bytes are not UTF-8 */
 	PH_JSON_NOT_FINITE, /* a number overflows a double (1e999) */
 	PH_JSON_DUPLICATE_KEY, /* an object repeats a key (json-c would keep the last) */
 	PH_JSON_NUL_KEY /* an object key holds \u0000 (json-c would cut the key there) */
 };
 
 /* Parse len bytes as one JSON document. On PH_JSON_OK *out owns a reference. */
-enum ph_json_parse_status ph_json_parse(const char *buf, size_t len, json_object **out)
-	PH_MUSTCHECK;
+enum ph_json_parse_status ph_json_parse(
+	const char *buf, size_t len, json_object **out) PH_MUSTCHECK;
 /* Human-readable text for a parse status. */
 const char *ph_json_parse_message(enum ph_json_parse_status st);
 
@@ -41,8 +42,8 @@ void ph_verr_finish(struct ph_verr *v);
 bool ph_verr_any(const struct ph_verr *v);
 /* Add an error at loc [where, name] (for example ["body", "url"] or ["query", "limit"]);
  * name may be NULL for [where]. */
-void ph_verr_add(struct ph_verr *v, const char *where, const char *name, const char *type,
-	const char *msg);
+void ph_verr_add(
+	struct ph_verr *v, const char *where, const char *name, const char *type, const char *msg);
 /* Add an error at ["body", list, index, field] for one element of an array in the body;
  * field may be NULL. */
 void ph_verr_add_item(struct ph_verr *v, const char *list, int index, const char *field,

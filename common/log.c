@@ -16,7 +16,7 @@
 
 static atomic_int min_level = PH_LOG_INFO;
 static const char *component = "pghook";
-static const char *const level_names[] = {"debug", "info", "warn", "error"};
+static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
 void ph_log_set_level(enum ph_log_level level)
 {

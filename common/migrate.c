@@ -13,9 +13,9 @@ static bool applied(struct ph_db *db, int version, bool *out)
 {
 	char v[16];
 	snprintf(v, sizeof(v), "%d", version);
-	const char *params[] = {v};
-	PGresult *res = ph_db_exec(db,
-		"select 1 from pghook_schema_migrations where version = $1::int", 1, params);
+	const char *params[] = { v };
+	PGresult *res = ph_db_exec(
+		db, "select 1 from pghook_schema_migrations where version = $1::int", 1, params);
 	if (!res)
 		return false;
 	*out = PQntuples(res) > 0;
@@ -27,7 +27,7 @@ static bool apply_one(struct ph_db *db, const struct ph_migration *m)
 {
 	char v[16];
 	snprintf(v, sizeof(v), "%d", m->version);
-	const char *params[] = {v, m->name};
+	const char *params[] = { v, m->name };
 	if (!ph_db_run(db, "begin", 0, NULL))
 		return false;
 	/* Simple query protocol: a migration file holds many statements. */
@@ -36,9 +36,10 @@ static bool apply_one(struct ph_db *db, const struct ph_migration *m)
 	if (!ok)
 		log_error("migration %s failed: %s", m->name, PQresultErrorMessage(res));
 	PQclear(res);
-	ok = ok && ph_db_run(db,
-			   "insert into pghook_schema_migrations (version, name) values ($1::int, $2)",
-			   2, params);
+	ok = ok &&
+		ph_db_run(db,
+			"insert into pghook_schema_migrations (version, name) values ($1::int, $2)",
+			2, params);
 	if (!ph_db_run(db, ok ? "commit" : "rollback", 0, NULL))
 		return false;
 	if (ok)
@@ -76,8 +77,8 @@ bool ph_migrate_run(struct ph_db *db)
 
 bool ph_migrate_is_current(struct ph_db *db)
 {
-	PGresult *res = ph_db_exec(db, "select coalesce(max(version), 0) from pghook_schema_migrations",
-		0, NULL);
+	PGresult *res = ph_db_exec(
+		db, "select coalesce(max(version), 0) from pghook_schema_migrations", 0, NULL);
 	if (!res)
 		return false;
 	int have = atoi(PQgetvalue(res, 0, 0));

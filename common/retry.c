@@ -97,11 +97,11 @@ static int take_word(struct cursor *c, const char *const *words, int n)
 	return -1;
 }
 
-static const char *const short_days[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
-static const char *const long_days[] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
-                                        "Friday", "Saturday", "Sunday"};
-static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+static const char *const short_days[] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun" };
+static const char *const long_days[] = { "Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
+	"Saturday", "Sunday" };
+static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep",
+	"Oct", "Nov", "Dec" };
 
 struct http_date {
 	int year, month, day; /* month 1..12 */
@@ -118,37 +118,37 @@ static bool take_month(struct cursor *c, struct http_date *d)
 static bool take_time(struct cursor *c, struct http_date *d)
 {
 	return take_digits(c, 2, false, &d->hour) && take_literal(c, ":") &&
-	       take_digits(c, 2, false, &d->minute) && take_literal(c, ":") &&
-	       take_digits(c, 2, false, &d->second);
+		take_digits(c, 2, false, &d->minute) && take_literal(c, ":") &&
+		take_digits(c, 2, false, &d->second);
 }
 
 /* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
 static bool parse_imf_fixdate(struct cursor c, struct http_date *d)
 {
 	return take_word(&c, short_days, 7) >= 0 && take_literal(&c, ", ") &&
-	       take_digits(&c, 2, false, &d->day) && take_literal(&c, " ") && take_month(&c, d) &&
-	       take_literal(&c, " ") && take_digits(&c, 4, false, &d->year) &&
-	       take_literal(&c, " ") && take_time(&c, d) && take_literal(&c, " GMT") &&
-	       c.p == c.end;
+		take_digits(&c, 2, false, &d->day) && take_literal(&c, " ") && take_month(&c, d) &&
+		take_literal(&c, " ") && take_digits(&c, 4, false, &d->year) &&
+		take_literal(&c, " ") && take_time(&c, d) && take_literal(&c, " GMT") &&
+		c.p == c.end;
 }
 
 /* RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"; the century is settled by the caller. */
 static bool parse_rfc850(struct cursor c, struct http_date *d)
 {
 	return take_word(&c, long_days, 7) >= 0 && take_literal(&c, ", ") &&
-	       take_digits(&c, 2, false, &d->day) && take_literal(&c, "-") && take_month(&c, d) &&
-	       take_literal(&c, "-") && take_digits(&c, 2, false, &d->year) &&
-	       take_literal(&c, " ") && take_time(&c, d) && take_literal(&c, " GMT") &&
-	       c.p == c.end;
+		take_digits(&c, 2, false, &d->day) && take_literal(&c, "-") && take_month(&c, d) &&
+		take_literal(&c, "-") && take_digits(&c, 2, false, &d->year) &&
+		take_literal(&c, " ") && take_time(&c, d) && take_literal(&c, " GMT") &&
+		c.p == c.end;
 }
 
 /* asctime: "Sun Nov  6 08:49:37 1994" */
 static bool parse_asctime(struct cursor c, struct http_date *d)
 {
 	return take_word(&c, short_days, 7) >= 0 && take_literal(&c, " ") && take_month(&c, d) &&
-	       take_literal(&c, " ") && take_digits(&c, 2, true, &d->day) &&
-	       take_literal(&c, " ") && take_time(&c, d) && take_literal(&c, " ") &&
-	       take_digits(&c, 4, false, &d->year) && c.p == c.end;
+		take_literal(&c, " ") && take_digits(&c, 2, true, &d->day) &&
+		take_literal(&c, " ") && take_time(&c, d) && take_literal(&c, " ") &&
+		take_digits(&c, 4, false, &d->year) && c.p == c.end;
 }
 
 /* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (Howard Hinnant's
@@ -165,7 +165,7 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 
 static bool date_valid(const struct http_date *d)
 {
-	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	bool leap = (d->year % 4 == 0 && d->year % 100 != 0) || d->year % 400 == 0;
 	if (d->day < 1 || d->day > mdays[d->month - 1] || (d->month == 2 && d->day == 29 && !leap))
 		return false;
@@ -176,8 +176,8 @@ static bool date_valid(const struct http_date *d)
 /* Parse an HTTP date into seconds since the epoch. */
 static bool parse_http_date(const char *s, size_t n, time_t now, int64_t *epoch)
 {
-	struct cursor c = {s, s + n};
-	struct http_date d = {0};
+	struct cursor c = { s, s + n };
+	struct http_date d = { 0 };
 	if (parse_rfc850(c, &d)) {
 		/* RFC 9110 §5.6.7: a two-digit year more than 50 years ahead is in the past. */
 		struct tm tm;
@@ -193,7 +193,7 @@ static bool parse_http_date(const char *s, size_t n, time_t now, int64_t *epoch)
 	if (!date_valid(&d))
 		return false;
 	*epoch = days_from_civil(d.year, d.month, d.day) * 86400 + d.hour * 3600 + d.minute * 60 +
-	         d.second;
+		d.second;
 	return true;
 }
 

@@ -15,10 +15,10 @@
 
 #include "base64.h"
 
-#define SECRET_PREFIX     "whsec_"
-#define KEY_MIN           24
-#define KEY_MAX           64
-#define MAC_LEN           32
+#define SECRET_PREFIX	  "whsec_"
+#define KEY_MIN		  24
+#define KEY_MAX		  64
+#define MAC_LEN		  32
 #define SIGNATURE_VERSION "v1,"
 
 /* Decode the key of a secret into key[KEY_MAX]; false unless it is 24..64 bytes. */
@@ -45,38 +45,37 @@ bool ph_sign_secret_valid(const char *secret)
 
 /* HMAC-SHA256 of "<id>.<ts>.<body>" under key into mac[MAC_LEN]. */
 static bool hmac_content(const unsigned char *key, size_t key_len, const char *msg_id,
-                         long long timestamp, const char *body, size_t body_len,
-                         unsigned char mac[MAC_LEN])
+	long long timestamp, const char *body, size_t body_len, unsigned char mac[MAC_LEN])
 {
 	char ts[24];
 	int ts_len = snprintf(ts, sizeof(ts), "%lld", timestamp);
 	char digest[] = "SHA256";
 	OSSL_PARAM params[] = {
-	        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-	        OSSL_PARAM_construct_end(),
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+		OSSL_PARAM_construct_end(),
 	};
 	EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	EVP_MAC_CTX *ctx = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
 	size_t mac_len = 0;
 	bool ok = ctx && EVP_MAC_init(ctx, key, key_len, params) &&
-	          EVP_MAC_update(ctx, (const unsigned char *)msg_id, strlen(msg_id)) &&
-	          EVP_MAC_update(ctx, (const unsigned char *)".", 1) &&
-	          EVP_MAC_update(ctx, (const unsigned char *)ts, (size_t)ts_len) &&
-	          EVP_MAC_update(ctx, (const unsigned char *)".", 1) &&
-	          (body_len == 0 || EVP_MAC_update(ctx, (const unsigned char *)body, body_len)) &&
-	          EVP_MAC_final(ctx, mac, &mac_len, MAC_LEN) && mac_len == MAC_LEN;
+		EVP_MAC_update(ctx, (const unsigned char *)msg_id, strlen(msg_id)) &&
+		EVP_MAC_update(ctx, (const unsigned char *)".", 1) &&
+		EVP_MAC_update(ctx, (const unsigned char *)ts, (size_t)ts_len) &&
+		EVP_MAC_update(ctx, (const unsigned char *)".", 1) &&
+		(body_len == 0 || EVP_MAC_update(ctx, (const unsigned char *)body, body_len)) &&
+		EVP_MAC_final(ctx, mac, &mac_len, MAC_LEN) && mac_len == MAC_LEN;
 	EVP_MAC_CTX_free(ctx);
 	EVP_MAC_free(hmac);
 	return ok;
 }
 
 bool ph_sign(const char *secret, const char *msg_id, long long timestamp, const char *body,
-             size_t body_len, char out[PH_SIGNATURE_LEN])
+	size_t body_len, char out[PH_SIGNATURE_LEN])
 {
 	unsigned char key[KEY_MAX], mac[MAC_LEN];
 	size_t key_len = 0;
 	bool ok = decode_secret(secret, key, &key_len) &&
-	          hmac_content(key, key_len, msg_id, timestamp, body, body_len, mac);
+		hmac_content(key, key_len, msg_id, timestamp, body, body_len, mac);
 	OPENSSL_cleanse(key, sizeof(key));
 	out[0] = '\0';
 	if (!ok)
@@ -87,8 +86,7 @@ bool ph_sign(const char *secret, const char *msg_id, long long timestamp, const 
 }
 
 bool ph_sign_header(const char *secret, const char *previous_secret, const char *msg_id,
-                    long long timestamp, const char *body, size_t body_len,
-                    char out[PH_SIGNATURE_HEADER_MAX])
+	long long timestamp, const char *body, size_t body_len, char out[PH_SIGNATURE_HEADER_MAX])
 {
 	char previous[PH_SIGNATURE_LEN];
 	out[0] = '\0';

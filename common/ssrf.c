@@ -41,38 +41,36 @@ struct range {
 };
 
 static const struct range v4_ranges[] = {
-        {{169, 254, 169, 254}, 32, PH_SSRF_METADATA}, /* AWS, GCP, Azure, ... */
-        {{169, 254, 170, 2}, 32, PH_SSRF_METADATA},   /* AWS ECS task metadata */
-        {{100, 100, 100, 200}, 32, PH_SSRF_METADATA}, /* Alibaba Cloud */
-        {{192, 0, 0, 192}, 32, PH_SSRF_METADATA},     /* Oracle Cloud */
-        {{0}, 8, PH_SSRF_UNSPECIFIED},
-        {{10}, 8, PH_SSRF_PRIVATE},
-        {{172, 16}, 12, PH_SSRF_PRIVATE},
-        {{192, 168}, 16, PH_SSRF_PRIVATE},
-        {{127}, 8, PH_SSRF_LOOPBACK},
-        {{169, 254}, 16, PH_SSRF_LINK_LOCAL},
-        {{100, 64}, 10, PH_SSRF_CGNAT},
-        {{224}, 4, PH_SSRF_MULTICAST},
-        {{240}, 4, PH_SSRF_RESERVED}, /* includes 255.255.255.255 */
-        {{192, 0, 0}, 24, PH_SSRF_RESERVED},
-        {{192, 0, 2}, 24, PH_SSRF_RESERVED},
-        {{198, 18}, 15, PH_SSRF_RESERVED},
-        {{198, 51, 100}, 24, PH_SSRF_RESERVED},
-        {{203, 0, 113}, 24, PH_SSRF_RESERVED},
+	{ { 169, 254, 169, 254 }, 32, PH_SSRF_METADATA }, /* AWS, GCP, Azure, ... */
+	{ { 169, 254, 170, 2 }, 32, PH_SSRF_METADATA }, /* AWS ECS task metadata */
+	{ { 100, 100, 100, 200 }, 32, PH_SSRF_METADATA }, /* Alibaba Cloud */
+	{ { 192, 0, 0, 192 }, 32, PH_SSRF_METADATA }, /* Oracle Cloud */
+	{ { 0 }, 8, PH_SSRF_UNSPECIFIED },
+	{ { 10 }, 8, PH_SSRF_PRIVATE },
+	{ { 172, 16 }, 12, PH_SSRF_PRIVATE },
+	{ { 192, 168 }, 16, PH_SSRF_PRIVATE },
+	{ { 127 }, 8, PH_SSRF_LOOPBACK },
+	{ { 169, 254 }, 16, PH_SSRF_LINK_LOCAL },
+	{ { 100, 64 }, 10, PH_SSRF_CGNAT },
+	{ { 224 }, 4, PH_SSRF_MULTICAST },
+	{ { 240 }, 4, PH_SSRF_RESERVED }, /* includes 255.255.255.255 */
+	{ { 192, 0, 0 }, 24, PH_SSRF_RESERVED },
+	{ { 192, 0, 2 }, 24, PH_SSRF_RESERVED },
+	{ { 198, 18 }, 15, PH_SSRF_RESERVED },
+	{ { 198, 51, 100 }, 24, PH_SSRF_RESERVED },
+	{ { 203, 0, 113 }, 24, PH_SSRF_RESERVED },
 };
 
 /* Whatever is outside 2000::/3 is caught after this table: no global unicast lives there. */
 static const struct range v6_ranges[] = {
-        {{0}, 128, PH_SSRF_UNSPECIFIED},
-        {{[15] = 1}, 128, PH_SSRF_LOOPBACK},
-        {{0xfd, 0x00, 0x0e, 0xc2, [14] = 0x02, [15] = 0x54}, 128, PH_SSRF_METADATA},
-        {{0xfe, 0x80}, 10, PH_SSRF_LINK_LOCAL},
-        {{0xfe, 0xc0}, 10, PH_SSRF_PRIVATE}, /* site-local, deprecated for fc00::/7 */
-        {{0xfc}, 7, PH_SSRF_PRIVATE},
-        {{0xff}, 8, PH_SSRF_MULTICAST},
-        {{0x20, 0x01, 0x0d, 0xb8}, 32, PH_SSRF_RESERVED},             /* documentation */
-        {{0x3f, 0xff}, 20, PH_SSRF_RESERVED},                         /* documentation, RFC 9637 */
-        {{0x20, 0x01, 0x00, 0x02, 0x00, 0x00}, 48, PH_SSRF_RESERVED}, /* benchmarking */
+	{ { 0 }, 128, PH_SSRF_UNSPECIFIED }, { { [15] = 1 }, 128, PH_SSRF_LOOPBACK },
+	{ { 0xfd, 0x00, 0x0e, 0xc2, [14] = 0x02, [15] = 0x54 }, 128, PH_SSRF_METADATA },
+	{ { 0xfe, 0x80 }, 10, PH_SSRF_LINK_LOCAL },
+	{ { 0xfe, 0xc0 }, 10, PH_SSRF_PRIVATE }, /* site-local, deprecated for fc00::/7 */
+	{ { 0xfc }, 7, PH_SSRF_PRIVATE }, { { 0xff }, 8, PH_SSRF_MULTICAST },
+	{ { 0x20, 0x01, 0x0d, 0xb8 }, 32, PH_SSRF_RESERVED }, /* documentation */
+	{ { 0x3f, 0xff }, 20, PH_SSRF_RESERVED }, /* documentation, RFC 9637 */
+	{ { 0x20, 0x01, 0x00, 0x02, 0x00, 0x00 }, 48, PH_SSRF_RESERVED }, /* benchmarking */
 };
 
 /* IPv6 prefixes that carry an IPv4 address at byte offset `at`. Inside 64:ff9b:1::/48 the
@@ -82,12 +80,12 @@ static const struct embedding {
 	int bits;
 	int at;
 } embeddings[] = {
-        {{[10] = 0xff, [11] = 0xff}, 96, 12},           /* ::ffff:a.b.c.d, mapped */
-        {{[8] = 0xff, [9] = 0xff}, 96, 12},             /* ::ffff:0:a.b.c.d, SIIT */
-        {{0x00, 0x64, 0xff, 0x9b}, 96, 12},             /* 64:ff9b::/96, NAT64 */
-        {{0x00, 0x64, 0xff, 0x9b, 0x00, 0x01}, 48, 12}, /* local NAT64 (RFC 8215), /96 */
-        {{0x20, 0x02}, 16, 2},                          /* 2002:aabb:ccdd::, 6to4 */
-        {{0}, 96, 12},                                  /* ::a.b.c.d, compatible */
+	{ { [10] = 0xff, [11] = 0xff }, 96, 12 }, /* ::ffff:a.b.c.d, mapped */
+	{ { [8] = 0xff, [9] = 0xff }, 96, 12 }, /* ::ffff:0:a.b.c.d, SIIT */
+	{ { 0x00, 0x64, 0xff, 0x9b }, 96, 12 }, /* 64:ff9b::/96, NAT64 */
+	{ { 0x00, 0x64, 0xff, 0x9b, 0x00, 0x01 }, 48, 12 }, /* local NAT64 (RFC 8215), /96 */
+	{ { 0x20, 0x02 }, 16, 2 }, /* 2002:aabb:ccdd::, 6to4 */
+	{ { 0 }, 96, 12 }, /* ::a.b.c.d, compatible */
 };
 
 static bool prefix_match(const unsigned char *addr, const unsigned char *net, int bits)
@@ -153,8 +151,8 @@ static enum ph_ssrf_verdict check_v6(const struct ph_ssrf_policy *p, const unsig
 	return v;
 }
 
-enum ph_ssrf_verdict ph_ssrf_check(const struct ph_ssrf_policy *p, const struct sockaddr *sa,
-                                   socklen_t len)
+enum ph_ssrf_verdict ph_ssrf_check(
+	const struct ph_ssrf_policy *p, const struct sockaddr *sa, socklen_t len)
 {
 	/* Copies rather than casts: sa may be any sockaddr storage, aligned or not. */
 	if (!sa)
@@ -290,7 +288,7 @@ struct ph_ssrf_policy *ph_ssrf_policy_create(const char *allow_cidrs, char *err,
 		if (s == end) {
 			if (err && errlen)
 				snprintf(err, errlen, "empty entry in CIDR list \"%s\"",
-				         allow_cidrs);
+					allow_cidrs);
 			break;
 		}
 		if (!parse_cidr(s, (size_t)(end - s), &p->entries[p->count], err, errlen))

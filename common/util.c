@@ -9,7 +9,8 @@
 
 static void oom(size_t size)
 {
-	fprintf(stderr, "{\"level\":\"error\",\"msg\":\"out of memory allocating %zu bytes\"}\n", size);
+	fprintf(stderr, "{\"level\":\"error\",\"msg\":\"out of memory allocating %zu bytes\"}\n",
+		size);
 	abort();
 }
 

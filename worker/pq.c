@@ -140,7 +140,7 @@ static bool set_lost_lease_limit(PGconn *conn, const struct ph_config *cfg)
 {
 	char n[16];
 	snprintf(n, sizeof(n), "%d", cfg->retry_count);
-	const char *params[] = {n};
+	const char *params[] = { n };
 	PGresult *res = PQexecParams(conn, "select set_config('pghook.max_lost_leases', $1, false)",
 		1, NULL, params, NULL, NULL, 0);
 	bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;

@@ -12,24 +12,24 @@
 static int check_failures;
 static int check_count;
 
-#define CHECK(expr)                                                                               \
-	do {                                                                                      \
-		check_count++;                                                                    \
-		if (!(expr)) {                                                                    \
-			check_failures++;                                                         \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr);  \
-		}                                                                                 \
+#define CHECK(expr)                                                                              \
+	do {                                                                                     \
+		check_count++;                                                                   \
+		if (!(expr)) {                                                                   \
+			check_failures++;                                                        \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr); \
+		}                                                                                \
 	} while (0)
 
-#define CHECK_STR(a, b)                                                                           \
-	do {                                                                                      \
-		const char *check_a_ = (a), *check_b_ = (b);                                      \
-		check_count++;                                                                    \
-		if (!check_a_ || !check_b_ || strcmp(check_a_, check_b_) != 0) {                  \
-			check_failures++;                                                         \
+#define CHECK_STR(a, b)                                                                          \
+	do {                                                                                     \
+		const char *check_a_ = (a), *check_b_ = (b);                                     \
+		check_count++;                                                                   \
+		if (!check_a_ || !check_b_ || strcmp(check_a_, check_b_) != 0) {                 \
+			check_failures++;                                                        \
 			fprintf(stderr, "%s:%d: \"%s\" != \"%s\"\n", __FILE__, __LINE__,         \
-				check_a_ ? check_a_ : "(null)", check_b_ ? check_b_ : "(null)");  \
-		}                                                                                 \
+				check_a_ ? check_a_ : "(null)", check_b_ ? check_b_ : "(null)"); \
+		}                                                                                \
 	} while (0)
 
 static inline int check_finish(const char *name)

@@ -23,16 +23,16 @@ static const struct {
 	const char *std;
 	const char *url;
 } vectors[] = {
-        {"empty", "", 0, "", ""},
-        {"f", "f", 1, "Zg==", "Zg"},
-        {"fo", "fo", 2, "Zm8=", "Zm8"},
-        {"foo", "foo", 3, "Zm9v", "Zm9v"},
-        {"foob", "foob", 4, "Zm9vYg==", "Zm9vYg"},
-        {"fooba", "fooba", 5, "Zm9vYmE=", "Zm9vYmE"},
-        {"foobar", "foobar", 6, "Zm9vYmFy", "Zm9vYmFy"},
-        {"62 and 63", "\xfb\xff", 2, "+/8=", "-_8"},
-        {"all ones", "\xff\xff\xff", 3, "////", "____"},
-        {"zero bytes", "\0\0\0\0", 4, "AAAAAA==", "AAAAAA"},
+	{ "empty", "", 0, "", "" },
+	{ "f", "f", 1, "Zg==", "Zg" },
+	{ "fo", "fo", 2, "Zm8=", "Zm8" },
+	{ "foo", "foo", 3, "Zm9v", "Zm9v" },
+	{ "foob", "foob", 4, "Zm9vYg==", "Zm9vYg" },
+	{ "fooba", "fooba", 5, "Zm9vYmE=", "Zm9vYmE" },
+	{ "foobar", "foobar", 6, "Zm9vYmFy", "Zm9vYmFy" },
+	{ "62 and 63", "\xfb\xff", 2, "+/8=", "-_8" },
+	{ "all ones", "\xff\xff\xff", 3, "////", "____" },
+	{ "zero bytes", "\0\0\0\0", 4, "AAAAAA==", "AAAAAA" },
 };
 
 static void test_encoded_len(void)
@@ -66,7 +66,7 @@ static void test_decode_vectors(void)
 {
 	for (size_t i = 0; i < PH_ARRAY_LEN(vectors); i++) {
 		int before = check_failures;
-		const char *forms[] = {vectors[i].std, vectors[i].url};
+		const char *forms[] = { vectors[i].std, vectors[i].url };
 		for (size_t f = 0; f < PH_ARRAY_LEN(forms); f++) {
 			unsigned char out[64];
 			size_t n = 999;
@@ -84,10 +84,14 @@ static void test_decode_invalid(void)
 		const char *name;
 		const char *in;
 	} cases[] = {
-	        {"one char", "Z"},         {"five chars", "Zm9vY"},
-	        {"bang", "Zm9v!A=="},      {"space inside", "Zm9v YmFy"},
-	        {"newline", "Zm9v\nYmFy"}, {"padding inside", "Zg==Zg=="},
-	        {"dot", "Zm9v.mFy"},       {"high byte", "Zm9v\xc3\xa9"},
+		{ "one char", "Z" },
+		{ "five chars", "Zm9vY" },
+		{ "bang", "Zm9v!A==" },
+		{ "space inside", "Zm9v YmFy" },
+		{ "newline", "Zm9v\nYmFy" },
+		{ "padding inside", "Zg==Zg==" },
+		{ "dot", "Zm9v.mFy" },
+		{ "high byte", "Zm9v\xc3\xa9" },
 	};
 	for (size_t i = 0; i < PH_ARRAY_LEN(cases); i++) {
 		int before = check_failures;

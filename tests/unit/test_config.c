@@ -44,8 +44,8 @@ static void case_done(const char *name, int failures_before)
 
 static void check_defaults(const struct ph_config *cfg)
 {
-	static const int64_t retry[] = {0,        5 * SEC,  5 * MIN,   30 * MIN,
-	                                2 * HOUR, 5 * HOUR, 10 * HOUR, 10 * HOUR};
+	static const int64_t retry[] = { 0, 5 * SEC, 5 * MIN, 30 * MIN, 2 * HOUR, 5 * HOUR,
+		10 * HOUR, 10 * HOUR };
 	CHECK(cfg->database_url == NULL);
 	CHECK_STR(cfg->listen, "0.0.0.0:8080");
 	CHECK_STR(cfg->metrics_listen, "0.0.0.0:9090");
@@ -72,7 +72,7 @@ static void test_defaults(void)
 {
 	struct ph_config cfg;
 	char err[256] = "";
-	static const struct env_var none[] = {{NULL, NULL}};
+	static const struct env_var none[] = { { NULL, NULL } };
 
 	fake_env = none;
 	CHECK(ph_config_load_from(&cfg, fake_getenv, err, sizeof(err)));
@@ -89,25 +89,25 @@ static void test_defaults(void)
 static void test_all_set(void)
 {
 	static const struct env_var env[] = {
-	        {"DATABASE_URL", "postgres://u@db/pghook"},
-	        {"PGHOOK_LISTEN", "127.0.0.1:8081"},
-	        {"PGHOOK_METRICS_LISTEN", "127.0.0.1:9091"},
-	        {"PGHOOK_ADMIN_KEY", "admin-secret"},
-	        {"PGHOOK_SECRET_KEY", "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s="},
-	        {"PGHOOK_ALLOW_CIDRS", "10.0.0.0/8,192.168.0.0/16"},
-	        {"PGHOOK_SMTP_URL", "smtp://mail:25"},
-	        {"PGHOOK_SMTP_FROM", "hooks@example.com"},
-	        {"PGHOOK_RETRY_SCHEDULE", "1s,500ms,1d"},
-	        {"PGHOOK_HTTP_TIMEOUT", "10s"},
-	        {"PGHOOK_WORKER_CONCURRENCY", "8"},
-	        {"PGHOOK_WORKER_BATCH", "10000"},
-	        {"PGHOOK_WORKER_LEASE", "2m"},
-	        {"PGHOOK_WORKER_POLL", "250ms"},
-	        {"PGHOOK_SHUTDOWN_TIMEOUT", "0"},
-	        {"PGHOOK_API_THREADS", "1"},
-	        {"PGHOOK_MAX_BODY_BYTES", "2048"},
-	        {"PGHOOK_LOG_LEVEL", "debug"},
-	        {NULL, NULL},
+		{ "DATABASE_URL", "postgres://u@db/pghook" },
+		{ "PGHOOK_LISTEN", "127.0.0.1:8081" },
+		{ "PGHOOK_METRICS_LISTEN", "127.0.0.1:9091" },
+		{ "PGHOOK_ADMIN_KEY", "admin-secret" },
+		{ "PGHOOK_SECRET_KEY", "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s=" },
+		{ "PGHOOK_ALLOW_CIDRS", "10.0.0.0/8,192.168.0.0/16" },
+		{ "PGHOOK_SMTP_URL", "smtp://mail:25" },
+		{ "PGHOOK_SMTP_FROM", "hooks@example.com" },
+		{ "PGHOOK_RETRY_SCHEDULE", "1s,500ms,1d" },
+		{ "PGHOOK_HTTP_TIMEOUT", "10s" },
+		{ "PGHOOK_WORKER_CONCURRENCY", "8" },
+		{ "PGHOOK_WORKER_BATCH", "10000" },
+		{ "PGHOOK_WORKER_LEASE", "2m" },
+		{ "PGHOOK_WORKER_POLL", "250ms" },
+		{ "PGHOOK_SHUTDOWN_TIMEOUT", "0" },
+		{ "PGHOOK_API_THREADS", "1" },
+		{ "PGHOOK_MAX_BODY_BYTES", "2048" },
+		{ "PGHOOK_LOG_LEVEL", "debug" },
+		{ NULL, NULL },
 	};
 	struct ph_config cfg;
 	char err[256] = "";
@@ -124,7 +124,7 @@ static void test_all_set(void)
 	CHECK_STR(cfg.smtp_from, "hooks@example.com");
 	CHECK(cfg.retry_count == 3);
 	CHECK(cfg.retry_schedule[0] == SEC && cfg.retry_schedule[1] == 500 &&
-	      cfg.retry_schedule[2] == 24 * HOUR);
+		cfg.retry_schedule[2] == 24 * HOUR);
 	CHECK(cfg.http_timeout_ms == 10 * SEC);
 	CHECK(cfg.worker_concurrency == 8);
 	CHECK(cfg.worker_batch == 10000);
@@ -140,7 +140,7 @@ static void test_all_set(void)
 /* Without PGHOOK_WORKER_LEASE the lease follows the HTTP timeout. */
 static void test_lease_derived(void)
 {
-	static const struct env_var env[] = {{"PGHOOK_HTTP_TIMEOUT", "1m"}, {NULL, NULL}};
+	static const struct env_var env[] = { { "PGHOOK_HTTP_TIMEOUT", "1m" }, { NULL, NULL } };
 	struct ph_config cfg;
 	char err[256];
 	fake_env = env;
@@ -157,15 +157,15 @@ static void test_limits(void)
 		strcat(sched, i ? ",1s" : "1s");
 	strcat(strcpy(over, sched), ",1s");
 	const struct env_var env[] = {
-	        {"PGHOOK_RETRY_SCHEDULE", sched},
-	        {"PGHOOK_WORKER_CONCURRENCY", "100000"},
-	        {"PGHOOK_API_THREADS", "512"},
-	        {"PGHOOK_HTTP_TIMEOUT", "1ms"},
-	        {"PGHOOK_WORKER_LEASE", "1s"},
-	        {"PGHOOK_WORKER_POLL", "10ms"},
-	        {"PGHOOK_MAX_BODY_BYTES", "67108864"},
-	        {"PGHOOK_LOG_LEVEL", "error"},
-	        {NULL, NULL},
+		{ "PGHOOK_RETRY_SCHEDULE", sched },
+		{ "PGHOOK_WORKER_CONCURRENCY", "100000" },
+		{ "PGHOOK_API_THREADS", "512" },
+		{ "PGHOOK_HTTP_TIMEOUT", "1ms" },
+		{ "PGHOOK_WORKER_LEASE", "1s" },
+		{ "PGHOOK_WORKER_POLL", "10ms" },
+		{ "PGHOOK_MAX_BODY_BYTES", "67108864" },
+		{ "PGHOOK_LOG_LEVEL", "error" },
+		{ NULL, NULL },
 	};
 	struct ph_config cfg;
 	char err[256] = "";
@@ -183,7 +183,7 @@ static void test_limits(void)
 	CHECK(cfg.log_level == PH_LOG_ERROR);
 	ph_config_finish(&cfg);
 
-	const struct env_var too_many[] = {{"PGHOOK_RETRY_SCHEDULE", over}, {NULL, NULL}};
+	const struct env_var too_many[] = { { "PGHOOK_RETRY_SCHEDULE", over }, { NULL, NULL } };
 	fake_env = too_many;
 	CHECK(!ph_config_load_from(&cfg, fake_getenv, err, sizeof(err)));
 	CHECK(strncmp(err, "PGHOOK_RETRY_SCHEDULE: ", 23) == 0);
@@ -199,43 +199,44 @@ static void test_invalid(void)
 		const char *value;
 		const char *msg;
 	} cases[] = {
-	        {"PGHOOK_WORKER_CONCURRENCY", "0",
-	         "PGHOOK_WORKER_CONCURRENCY: expected an integer in 1..100000, got \"0\""},
-	        {"PGHOOK_WORKER_CONCURRENCY", "100001", NULL},
-	        {"PGHOOK_WORKER_CONCURRENCY", "-5", NULL},
-	        {"PGHOOK_WORKER_BATCH", "abc",
-	         "PGHOOK_WORKER_BATCH: expected an integer in 1..10000, got \"abc\""},
-	        {"PGHOOK_WORKER_BATCH", "10x", NULL},
-	        {"PGHOOK_WORKER_BATCH", "1.5", NULL},
-	        {"PGHOOK_API_THREADS", "513", NULL},
-	        {"PGHOOK_API_THREADS", "99999999999999999999999", NULL},
-	        {"PGHOOK_HTTP_TIMEOUT", "15",
-	         "PGHOOK_HTTP_TIMEOUT: expected a duration such as 500ms, 15s, 5m, got \"15\""},
-	        {"PGHOOK_HTTP_TIMEOUT", "0s", NULL},
-	        {"PGHOOK_HTTP_TIMEOUT", "1.5s", NULL},
-	        {"PGHOOK_WORKER_LEASE", "999ms", NULL},
-	        {"PGHOOK_WORKER_POLL", "9ms", NULL},
-	        {"PGHOOK_WORKER_POLL", "soon", NULL},
-	        {"PGHOOK_SHUTDOWN_TIMEOUT", "-1s", NULL},
-	        {"PGHOOK_SHUTDOWN_TIMEOUT", "101d", NULL},
-	        {"PGHOOK_RETRY_SCHEDULE", "5s,,5m",
-	         "PGHOOK_RETRY_SCHEDULE: expected 1..64 comma-separated durations, got "
-	         "\"5s,,5m\""},
-	        {"PGHOOK_RETRY_SCHEDULE", "5s,5", NULL},
-	        {"PGHOOK_RETRY_SCHEDULE", ",", NULL},
-	        {"PGHOOK_MAX_BODY_BYTES", "1023",
-	         "PGHOOK_MAX_BODY_BYTES: expected 1024..67108864, got \"1023\""},
-	        {"PGHOOK_MAX_BODY_BYTES", "67108865", NULL},
-	        {"PGHOOK_MAX_BODY_BYTES", "1MB", NULL},
-	        {"PGHOOK_LOG_LEVEL", "verbose",
-	         "PGHOOK_LOG_LEVEL: expected debug, info, warn or error, got \"verbose\""},
-	        {"PGHOOK_LOG_LEVEL", "INFO", NULL},
-	        /* The message never repeats a secret's value. */
-	        {"PGHOOK_SECRET_KEY", "c2VjcmV0", "PGHOOK_SECRET_KEY: expected base64 of 32 bytes"},
+		{ "PGHOOK_WORKER_CONCURRENCY", "0",
+			"PGHOOK_WORKER_CONCURRENCY: expected an integer in 1..100000, got \"0\"" },
+		{ "PGHOOK_WORKER_CONCURRENCY", "100001", NULL },
+		{ "PGHOOK_WORKER_CONCURRENCY", "-5", NULL },
+		{ "PGHOOK_WORKER_BATCH", "abc",
+			"PGHOOK_WORKER_BATCH: expected an integer in 1..10000, got \"abc\"" },
+		{ "PGHOOK_WORKER_BATCH", "10x", NULL },
+		{ "PGHOOK_WORKER_BATCH", "1.5", NULL },
+		{ "PGHOOK_API_THREADS", "513", NULL },
+		{ "PGHOOK_API_THREADS", "99999999999999999999999", NULL },
+		{ "PGHOOK_HTTP_TIMEOUT", "15",
+			"PGHOOK_HTTP_TIMEOUT: expected a duration such as 500ms, 15s, 5m, got \"15\"" },
+		{ "PGHOOK_HTTP_TIMEOUT", "0s", NULL },
+		{ "PGHOOK_HTTP_TIMEOUT", "1.5s", NULL },
+		{ "PGHOOK_WORKER_LEASE", "999ms", NULL },
+		{ "PGHOOK_WORKER_POLL", "9ms", NULL },
+		{ "PGHOOK_WORKER_POLL", "soon", NULL },
+		{ "PGHOOK_SHUTDOWN_TIMEOUT", "-1s", NULL },
+		{ "PGHOOK_SHUTDOWN_TIMEOUT", "101d", NULL },
+		{ "PGHOOK_RETRY_SCHEDULE", "5s,,5m",
+			"PGHOOK_RETRY_SCHEDULE: expected 1..64 comma-separated durations, got "
+			"\"5s,,5m\"" },
+		{ "PGHOOK_RETRY_SCHEDULE", "5s,5", NULL },
+		{ "PGHOOK_RETRY_SCHEDULE", ",", NULL },
+		{ "PGHOOK_MAX_BODY_BYTES", "1023",
+			"PGHOOK_MAX_BODY_BYTES: expected 1024..67108864, got \"1023\"" },
+		{ "PGHOOK_MAX_BODY_BYTES", "67108865", NULL },
+		{ "PGHOOK_MAX_BODY_BYTES", "1MB", NULL },
+		{ "PGHOOK_LOG_LEVEL", "verbose",
+			"PGHOOK_LOG_LEVEL: expected debug, info, warn or error, got \"verbose\"" },
+		{ "PGHOOK_LOG_LEVEL", "INFO", NULL },
+		/* The message never repeats a secret's value. */
+		{ "PGHOOK_SECRET_KEY", "c2VjcmV0",
+			"PGHOOK_SECRET_KEY: expected base64 of 32 bytes" },
 	};
 	for (size_t i = 0; i < PH_ARRAY_LEN(cases); i++) {
 		int before = check_failures;
-		const struct env_var env[] = {{cases[i].name, cases[i].value}, {NULL, NULL}};
+		const struct env_var env[] = { { cases[i].name, cases[i].value }, { NULL, NULL } };
 		struct ph_config cfg;
 		char err[256] = "", want_start[64], want_value[64];
 		fake_env = env;
@@ -258,7 +259,7 @@ static void test_invalid(void)
 /* A message longer than the buffer is cut, still NUL-terminated. */
 static void test_small_err_buffer(void)
 {
-	static const struct env_var env[] = {{"PGHOOK_WORKER_BATCH", "abc"}, {NULL, NULL}};
+	static const struct env_var env[] = { { "PGHOOK_WORKER_BATCH", "abc" }, { NULL, NULL } };
 	struct ph_config cfg;
 	char err[12];
 	memset(err, 'x', sizeof(err));

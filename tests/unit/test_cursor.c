@@ -34,7 +34,7 @@ static void test_known(void)
 
 static void test_round_trip(void)
 {
-	static const char *const prefixes[] = {"evt", "whk", "dlv", "abcdefgh"};
+	static const char *const prefixes[] = { "evt", "whk", "dlv", "abcdefgh" };
 	for (size_t i = 0; i < PH_ARRAY_LEN(prefixes); i++) {
 		int before = check_failures;
 		for (int k = 0; k < 100; k++) {
@@ -61,27 +61,27 @@ static void test_reject(void)
 		const char *name;
 		const char *cursor;
 	} cases[] = {
-	        {"empty", ""},
-	        {"garbage", "hello world"},
-	        {"punctuation", "!!!!"},
-	        {"one char", "Y"},
-	        {"plain id, not encoded", EVT_ID},
-	        {"tag only", "YzE6"},
-	        {"no tag", "ZXZ0XzAxMjM0NTY3ODlhYjAwMTEyMjMzNDQ1NTY2Nzc"},
-	        {"wrong version tag", "YzI6ZXZ0XzAxMjM0NTY3ODlhYjAwMTEyMjMzNDQ1NTY2Nzc"},
-	        {"wrong id prefix", "YzE6d2hrXzAxMjM0NTY3ODlhYjAwMTEyMjMzNDQ1NTY2Nzc"},
-	        {"uppercase hex in id", "YzE6ZXZ0XzAxMjM0NTY3ODlBQjAwMTEyMjMzNDQ1NTY2Nzc"},
-	        {"id one digit short", "YzE6ZXZ0XzAxMjM0NTY3ODlhYjAwMTEyMjMzNDQ1NTY2Nw"},
-	        {"NUL inside id", "YzE6ZXZ0XzAxMjM0NTY3ODlhYjAwMTEyMjMzNDQ1NTY2ADc3"},
-	        {"tampered: bad char", "YzE6ZXZ0XzAxMjM0NTY3*DlhYjAwMTEyMjMzNDQ1NTY2Nzc"},
-	        {"tampered: char dropped", "YzE6ZXZ0XzAxMjM0NTY3ODlhYjAwMTEyMjMzNDQ1NTY2Nz"},
-	        {"tampered: char changed", "YzE6ZXZ0XzAxMjM0NTY3ODlhYjAwMTEyMjMzNDQ1NTY2Xzc"},
-	        {"tampered: padding inside", "YzE6ZXZ0XzAxMjM0NTY3=DlhYjAwMTEyMjMzNDQ1NTY2Nzc"},
-	        {"tampered: space", "YzE6ZXZ0XzAxMjM0NTY3 DlhYjAwMTEyMjMzNDQ1NTY2Nzc"},
-	        {"over-long: 64 chars",
-	         "YzE6ZXZ0XzAxMjM0NTY3ODlhYjAwMTEyMjMzNDQ1NTY2NzcAAAAAAAAAAAAAAAAA"},
-	        {"over-long: valid prefix, then more",
-	         EVT_CURSOR EVT_CURSOR EVT_CURSOR EVT_CURSOR EVT_CURSOR},
+		{ "empty", "" },
+		{ "garbage", "hello world" },
+		{ "punctuation", "!!!!" },
+		{ "one char", "Y" },
+		{ "plain id, not encoded", EVT_ID },
+		{ "tag only", "YzE6" },
+		{ "no tag", "ZXZ0XzAxMjM0NTY3ODlhYjAwMTEyMjMzNDQ1NTY2Nzc" },
+		{ "wrong version tag", "YzI6ZXZ0XzAxMjM0NTY3ODlhYjAwMTEyMjMzNDQ1NTY2Nzc" },
+		{ "wrong id prefix", "YzE6d2hrXzAxMjM0NTY3ODlhYjAwMTEyMjMzNDQ1NTY2Nzc" },
+		{ "uppercase hex in id", "YzE6ZXZ0XzAxMjM0NTY3ODlBQjAwMTEyMjMzNDQ1NTY2Nzc" },
+		{ "id one digit short", "YzE6ZXZ0XzAxMjM0NTY3ODlhYjAwMTEyMjMzNDQ1NTY2Nw" },
+		{ "NUL inside id", "YzE6ZXZ0XzAxMjM0NTY3ODlhYjAwMTEyMjMzNDQ1NTY2ADc3" },
+		{ "tampered: bad char", "YzE6ZXZ0XzAxMjM0NTY3*DlhYjAwMTEyMjMzNDQ1NTY2Nzc" },
+		{ "tampered: char dropped", "YzE6ZXZ0XzAxMjM0NTY3ODlhYjAwMTEyMjMzNDQ1NTY2Nz" },
+		{ "tampered: char changed", "YzE6ZXZ0XzAxMjM0NTY3ODlhYjAwMTEyMjMzNDQ1NTY2Xzc" },
+		{ "tampered: padding inside", "YzE6ZXZ0XzAxMjM0NTY3=DlhYjAwMTEyMjMzNDQ1NTY2Nzc" },
+		{ "tampered: space", "YzE6ZXZ0XzAxMjM0NTY3 DlhYjAwMTEyMjMzNDQ1NTY2Nzc" },
+		{ "over-long: 64 chars",
+			"YzE6ZXZ0XzAxMjM0NTY3ODlhYjAwMTEyMjMzNDQ1NTY2NzcAAAAAAAAAAAAAAAAA" },
+		{ "over-long: valid prefix, then more",
+			EVT_CURSOR EVT_CURSOR EVT_CURSOR EVT_CURSOR EVT_CURSOR },
 	};
 	for (size_t i = 0; i < PH_ARRAY_LEN(cases); i++) {
 		int before = check_failures;

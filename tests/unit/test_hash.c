@@ -24,10 +24,11 @@ static void test_sha256(void)
 		const char *in;
 		const char *hex;
 	} cases[] = {
-	        {"empty", "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
-	        {"abc", "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
-	        {"two blocks", "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
-	         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+		{ "empty", "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+		{ "abc", "abc",
+			"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+		{ "two blocks", "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+			"248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
 	};
 	for (size_t i = 0; i < PH_ARRAY_LEN(cases); i++) {
 		int before = check_failures;
@@ -51,15 +52,15 @@ static void test_ct_streq(void)
 		const char *a, *b;
 		bool equal;
 	} cases[] = {
-	        {"both empty", "", "", true},
-	        {"same", "phk_abcdef", "phk_abcdef", true},
-	        {"empty and not", "", "a", false},
-	        {"not and empty", "a", "", false},
-	        {"first byte differs", "xhk_abcdef", "phk_abcdef", false},
-	        {"last byte differs", "phk_abcdeg", "phk_abcdef", false},
-	        {"case differs", "PHK_ABCDEF", "phk_abcdef", false},
-	        {"prefix of the other", "phk_abc", "phk_abcdef", false},
-	        {"other is a prefix", "phk_abcdef", "phk_abc", false},
+		{ "both empty", "", "", true },
+		{ "same", "phk_abcdef", "phk_abcdef", true },
+		{ "empty and not", "", "a", false },
+		{ "not and empty", "a", "", false },
+		{ "first byte differs", "xhk_abcdef", "phk_abcdef", false },
+		{ "last byte differs", "phk_abcdeg", "phk_abcdef", false },
+		{ "case differs", "PHK_ABCDEF", "phk_abcdef", false },
+		{ "prefix of the other", "phk_abc", "phk_abcdef", false },
+		{ "other is a prefix", "phk_abcdef", "phk_abc", false },
 	};
 	for (size_t i = 0; i < PH_ARRAY_LEN(cases); i++) {
 		int before = check_failures;

@@ -28,18 +28,18 @@ static void test_format(void)
 		uint64_t ms, rnd;
 		const char *out;
 	} cases[] = {
-	        {"zero", "evt", 0, 0, "evt_0000000000000000000000000000"},
-	        {"typical", "evt", 0x0123456789abULL, 0x0011223344556677ULL,
-	         "evt_0123456789ab0011223344556677"},
-	        {"all ones", "whk", 0xffffffffffffULL, UINT64_MAX,
-	         "whk_ffffffffffffffffffffffffffff"},
-	        {"ms past 48 bits wraps", "dlv", 0x1000000000001ULL, 1,
-	         "dlv_0000000000010000000000000001"},
-	        {"8-char prefix", "abcdefgh", 1, 2, "abcdefgh_0000000000010000000000000002"},
-	        {"long prefix cut to 8", "abcdefghij", 1, 2,
-	         "abcdefgh_0000000000010000000000000002"},
-	        {"2024-01-01", "evt", 1704067200000ULL, 0xdeadbeefULL,
-	         "evt_018cc251f40000000000deadbeef"},
+		{ "zero", "evt", 0, 0, "evt_0000000000000000000000000000" },
+		{ "typical", "evt", 0x0123456789abULL, 0x0011223344556677ULL,
+			"evt_0123456789ab0011223344556677" },
+		{ "all ones", "whk", 0xffffffffffffULL, UINT64_MAX,
+			"whk_ffffffffffffffffffffffffffff" },
+		{ "ms past 48 bits wraps", "dlv", 0x1000000000001ULL, 1,
+			"dlv_0000000000010000000000000001" },
+		{ "8-char prefix", "abcdefgh", 1, 2, "abcdefgh_0000000000010000000000000002" },
+		{ "long prefix cut to 8", "abcdefghij", 1, 2,
+			"abcdefgh_0000000000010000000000000002" },
+		{ "2024-01-01", "evt", 1704067200000ULL, 0xdeadbeefULL,
+			"evt_018cc251f40000000000deadbeef" },
 	};
 	for (size_t i = 0; i < PH_ARRAY_LEN(cases); i++) {
 		int before = check_failures;
@@ -58,21 +58,21 @@ static void test_valid(void)
 		const char *s, *prefix;
 		bool valid;
 	} cases[] = {
-	        {"well formed", "evt_0123456789ab0011223344556677", "evt", true},
-	        {"other prefix", "whk_0123456789ab0011223344556677", "whk", true},
-	        {"wrong prefix", "whk_0123456789ab0011223344556677", "evt", false},
-	        {"prefix longer", "evtx_0123456789ab0011223344556677", "evt", false},
-	        {"prefix shorter", "ev_0123456789ab0011223344556677", "evt", false},
-	        {"no underscore", "evt0123456789ab0011223344556677", "evt", false},
-	        {"dash not underscore", "evt-0123456789ab0011223344556677", "evt", false},
-	        {"body one short", "evt_0123456789ab001122334455667", "evt", false},
-	        {"body one long", "evt_0123456789ab00112233445566778", "evt", false},
-	        {"uppercase hex", "evt_0123456789AB0011223344556677", "evt", false},
-	        {"non-hex letter", "evt_0123456789ag0011223344556677", "evt", false},
-	        {"space in body", "evt_0123456789ab 011223344556677", "evt", false},
-	        {"empty", "", "evt", false},
-	        {"prefix only", "evt", "evt", false},
-	        {"prefix and underscore", "evt_", "evt", false},
+		{ "well formed", "evt_0123456789ab0011223344556677", "evt", true },
+		{ "other prefix", "whk_0123456789ab0011223344556677", "whk", true },
+		{ "wrong prefix", "whk_0123456789ab0011223344556677", "evt", false },
+		{ "prefix longer", "evtx_0123456789ab0011223344556677", "evt", false },
+		{ "prefix shorter", "ev_0123456789ab0011223344556677", "evt", false },
+		{ "no underscore", "evt0123456789ab0011223344556677", "evt", false },
+		{ "dash not underscore", "evt-0123456789ab0011223344556677", "evt", false },
+		{ "body one short", "evt_0123456789ab001122334455667", "evt", false },
+		{ "body one long", "evt_0123456789ab00112233445566778", "evt", false },
+		{ "uppercase hex", "evt_0123456789AB0011223344556677", "evt", false },
+		{ "non-hex letter", "evt_0123456789ag0011223344556677", "evt", false },
+		{ "space in body", "evt_0123456789ab 011223344556677", "evt", false },
+		{ "empty", "", "evt", false },
+		{ "prefix only", "evt", "evt", false },
+		{ "prefix and underscore", "evt_", "evt", false },
 	};
 	for (size_t i = 0; i < PH_ARRAY_LEN(cases); i++) {
 		int before = check_failures;
@@ -84,18 +84,8 @@ static void test_valid(void)
 /* Later milliseconds sort later as strings, whatever the random bits. */
 static void test_time_order(void)
 {
-	static const uint64_t ms[] = {0,
-	                              1,
-	                              15,
-	                              16,
-	                              255,
-	                              256,
-	                              4095,
-	                              4096,
-	                              1704067200000,
-	                              1704067200001,
-	                              1893456000000,
-	                              0xffffffffffffULL};
+	static const uint64_t ms[] = { 0, 1, 15, 16, 255, 256, 4095, 4096, 1704067200000,
+		1704067200001, 1893456000000, 0xffffffffffffULL };
 	char prev[PH_ID_MAX], cur[PH_ID_MAX];
 	ph_id_format(prev, "evt", ms[0], UINT64_MAX);
 	for (size_t i = 1; i < PH_ARRAY_LEN(ms); i++) {
@@ -152,7 +142,7 @@ static void test_new(void)
 
 static void test_random_bytes(void)
 {
-	unsigned char a[32] = {0}, b[32] = {0}, zero[32] = {0};
+	unsigned char a[32] = { 0 }, b[32] = { 0 }, zero[32] = { 0 };
 	ph_random_bytes(a, sizeof(a));
 	ph_random_bytes(b, sizeof(b));
 	CHECK(memcmp(a, b, sizeof(a)) != 0);

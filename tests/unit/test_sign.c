@@ -18,9 +18,9 @@
 #define VECTOR_SIG    "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
 
 /* 64 bytes 0x00..0x3f, the largest key allowed. */
-#define KEY64_SECRET                                                                               \
-	"whsec_"                                                                                   \
-	"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+"     \
+#define KEY64_SECRET                                                                           \
+	"whsec_"                                                                               \
+	"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+" \
 	"Pw=="
 
 static void test_vectors(void)
@@ -30,16 +30,16 @@ static void test_vectors(void)
 		long long ts;
 		const char *body, *want;
 	} cases[] = {
-	        {"spec vector", VECTOR_SECRET, VECTOR_ID, VECTOR_TS, VECTOR_BODY, VECTOR_SIG},
-	        {"spec vector without prefix", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", VECTOR_ID,
-	         VECTOR_TS, VECTOR_BODY, VECTOR_SIG},
-	        {"64-byte key, empty body", KEY64_SECRET, "msg_2", 0, "",
-	         "v1,jEJo40DsABEdnPBTP+tE3WhIVHsEWQQ7/UX4iyo6nCQ="},
+		{ "spec vector", VECTOR_SECRET, VECTOR_ID, VECTOR_TS, VECTOR_BODY, VECTOR_SIG },
+		{ "spec vector without prefix", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", VECTOR_ID,
+			VECTOR_TS, VECTOR_BODY, VECTOR_SIG },
+		{ "64-byte key, empty body", KEY64_SECRET, "msg_2", 0, "",
+			"v1,jEJo40DsABEdnPBTP+tE3WhIVHsEWQQ7/UX4iyo6nCQ=" },
 	};
 	for (size_t i = 0; i < PH_ARRAY_LEN(cases); i++) {
 		char sig[PH_SIGNATURE_LEN] = "";
 		bool ok = ph_sign(cases[i].secret, cases[i].id, cases[i].ts, cases[i].body,
-		                  strlen(cases[i].body), sig);
+			strlen(cases[i].body), sig);
 		if (!ok || strcmp(sig, cases[i].want) != 0)
 			fprintf(stderr, "case \"%s\"\n", cases[i].name);
 		CHECK(ok);
@@ -53,22 +53,22 @@ static void test_secret_valid(void)
 		const char *name, *secret;
 		bool valid;
 	} cases[] = {
-	        {"spec secret", VECTOR_SECRET, true},
-	        {"plain base64", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", true},
-	        {"24 zero bytes", "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", true},
-	        {"64 bytes", KEY64_SECRET, true},
-	        {"url-safe alphabet", "whsec_-_-_AAAAAAAAAAAAAAAAAAAAAAAAAAAA", true},
-	        {"16 bytes: too short", "whsec_AAAAAAAAAAAAAAAAAAAAAA==", false},
-	        {"65 bytes: too long",
-	         "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-	         "AAAAAAAAAAAAA=",
-	         false},
-	        {"prefix only", "whsec_", false},
-	        {"empty", "", false},
-	        {"not base64", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS!", false},
-	        {"space inside", "whsec_MfKQ9r8GKYqrTwjU PD8ILPZIo2LaLaSw", false},
-	        {"wrong prefix", "whsec:MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", false},
-	        {"bad length", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwA", false},
+		{ "spec secret", VECTOR_SECRET, true },
+		{ "plain base64", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", true },
+		{ "24 zero bytes", "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", true },
+		{ "64 bytes", KEY64_SECRET, true },
+		{ "url-safe alphabet", "whsec_-_-_AAAAAAAAAAAAAAAAAAAAAAAAAAAA", true },
+		{ "16 bytes: too short", "whsec_AAAAAAAAAAAAAAAAAAAAAA==", false },
+		{ "65 bytes: too long",
+			"whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+			"AAAAAAAAAAAAA=",
+			false },
+		{ "prefix only", "whsec_", false },
+		{ "empty", "", false },
+		{ "not base64", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS!", false },
+		{ "space inside", "whsec_MfKQ9r8GKYqrTwjU PD8ILPZIo2LaLaSw", false },
+		{ "wrong prefix", "whsec:MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", false },
+		{ "bad length", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwA", false },
 	};
 	for (size_t i = 0; i < PH_ARRAY_LEN(cases); i++) {
 		bool got = ph_sign_secret_valid(cases[i].secret);
@@ -103,8 +103,8 @@ static void test_header(void)
 
 	/* Rotation: current first, then previous, one space apart. */
 	CHECK(ph_sign(KEY64_SECRET, VECTOR_ID, VECTOR_TS, VECTOR_BODY, n, previous));
-	CHECK(ph_sign_header(VECTOR_SECRET, KEY64_SECRET, VECTOR_ID, VECTOR_TS, VECTOR_BODY, n,
-	                     header));
+	CHECK(ph_sign_header(
+		VECTOR_SECRET, KEY64_SECRET, VECTOR_ID, VECTOR_TS, VECTOR_BODY, n, header));
 	snprintf(want, sizeof(want), "%s %s", VECTOR_SIG, previous);
 	CHECK_STR(header, want);
 	CHECK(strlen(header) == 2 * (PH_SIGNATURE_LEN - 1) + 1);
