@@ -147,15 +147,6 @@ void events_batch(struct req *r)
 	PQclear(res);
 }
 
-static bool one_of(const char *s, const char *const *set, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(s, set[i]) == 0)
-			return true;
-	}
-	return false;
-}
-
 void events_list(struct req *r)
 {
 	int limit;
@@ -164,7 +155,7 @@ void events_list(struct req *r)
 	if (!req_page(r, "evt", &limit, cursor))
 		return;
 	const char *status = req_query(r, "status");
-	if (status && !one_of(status, event_statuses, PH_ARRAY_LEN(event_statuses))) {
+	if (status && !str_in(status, event_statuses, PH_ARRAY_LEN(event_statuses))) {
 		reply_invalid(r, "query", "status", "enum",
 			"status must be pending, delivered, failed or skipped");
 		return;

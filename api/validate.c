@@ -73,6 +73,15 @@ enum field_state v_object(struct ph_verr *v, json_object *obj, struct field_loc 
 	return st;
 }
 
+bool str_in(const char *s, const char *const *set, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(s, set[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
 bool event_type_valid(const char *s)
 {
 	size_t n = strlen(s);

@@ -34,6 +34,8 @@ void verr_field(struct ph_verr *v, struct field_loc loc, const char *name, const
 /* A string member of 1..maxlen characters (or null when nullable). */
 enum field_state v_string(struct ph_verr *v, json_object *obj, struct field_loc loc,
 	const char *name, bool required, bool nullable, size_t maxlen, const char **out);
+/* True when s equals one of the n strings of set. */
+bool str_in(const char *s, const char *const *set, size_t n);
 /* An event type: ^[A-Za-z0-9_.:-]{1,128}$. */
 bool event_type_valid(const char *s);
 /* An http(s) URL with a host, at most 2048 characters. */
