@@ -88,6 +88,10 @@ create table deliveries (
 	next_retry_at         timestamptz,
 	lease_expires_at      timestamptz,
 	claim_token           bigint,
+	-- consecutive leases lost without an outcome (poison deliveries, 0002); counts only
+	-- while attempt_count is still lost_attempt, the attempt_count when the last was lost
+	lost_leases           int not null default 0,
+	lost_attempt          int not null default 0,
 	last_attempt_at       timestamptz,
 	delivered_at          timestamptz,
 	response_status_code  int,

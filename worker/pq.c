@@ -133,7 +133,7 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 		event_del(q->wev);
 }
 
-/* pghook_claim (sql/0005_reliability.sql) fails a delivery whose lease was lost this many
+/* pghook_claim (sql/0002_worker.sql) fails a delivery whose lease was lost this many
  * times in a row: as many as the schedule has attempts, so a delivery that crashes workers
  * gets exactly the chances a failing one gets. */
 static bool set_lost_lease_limit(PGconn *conn, const struct ph_config *cfg)
