@@ -24,19 +24,17 @@ void deliveries_list(struct req *r)
 	bool ok = true;
 	if (!req_page(r, "dlv", &limit, cursor))
 		return;
-	const char *status = req_query(r, "status");
-	if (status && !str_in(status, delivery_statuses, PH_ARRAY_LEN(delivery_statuses))) {
-		reply_invalid(r, "query", "status", "enum",
-			"status must be pending, retry_scheduled, delivering, delivered or failed");
+	const char *status;
+	if (!req_enum_param(
+		    r, "status", delivery_statuses, PH_ARRAY_LEN(delivery_statuses), &status))
 		return;
-	}
 	const char *since = req_time_param(r, "since", &ok);
 	if (!ok)
 		return;
 	snprintf(lim, sizeof(lim), "%d", limit + 1);
 	const char *params[] = { r->tenant_id, cursor[0] ? cursor : NULL, status,
 		req_query(r, "webhookId"), req_query(r, "eventId"), since, lim };
-	PGresult *res = ph_db_exec(&r->ctx->db,
+	reply_list_query(r, limit,
 		"select pghook_delivery_json(d), d.id from deliveries d where d.tenant_id = $1"
 		" and ($2::text is null or d.id < $2) and ($3::text is null or d.status = $3)"
 		" and ($4::text is null or d.webhook_id = $4)"
@@ -44,12 +42,6 @@ void deliveries_list(struct req *r)
 		" and ($6::timestamptz is null or d.created_at >= $6)"
 		" order by d.id desc limit $7::int",
 		7, params);
-	if (!res) {
-		reply_db_error(r);
-		return;
-	}
-	reply_list(r, res, limit, 0, 1);
-	PQclear(res);
 }
 
 void deliveries_get(struct req *r)

@@ -154,12 +154,9 @@ void events_list(struct req *r)
 	bool ok = true;
 	if (!req_page(r, "evt", &limit, cursor))
 		return;
-	const char *status = req_query(r, "status");
-	if (status && !str_in(status, event_statuses, PH_ARRAY_LEN(event_statuses))) {
-		reply_invalid(r, "query", "status", "enum",
-			"status must be pending, delivered, failed or skipped");
+	const char *status;
+	if (!req_enum_param(r, "status", event_statuses, PH_ARRAY_LEN(event_statuses), &status))
 		return;
-	}
 	const char *since = req_time_param(r, "since", &ok);
 	const char *until = ok ? req_time_param(r, "until", &ok) : NULL;
 	if (!ok)
@@ -167,7 +164,7 @@ void events_list(struct req *r)
 	snprintf(lim, sizeof(lim), "%d", limit + 1);
 	const char *params[] = { r->tenant_id, cursor[0] ? cursor : NULL, req_query(r, "type"),
 		status, since, until, lim };
-	PGresult *res = ph_db_exec(&r->ctx->db,
+	reply_list_query(r, limit,
 		"select pghook_event_json(e), e.id from events e where e.tenant_id = $1"
 		" and ($2::text is null or e.id < $2) and ($3::text is null or e.event_type = $3)"
 		" and ($4::text is null or e.status = $4)"
@@ -175,12 +172,6 @@ void events_list(struct req *r)
 		" and ($6::timestamptz is null or e.created_at < $6)"
 		" order by e.id desc limit $7::int",
 		7, params);
-	if (!res) {
-		reply_db_error(r);
-		return;
-	}
-	reply_list(r, res, limit, 0, 1);
-	PQclear(res);
 }
 
 void events_get(struct req *r)

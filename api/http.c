@@ -10,6 +10,7 @@
 #include "cursor.h"
 #include "log.h"
 #include "server.h"
+#include "validate.h"
 
 static const char *reason_of(int status)
 {
@@ -298,4 +299,31 @@ const char *req_time_param(struct req *r, const char *name, bool *ok)
 		*ok = false;
 	}
 	return v;
+}
+
+bool req_enum_param(
+	struct req *r, const char *name, const char *const *set, size_t n, const char **out)
+{
+	*out = req_query(r, name);
+	if (!*out || str_in(*out, set, n))
+		return true;
+	char msg[256];
+	int len = snprintf(msg, sizeof(msg), "%s must be one of", name);
+	for (size_t i = 0; i < n && len > 0 && (size_t)len < sizeof(msg); i++)
+		len += snprintf(
+			msg + len, sizeof(msg) - (size_t)len, "%s %s", i ? "," : "", set[i]);
+	reply_invalid(r, "query", name, "enum", msg);
+	return false;
+}
+
+void reply_list_query(
+	struct req *r, int limit, const char *sql, int nparams, const char *const *params)
+{
+	PGresult *res = ph_db_exec(&r->ctx->db, sql, nparams, params);
+	if (!res) {
+		reply_db_error(r);
+		return;
+	}
+	reply_list(r, res, limit, 0, 1);
+	PQclear(res);
 }

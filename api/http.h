@@ -94,6 +94,11 @@ typedef char *(*reply_map_fn)(struct req *r, const char *json, bool *ok);
 void reply_list_mapped(
 	struct req *r, const PGresult *res, int limit, int json_col, int id_col, reply_map_fn map);
 
+/* Run a list statement (rows: object JSON, id; at most limit + 1) and answer it with
+ * reply_list, or with a database error. */
+void reply_list_query(
+	struct req *r, int limit, const char *sql, int nparams, const char *const *params);
+
 /* Parse the request body as a JSON object. On failure answers 422 and returns NULL; on success
  * the caller owns the reference. */
 json_object *req_body_object(struct req *r) PH_MUSTCHECK;
@@ -105,6 +110,10 @@ const char *req_header(struct req *r, const char *name);
  * returns false. cursor_id is "" when there is no cursor. */
 bool req_page(
 	struct req *r, const char *prefix, int *limit, char cursor_id[PH_ID_MAX]) PH_MUSTCHECK;
+/* The query parameter name, which must be one of the n values of set when present (*out NULL
+ * when absent). On another value answers 422 naming the allowed ones and returns false. */
+bool req_enum_param(struct req *r, const char *name, const char *const *set, size_t n,
+	const char **out) PH_MUSTCHECK;
 /* Parse an RFC 3339 query parameter into a normalised string for PostgreSQL; NULL when absent.
  * On bad input answers 422 and sets *ok to false. */
 const char *req_time_param(struct req *r, const char *name, bool *ok);
