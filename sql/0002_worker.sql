@@ -214,6 +214,21 @@ language sql volatile as $$
 	where w.id = p_webhook and w.notification_email is not null and w.notification_email <> ''
 $$;
 
+-- The failure email for one delivery, from its current state: the one template every final
+-- failure, manual send and poison delivery uses. p_summary is the email's first sentence.
+create function pghook_notify_delivery_failed(p_delivery text, p_summary text)
+returns void
+language sql volatile as $$
+	select pghook_notify_failure('delivery_failed', d.webhook_id, d.id,
+		format('pghook: delivery %s to %s failed', d.id, w.url),
+		format(E'%s.\n\nAttempts: %s\nWebhook: %s\nURL: %s\nDelivery: %s\nEvent: %s\nEvent type: %s\n'
+			'Last status: %s\nLast error: %s\n',
+			p_summary, d.attempt_count, d.webhook_id, w.url, d.id, d.event_id, e.event_type,
+			coalesce(d.response_status_code::text, 'none'), coalesce(d.last_error, 'none')))
+	from deliveries d join webhooks w on w.id = d.webhook_id join events e on e.id = d.event_id
+	where d.id = p_delivery
+$$;
+
 -- Record the outcomes of a batch of attempts in one statement. p_outcomes is a JSON array of
 -- {id, token, status (delivered | retry_scheduled | failed), code, body, error, durationMs,
 -- delayMs, gone (the receiver answered 410)}. Only rows still holding the token change.
@@ -284,17 +299,11 @@ begin
 
 	-- The last attempt failed: tell the webhook's owner. Not for a disabled webhook: its owner
 	-- got the one email saying so, not one more per delivery it still had queued.
-	for r in select d.*, w.url, e.event_type from unnest(v_done) d
+	for r in select d.id from unnest(v_done) d
 		join webhooks w on w.id = d.webhook_id and w.status = 'active'
-		join events e on e.id = d.event_id
 		where d.status = 'failed' loop
-		perform pghook_notify_failure('delivery_failed', r.webhook_id, r.id,
-			format('pghook: delivery %s to %s failed', r.id, r.url),
-			format(E'A webhook delivery failed after %s attempts and will not be retried.\n\n'
-				'Webhook: %s\nURL: %s\nDelivery: %s\nEvent: %s\nEvent type: %s\n'
-				'Last status: %s\nLast error: %s\n',
-				r.attempt_count, r.webhook_id, r.url, r.id, r.event_id, r.event_type,
-				coalesce(r.code::text, 'none'), coalesce(r.error, 'none')));
+		perform pghook_notify_delivery_failed(r.id,
+			'A webhook delivery failed and will not be retried');
 	end loop;
 
 	-- An endpoint whose deliveries have all failed for 5 days: failing_since marks the start
