@@ -3,12 +3,19 @@
  * request: the one place that turns a delivery into a libcurl easy handle. Every option that
  * is part of the security policy (protocols, redirects, proxies, the SSRF socket check) is set
  * here so the worker and the api's manual send cannot drift apart.
+ *
+ * The worker runs thousands of requests at once, so a request holds little of its own: the
+ * response body buffer is allocated on the first body byte and grown to what arrives, the three
+ * per-delivery header lines share one allocation, and the lines every delivery carries
+ * unchanged are one list shared by all requests. Every option is set by set_options on every
+ * init, so a reused (reset) easy handle carries nothing over.
  */
 #include "request.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -16,8 +23,29 @@
 #include "log.h"
 #include "sign.h"
 
+/* Make room for need bytes in r->body (need <= PH_REQUEST_BODY_KEEP + 1), doubling from a small
+ * first size: most receivers answer with a few bytes or none. */
+static bool body_reserve(struct ph_request *r, size_t need)
+{
+	size_t cap = r->body_cap ? r->body_cap : 128;
+
+	if (need <= r->body_cap)
+		return true;
+	while (cap < need)
+		cap *= 2;
+	if (cap > PH_REQUEST_BODY_KEEP + 1)
+		cap = PH_REQUEST_BODY_KEEP + 1;
+	char *b = realloc(r->body, cap);
+	if (!b)
+		return false;
+	r->body = b;
+	r->body_cap = cap;
+	return true;
+}
+
 /* Keep the first PH_REQUEST_BODY_KEEP bytes; read and drop the rest up to the maximum, then
- * stop the transfer (returning less than asked makes curl fail it with CURLE_WRITE_ERROR). */
+ * stop the transfer (returning less than asked makes curl fail it with CURLE_WRITE_ERROR, as
+ * does running out of memory for the kept bytes: that fails this delivery only). */
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
 	struct ph_request *r = arg;
@@ -25,7 +53,11 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 	size_t room = PH_REQUEST_BODY_KEEP - r->body_len;
 	size_t keep = len < room ? len : room;
 
-	memcpy(r->body + r->body_len, data, keep);
+	if (keep > 0) {
+		if (!body_reserve(r, r->body_len + keep + 1))
+			return 0;
+		memcpy(r->body + r->body_len, data, keep);
+	}
 	r->body_len += keep;
 	r->body_seen += len;
 	if (r->body_seen > PH_REQUEST_BODY_MAX)
@@ -78,9 +110,9 @@ static curl_socket_t on_open_socket(void *arg, curlsocktype purpose, struct curl
 		if (v != PH_SSRF_ALLOWED) {
 			char host[INET6_ADDRSTRLEN];
 			format_addr(&a->addr, host, sizeof(host));
-			snprintf(r->refused, sizeof(r->refused),
-				"refused to connect to %s: %s (SSRF policy)", host,
-				ph_ssrf_reason(v));
+			free(r->refused); /* curl may try the next address */
+			r->refused = ph_xasprintf("refused to connect to %s: %s (SSRF policy)",
+				host, ph_ssrf_reason(v));
 			return CURL_SOCKET_BAD;
 		}
 	}
@@ -92,24 +124,24 @@ static bool url_scheme_ok(const char *url)
 	return strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0;
 }
 
-/* Append "name: value", or "name:" (which removes a header curl adds) when value is NULL. */
-static bool add_header(struct ph_request *r, const char *name, const char *value)
-{
-	char line[512];
-	if (value)
-		snprintf(line, sizeof(line), "%s: %s", name, value);
-	else
-		snprintf(line, sizeof(line), "%s:", name);
-	struct curl_slist *h = curl_slist_append(r->headers, line);
-	if (!h)
-		return false;
-	r->headers = h;
-	return true;
-}
+/* The header lines every delivery carries unchanged: one list shared by every request of every
+ * thread (curl only reads a header list). "Expect:" stops curl from waiting for 100-continue on
+ * bodies over 1 KiB; "Accept:" removes the header curl adds. */
+static struct curl_slist fixed_headers[] = {
+	{ "content-type: application/json", &fixed_headers[1] },
+	{ "user-agent: pghook/" PGHOOK_VERSION, &fixed_headers[2] },
+	{ "Expect:", &fixed_headers[3] },
+	{ "Accept:", NULL },
+};
 
+/* Sign the delivery and chain its three Standard Webhooks lines (one allocation, r->hdr_text)
+ * in front of fixed_headers. */
 static bool build_headers(
 	struct ph_request *r, const struct ph_request_params *p, char *err, size_t errlen)
 {
+	static const char *const names[] = {
+		"webhook-id: ", "webhook-timestamp: ", "webhook-signature: "
+	};
 	char sig[PH_SIGNATURE_HEADER_MAX];
 	char ts[32];
 
@@ -119,12 +151,26 @@ static bool build_headers(
 		return false;
 	}
 	snprintf(ts, sizeof(ts), "%lld", p->timestamp);
-	/* "Expect:" stops curl from waiting for 100-continue on bodies over 1 KiB. */
-	return add_header(r, "webhook-id", p->msg_id) && add_header(r, "webhook-timestamp", ts) &&
-		add_header(r, "webhook-signature", sig) &&
-		add_header(r, "content-type", "application/json") &&
-		add_header(r, "user-agent", "pghook/" PGHOOK_VERSION) &&
-		add_header(r, "Expect", NULL) && add_header(r, "Accept", NULL);
+	const char *values[] = { p->msg_id, ts, sig };
+	size_t len[3], total = 0;
+	for (int i = 0; i < 3; i++) {
+		len[i] = strlen(names[i]) + strlen(values[i]) + 1;
+		total += len[i];
+	}
+	r->hdr_text = malloc(total); /* msg_id is the caller's: fail only this request */
+	if (!r->hdr_text) {
+		snprintf(err, errlen, "out of memory for the request headers");
+		return false;
+	}
+	char *line = r->hdr_text;
+	for (int i = 0; i < 3; i++) {
+		snprintf(line, len[i], "%s%s", names[i], values[i]);
+		r->hdr[i].data = line;
+		r->hdr[i].next = i < 2 ? &r->hdr[i + 1] : fixed_headers;
+		line += len[i];
+	}
+	r->headers = &r->hdr[0];
+	return true;
 }
 
 static bool set_options(struct ph_request *r, const struct ph_request_params *p)
@@ -165,6 +211,10 @@ static bool set_options(struct ph_request *r, const struct ph_request_params *p)
 	SET(CURLOPT_ERRORBUFFER, r->curl_error);
 	SET(CURLOPT_PRIVATE, r);
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
+	/* curl's receive buffer is 16 KiB by default, allocated for every transfer: at thousands
+	 * in flight that alone would be most of the worker's memory. Receivers answer briefly and
+	 * only the first 4 KiB of a body is kept, so 1 KiB reads cost nothing measurable. */
+	SET(CURLOPT_BUFFERSIZE, 1024L);
 #undef SET
 	return rc == CURLE_OK;
 }
@@ -172,13 +222,20 @@ static bool set_options(struct ph_request *r, const struct ph_request_params *p)
 bool ph_request_init(
 	struct ph_request *r, const struct ph_request_params *p, char *err, size_t errlen)
 {
+	return ph_request_init_on(r, NULL, p, err, errlen);
+}
+
+bool ph_request_init_on(struct ph_request *r, CURL *easy, const struct ph_request_params *p,
+	char *err, size_t errlen)
+{
 	memset(r, 0, sizeof(*r));
 	r->ssrf = p->ssrf;
 	if (!url_scheme_ok(p->url)) {
 		snprintf(err, errlen, "the webhook URL is not http or https");
+		curl_easy_cleanup(easy);
 		return false;
 	}
-	r->easy = curl_easy_init();
+	r->easy = easy ? easy : curl_easy_init();
 	if (!r->easy) {
 		snprintf(err, errlen, "curl_easy_init failed");
 		return false;
@@ -209,15 +266,16 @@ void ph_request_result(struct ph_request *r, CURLcode rc, struct ph_request_resu
 	memset(out, 0, sizeof(*out));
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
 	out->duration_ms = (int)((ph_now_us() - r->started_us) / 1000);
-	r->body_len = ph_utf8_sanitize(r->body, r->body_len);
-	out->body = r->body;
+	if (r->body)
+		r->body_len = ph_utf8_sanitize(r->body, r->body_len);
+	out->body = r->body ? r->body : "";
 	out->retry_after = r->retry_after[0] ? r->retry_after : NULL;
 
 	/* A body over the cap is our own abort; the status line had arrived and counts. */
 	bool capped = rc == CURLE_WRITE_ERROR && r->body_seen > PH_REQUEST_BODY_MAX;
 	if (rc != CURLE_OK && !capped) {
 		out->status = 0;
-		if (r->refused[0])
+		if (r->refused)
 			snprintf(out->error, sizeof(out->error), "%s", r->refused);
 		else if (rc == CURLE_OPERATION_TIMEDOUT)
 			snprintf(out->error, sizeof(out->error), "timed out after %d ms",
@@ -238,9 +296,25 @@ void ph_request_finish(struct ph_request *r)
 {
 	if (r->easy)
 		curl_easy_cleanup(r->easy);
-	curl_slist_free_all(r->headers);
 	r->easy = NULL;
+	free(r->hdr_text);
+	free(r->body);
+	free(r->refused);
 	r->headers = NULL;
+	r->hdr_text = r->body = r->refused = NULL;
+	r->body_len = r->body_cap = 0;
+}
+
+CURL *ph_request_detach(struct ph_request *r)
+{
+	CURL *easy = r->easy;
+
+	/* Reset now: the handle's options point into r, which is about to go. */
+	if (easy)
+		curl_easy_reset(easy);
+	r->easy = NULL;
+	ph_request_finish(r);
+	return easy;
 }
 
 /* Length of the valid UTF-8 sequence at s (n bytes available), 0 if invalid or cut short. */

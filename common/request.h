@@ -7,9 +7,14 @@
  * the SSRF policy checked on the socket actually opened, and the response body kept up to
  * PH_REQUEST_BODY_KEEP bytes (the rest is read and dropped, up to PH_REQUEST_BODY_MAX).
  *
- * Lifecycle: ph_request_init -> (curl_multi_add_handle(r->easy) | ph_request_perform) ->
- * ph_request_result -> ph_request_finish. A ph_request must not move while its transfer runs
- * (curl holds pointers into it).
+ * Lifecycle: ph_request_init (or ph_request_init_on, reusing a finished request's handle) ->
+ * (curl_multi_add_handle(r->easy) | ph_request_perform) -> ph_request_result ->
+ * ph_request_finish (or ph_request_detach, keeping the handle for reuse). A ph_request must not
+ * move while its transfer runs (curl holds pointers into it).
+ *
+ * Memory: a request is small (under 0.5 KiB) while its transfer runs; the response body is
+ * kept in a buffer allocated when the first body byte arrives and grown as bytes come, up to
+ * PH_REQUEST_BODY_KEEP. The header lines that do not change between deliveries are shared.
  */
 #ifndef PGHOOK_COMMON_REQUEST_H
 #define PGHOOK_COMMON_REQUEST_H
@@ -42,13 +47,16 @@ struct ph_request_params {
 
 struct ph_request {
 	CURL *easy;
-	struct curl_slist *headers;
+	struct curl_slist *headers; /* curl's header list: hdr[0..2], then the shared lines */
+	struct curl_slist hdr[3]; /* webhook-id, webhook-timestamp, webhook-signature */
+	char *hdr_text; /* the three lines hdr[] point into, one allocation */
 	const struct ph_ssrf_policy *ssrf;
-	char body[PH_REQUEST_BODY_KEEP + 1]; /* first bytes of the response, NUL-terminated */
+	char *body; /* first bytes of the response, NUL-terminated; NULL until a byte arrives */
 	size_t body_len; /* bytes kept in body */
+	size_t body_cap; /* bytes allocated for body */
 	size_t body_seen; /* bytes received in total */
 	char retry_after[64]; /* Retry-After header value, "" when absent */
-	char refused[PH_REQUEST_ERROR_MAX]; /* why the SSRF policy refused a socket, "" if not */
+	char *refused; /* why the SSRF policy refused a socket, NULL if it did not */
 	char curl_error[CURL_ERROR_SIZE];
 	long long started_us;
 	void *owner; /* the caller's; ph_request never touches it */
@@ -69,13 +77,21 @@ struct ph_request_result {
  * holds nothing to finish. */
 bool ph_request_init(struct ph_request *r, const struct ph_request_params *p, char *err,
 	size_t errlen) PH_MUSTCHECK;
+/* As ph_request_init, but on easy (takes ownership): a handle ph_request_detach gave back (it
+ * reset it there) and that is in no multi handle. Every option is set again; reuse saves
+ * creating a handle per request. easy NULL creates one. On false easy has been freed. */
+bool ph_request_init_on(struct ph_request *r, CURL *easy, const struct ph_request_params *p,
+	char *err, size_t errlen) PH_MUSTCHECK;
 /* Run the transfer to its end, blocking the calling thread. Returns curl's code. */
 CURLcode ph_request_perform(struct ph_request *r);
 /* Interpret the finished transfer whose curl result was rc. r's body is made valid UTF-8. */
 void ph_request_result(struct ph_request *r, CURLcode rc, struct ph_request_result *out);
-/* Free the easy handle and headers. Remove r->easy from any multi handle first. Accepts a
- * zeroed request. */
+/* Free the easy handle, headers and body. Remove r->easy from any multi handle first. Accepts
+ * a zeroed request. */
 void ph_request_finish(struct ph_request *r);
+/* As ph_request_finish, but reset the easy handle and hand it back (the caller owns it; NULL
+ * when r had none) for ph_request_init_on. The result's borrowed strings end here too. */
+CURL *ph_request_detach(struct ph_request *r) PH_MUSTCHECK;
 
 /* Make buf (len bytes) valid UTF-8 in place: invalid sequences and NUL bytes become '?', and a
  * sequence cut at the end is dropped. Returns the new length (buf is NUL-terminated at it). */

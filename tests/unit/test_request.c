@@ -2,7 +2,8 @@
  *
  * Unit tests for common/request without a network: which URLs and secrets are refused before
  * any transfer, the exact headers a delivery carries (Standard Webhooks, content type, user
- * agent, no Expect), and how a failed transfer's curl code becomes the recorded error.
+ * agent, no Expect), that a reused easy handle gets its own headers, and how a failed
+ * transfer's curl code becomes the recorded error.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -113,22 +114,66 @@ static void test_results(void)
 	CHECK(res.retry_after == NULL);
 
 	/* The SSRF callback's reason wins over curl's generic message. */
-	snprintf(r.refused, sizeof(r.refused), "refused to connect to 10.0.0.1: private address");
+	r.refused = strdup("refused to connect to 10.0.0.1: private address");
 	ph_request_result(&r, CURLE_COULDNT_CONNECT, &res);
 	CHECK_STR(res.error, "refused to connect to 10.0.0.1: private address");
-	r.refused[0] = '\0';
+	free(r.refused);
+	r.refused = NULL;
 
 	ph_request_result(&r, CURLE_COULDNT_RESOLVE_HOST, &res);
 	CHECK(strstr(res.error, "resolve") != NULL);
 
 	/* A body kept past its cap is sanitized on the way out. */
-	memcpy(r.body, "ok\xff", 3);
+	r.body = strdup("ok\xff");
 	r.body_len = 3;
+	r.body_cap = 4;
 	ph_request_result(&r, CURLE_OK, &res);
 	CHECK_STR(res.body, "ok?");
 	CHECK(res.status == 0 && !res.ok); /* no transfer ran: no status line */
 	CHECK_STR(res.error, "HTTP 0");
 	ph_request_finish(&r);
+}
+
+/* A handle given back by ph_request_detach and built on again carries the new delivery's
+ * headers only, and a failed init frees it. */
+static void test_reuse(void)
+{
+	struct ph_request r;
+	char err[128];
+	struct ph_request_params p = params("https://example.com/hook", SECRET, PREVIOUS);
+
+	CHECK(ph_request_init(&r, &p, err, sizeof(err)));
+	CURL *easy = ph_request_detach(&r);
+	CHECK(easy != NULL);
+	CHECK(r.easy == NULL && r.headers == NULL);
+
+	p = params("http://example.com/other", SECRET, NULL);
+	p.msg_id = "msg_second";
+	p.timestamp = 1614265331;
+	CHECK(ph_request_init_on(&r, easy, &p, err, sizeof(err)));
+	CHECK(r.easy == easy);
+	CHECK(has_header(&r, "webhook-id: msg_second"));
+	CHECK(!has_header(&r, "webhook-id: " MSG_ID));
+	CHECK(has_header(&r, "webhook-timestamp: 1614265331"));
+	CHECK(has_header(&r, "content-type: application/json"));
+	CHECK(has_header(&r, "Expect:"));
+	int n = 0;
+	for (const struct curl_slist *h = r.headers; h; h = h->next)
+		n++;
+	CHECK(n == 7);
+	struct ph_request_result res;
+	ph_request_result(&r, CURLE_OPERATION_TIMEDOUT, &res);
+	CHECK_STR(res.body, "");
+
+	/* A refused URL frees the handle it was given (LeakSanitizer checks). */
+	easy = ph_request_detach(&r);
+	p = params("ftp://example.com/x", SECRET, NULL);
+	CHECK(!ph_request_init_on(&r, easy, &p, err, sizeof(err)));
+	p = params("http://example.com/", SECRET, NULL);
+	CHECK(ph_request_init(&r, &p, err, sizeof(err)));
+	easy = ph_request_detach(&r);
+	p = params("http://example.com/", "whsec_!!!", NULL);
+	CHECK(!ph_request_init_on(&r, easy, &p, err, sizeof(err)));
 }
 
 int main(void)
@@ -137,6 +182,7 @@ int main(void)
 	test_init();
 	test_headers();
 	test_results();
+	test_reuse();
 	curl_global_cleanup();
 	return check_finish("request");
 }
