@@ -6,7 +6,9 @@
  * and no polling. Connections stay in the multi's pool between transfers (keep-alive).
  *
  * A job lives on w->jobs from start until its transfer ends; it is removed from the multi and
- * freed only from check_done(), outside curl's callbacks.
+ * freed only from check_done(), outside curl's callbacks. Its easy handle is then reset and kept
+ * on w->spare for a later delivery: creating and destroying a handle per delivery was most of
+ * the worker's allocations. Spares a whole SPARE_TRIM_MS did not need are freed.
  */
 #include "worker.h"
 
@@ -20,7 +22,46 @@ struct sock_watch {
 	struct event *ev;
 };
 
+#define SPARE_TRIM_MS 10000
+
 static void check_done(struct worker *w);
+
+/* A reset easy handle for the next delivery, NULL when none is spare. */
+static CURL *spare_take(struct worker *w)
+{
+	if (w->nspare == 0)
+		return NULL;
+	w->nspare--;
+	if (w->nspare < w->spare_low)
+		w->spare_low = w->nspare;
+	return w->spare[w->nspare];
+}
+
+/* Keep a handle ph_request_detach reset (NULL is ignored). There are never more handles than
+ * delivery slots, so the spares never raise the worker's peak memory. */
+static void spare_put(struct worker *w, CURL *easy)
+{
+	if (!easy)
+		return;
+	if (w->nspare == w->spare_cap) {
+		curl_easy_cleanup(easy);
+		return;
+	}
+	w->spare[w->nspare++] = easy;
+}
+
+/* Free the spares that sat unused since the last trim: the bottom spare_low of the stack. */
+static void on_spare_trim(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	int unused = w->spare_low;
+
+	for (int i = 0; i < unused; i++)
+		curl_easy_cleanup(w->spare[i]);
+	memmove(w->spare, w->spare + unused, (size_t)(w->nspare - unused) * sizeof(*w->spare));
+	w->nspare -= unused;
+	w->spare_low = w->nspare;
+}
 
 /* Per-webhook in-flight counts, so claims can skip webhooks at PGHOOK_WORKER_PER_WEBHOOK: one
  * slow receiver then holds at most that many slots (plus what one claim brings at once), not
@@ -158,6 +199,11 @@ bool deliver_init(struct worker *w)
 		return false;
 	}
 	w->curl_timer = evtimer_new(w->base, on_curl_timeout, w);
+	w->spare_cap = w->cfg->worker_concurrency;
+	w->spare = ph_xcalloc((size_t)w->spare_cap, sizeof(*w->spare));
+	w->spare_timer = event_new(w->base, -1, EV_PERSIST, on_spare_trim, w);
+	struct timeval trim = { SPARE_TRIM_MS / 1000, 0 };
+	event_add(w->spare_timer, &trim);
 	curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
 	curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
 	curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, on_timer);
@@ -180,6 +226,14 @@ void deliver_finish(struct worker *w)
 	free(w->hooks);
 	w->hooks = NULL;
 	w->hooks_size = 0;
+	while (w->nspare > 0)
+		curl_easy_cleanup(w->spare[--w->nspare]);
+	free(w->spare);
+	w->spare = NULL;
+	w->spare_cap = w->spare_low = 0;
+	if (w->spare_timer)
+		event_free(w->spare_timer);
+	w->spare_timer = NULL;
 	if (w->multi)
 		curl_multi_cleanup(w->multi);
 	if (w->curl_timer)
@@ -256,16 +310,12 @@ void deliver_start(struct worker *w, struct job *j)
 		.ssrf = w->ssrf,
 	};
 
-	if (!ph_request_init(&j->req, &p, err, sizeof(err))) {
+	if (!ph_request_init_on(&j->req, spare_take(w), &p, err, sizeof(err))) {
 		fail_without_request(w, j, err);
 		return;
 	}
 	j->req.owner = j;
 	j->easy = j->req.easy;
-	/* curl's receive buffer is 16 KiB per handle by default, allocated for every transfer: at
-	 * thousands in flight that alone is most of the worker's memory. Receivers answer briefly
-	 * and only the first 4 KiB of a body is kept, so 1 KiB reads cost nothing measurable. */
-	curl_easy_setopt(j->easy, CURLOPT_BUFFERSIZE, 1024L);
 	curl_easy_setopt(j->easy, CURLOPT_PRIVATE, j);
 	CURLMcode mc = curl_multi_add_handle(w->multi, j->easy);
 	if (mc != CURLM_OK) {
@@ -319,6 +369,8 @@ static void check_done(struct worker *w)
 			log_info("delivery %s to webhook %s attempt %d failed: %s", j->id,
 				j->webhook_id, j->attempt_count + 1, res.error);
 		outcome_add(w, j, &res);
+		spare_put(w, ph_request_detach(&j->req));
+		j->easy = NULL;
 		job_destroy(j);
 	}
 	worker_job_ended(w);

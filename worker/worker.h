@@ -127,6 +127,10 @@ struct worker {
 	size_t hooks_size;
 	int hooks_full; /* webhooks at PGHOOK_WORKER_PER_WEBHOOK: claims skip them */
 	int emails_inflight; /* email jobs running */
+	CURL **spare; /* reset easy handles kept for the next deliveries; spare_cap slots */
+	int nspare, spare_cap;
+	int spare_low; /* fewest spares since the last trim: those were not needed */
+	struct event *spare_timer;
 
 	/* claim.c */
 	bool more_due; /* the last claim was full: there may be more right now */
