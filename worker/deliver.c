@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "log.h"
 
@@ -23,6 +26,8 @@ struct sock_watch {
 };
 
 #define SPARE_TRIM_MS 10000
+/* Freeing this many spares at once means a burst has ended: give its memory back. */
+#define SPARE_TRIM_RELEASE 256
 
 static void check_done(struct worker *w);
 
@@ -61,6 +66,12 @@ static void on_spare_trim(evutil_socket_t fd, short what, void *arg)
 	memmove(w->spare, w->spare + unused, (size_t)(w->nspare - unused) * sizeof(*w->spare));
 	w->nspare -= unused;
 	w->spare_low = w->nspare;
+#ifdef __GLIBC__
+	/* glibc keeps freed memory below the top of the heap; after a burst of thousands of
+	 * deliveries that is most of the worker's RSS. malloc_trim returns the free pages. */
+	if (unused >= SPARE_TRIM_RELEASE)
+		malloc_trim(0);
+#endif
 }
 
 /* Per-webhook in-flight counts, so claims can skip webhooks at PGHOOK_WORKER_PER_WEBHOOK: one
