@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: MIT
  *
- * events: ingest and reading. Ingest is one call of pghook_ingest() (sql/0001_init.sql), which
- * stores the events, fans out their deliveries and NOTIFYs the workers in the statement's own
- * transaction; the answer is sent only after it committed, so an acknowledged event is durable.
+ * events: ingest and reading. Ingest stores the events, fans out their deliveries and NOTIFYs
+ * the workers in one statement's own transaction; the answer is sent only after it committed,
+ * so an acknowledged event is durable. The database returns only what the api cannot know
+ * (ids, statuses, the timestamp, the webhooks): the answer is rendered here from the parsed
+ * request, in exactly the shape pghook_event_obj (sql/0001_init.sql) gives stored events.
  */
 #include <event2/buffer.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "log.h"
 
 #include "notifier.h"
 #include "routes.h"
@@ -16,43 +21,149 @@
 
 static const char *const event_statuses[] = { "pending", "delivered", "failed", "skipped" };
 
-/* Run the ingest for a JSON array of validated events. */
-static PGresult *ingest(struct req *r, const char *events_json)
+/* What the api knows of one event it stores, borrowed from the parsed body. The answer is
+ * rendered from these and the few columns the database adds (pghook_ingest_rows, 0006). */
+struct ingest_event {
+	const char *type, *group, *key;
+	const char *data; /* compact JSON: the exact text stored as the payload */
+	size_t data_len;
+};
+
+/* Columns of pghook_ingest_rows (sql/0006_ingest.sql); ingest_one_sql returns the same. */
+enum {
+	COL_ORD,
+	COL_CREATED,
+	COL_ID,
+	COL_STATUS,
+	COL_COUNT,
+	COL_TS,
+	COL_SAME_AS,
+	COL_STORED,
+	COL_DELIVERY,
+	COL_WEBHOOK,
+	COL_URL,
+	COL_DESCRIPTION,
+};
+
+#define ADD_LIT(b, lit) evbuffer_add((b), (lit), sizeof(lit) - 1)
+
+/* Append s (len bytes) as a JSON string escaped as PostgreSQL's escape_json does, so the
+ * answer matches what json_build_object rendered before, byte for byte. */
+static void add_str_len(struct evbuffer *b, const char *s, size_t len)
 {
-	const char *params[] = { r->tenant_id, events_json };
-	PGresult *res = ph_db_exec(
-		&r->ctx->db, "select created, event from pghook_ingest($1, $2::json)", 2, params);
-	if (!res)
-		reply_db_error(r);
-	else
-		notifier_poke(r->ctx->notifier);
-	return res;
+	const char *run = s, *end = s + len;
+	ADD_LIT(b, "\"");
+	for (const char *p = s; p < end; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		evbuffer_add(b, run, (size_t)(p - run));
+		run = p + 1;
+		switch (c) {
+		case '\b':
+			ADD_LIT(b, "\\b");
+			break;
+		case '\f':
+			ADD_LIT(b, "\\f");
+			break;
+		case '\n':
+			ADD_LIT(b, "\\n");
+			break;
+		case '\r':
+			ADD_LIT(b, "\\r");
+			break;
+		case '\t':
+			ADD_LIT(b, "\\t");
+			break;
+		case '"':
+			ADD_LIT(b, "\\\"");
+			break;
+		case '\\':
+			ADD_LIT(b, "\\\\");
+			break;
+		default:
+			evbuffer_add_printf(b, "\\u%04x", c);
+		}
+	}
+	evbuffer_add(b, run, (size_t)(end - run));
+	ADD_LIT(b, "\"");
 }
 
-/* Single-event ingest, the hottest route: one prepared statement that fans out and renders the
- * answer from what it inserted (through the same pghook_*_obj shapes as every other read), so
- * an ingest is one round trip and one commit. A repeated sourceKey inserts nothing and the
- * stored event is read back instead. */
-static const char ingest_one_sql[] =
-	"with w as (select id, url, description from webhooks"
-	"   where tenant_id = $1 and status = 'active' and deleted_at is null"
-	"   and ($3 = any(subscriptions) or '*' = any(subscriptions))),"
-	" ev as (insert into events (id, tenant_id, event_type, event_group, source_key, payload,"
-	"   status, endpoint_count)"
-	"   select $2, $1, $3, $4, $5, $6::json,"
-	"   case when count(*) = 0 then 'skipped' else 'pending' end, count(*) from w"
-	"   on conflict (tenant_id, source_key) where source_key is not null do nothing"
-	"   returning id, status, endpoint_count, payload, created_at),"
-	" dl as (insert into deliveries (id, tenant_id, event_id, webhook_id, status, next_retry_at)"
-	"   select pghook_new_id('dlv'), $1, ev.id, w.id, 'pending', ev.created_at from ev, w"
-	"   returning id, webhook_id, created_at)"
-	" select pghook_event_obj(ev.id, $1, $3, $4, $5, ev.status, ev.endpoint_count, ev.payload,"
-	"   (select json_agg(pghook_delivery_obj(dl.id, ev.id, dl.webhook_id, $3, 'pending', 0,"
-	"     dl.created_at, null, null, null, null, null, $1, coalesce(w.description, w.url),"
-	"     w.url, dl.created_at, dl.created_at) order by dl.id)"
-	"    from dl join w on w.id = dl.webhook_id),"
-	"   ev.created_at, ev.created_at)"
-	" from ev";
+/* A JSON string, or null for NULL. */
+static void add_str(struct evbuffer *b, const char *s)
+{
+	if (s)
+		add_str_len(b, s, strlen(s));
+	else
+		ADD_LIT(b, "null");
+}
+
+/* Append `"key" : "s"` as json_build_object separates them (sep is ", " after the first). */
+static void add_member(struct evbuffer *b, const char *sep_key, const char *s)
+{
+	evbuffer_add(b, sep_key, strlen(sep_key));
+	add_str(b, s);
+}
+
+/* One delivery of row row, as pghook_delivery_obj renders a new one. */
+static void add_delivery(struct evbuffer *b, const char *tenant, const struct ingest_event *e,
+	const PGresult *res, int row)
+{
+	const char *id = PQgetvalue(res, row, COL_ID), *ts = PQgetvalue(res, row, COL_TS);
+	const char *webhook = PQgetvalue(res, row, COL_WEBHOOK);
+	const char *url = PQgetvalue(res, row, COL_URL);
+	const char *name = ph_db_value(res, row, COL_DESCRIPTION);
+	add_member(b, "{\"id\" : ", PQgetvalue(res, row, COL_DELIVERY));
+	add_member(b, ", \"eventId\" : ", id);
+	add_member(b, ", \"webhookId\" : ", webhook);
+	add_member(b, ", \"eventType\" : ", e->type);
+	ADD_LIT(b, ", \"status\" : \"pending\", \"attemptCount\" : 0");
+	add_member(b, ", \"nextRetryAt\" : ", ts);
+	ADD_LIT(b,
+		", \"lastAttemptAt\" : null, \"deliveredAt\" : null, \"responseStatusCode\" : "
+		"null, \"lastError\" : null, \"replayOfDeliveryId\" : null");
+	add_member(b, ", \"organizationId\" : ", tenant);
+	add_member(b, ", \"endpointId\" : ", webhook);
+	add_member(b, ", \"endpointName\" : ", name ? name : url);
+	add_member(b, ", \"endpointUrl\" : ", url);
+	ADD_LIT(b, ", \"attemptedAt\" : null");
+	add_member(b, ", \"createdAt\" : ", ts);
+	add_member(b, ", \"updatedAt\" : ", ts);
+	ADD_LIT(b, "}");
+}
+
+/* The event created at row first (its deliveries on the rows after it with the same ord), as
+ * pghook_event_obj renders it. */
+static void add_created(struct evbuffer *b, const char *tenant, const struct ingest_event *e,
+	const PGresult *res, int first)
+{
+	const char *ts = PQgetvalue(res, first, COL_TS);
+	add_member(b, "{\"id\" : ", PQgetvalue(res, first, COL_ID));
+	add_member(b, ", \"organizationId\" : ", tenant);
+	add_member(b, ", \"eventType\" : ", e->type);
+	add_member(b, ", \"eventGroup\" : ", e->group);
+	add_member(b, ", \"sourceKey\" : ", e->key);
+	add_member(b, ", \"status\" : ", PQgetvalue(res, first, COL_STATUS));
+	ADD_LIT(b, ", \"endpointCount\" : ");
+	evbuffer_add(
+		b, PQgetvalue(res, first, COL_COUNT), (size_t)PQgetlength(res, first, COL_COUNT));
+	ADD_LIT(b, ", \"payload\" : ");
+	evbuffer_add(b, e->data, e->data_len);
+	ADD_LIT(b, ", \"deliveries\" : [");
+	const char *ord = PQgetvalue(res, first, COL_ORD);
+	for (int i = first; i < PQntuples(res) && strcmp(PQgetvalue(res, i, COL_ORD), ord) == 0;
+		i++) {
+		if (PQgetisnull(res, i, COL_DELIVERY))
+			continue;
+		if (i > first)
+			ADD_LIT(b, ", ");
+		add_delivery(b, tenant, e, res, i);
+	}
+	ADD_LIT(b, "]");
+	add_member(b, ", \"createdAt\" : ", ts);
+	add_member(b, ", \"updatedAt\" : ", ts);
+	ADD_LIT(b, "}");
+}
 
 static const char *string_or_null(json_object *obj, const char *key)
 {
@@ -60,41 +171,13 @@ static const char *string_or_null(json_object *obj, const char *key)
 	return v ? json_object_get_string(v) : NULL;
 }
 
-void events_create(struct req *r)
+/* Fill e from a validated event object (borrowed: e lives as long as obj). */
+static void ingest_event_init(struct ingest_event *e, json_object *obj)
 {
-	struct ph_verr v;
-	json_object *body = req_body_object(r);
-	if (!body)
-		return;
-	ph_verr_init(&v);
-	validate_event(&v, body, LOC_BODY);
-	if (ph_verr_any(&v)) {
-		json_object_put(body);
-		reply_verr(r, &v);
-		return;
-	}
-	char id[PH_ID_MAX];
-	ph_id_new(id, "evt");
-	const char *key = string_or_null(body, "sourceKey");
-	const char *params[] = { r->tenant_id, id, string_or_null(body, "type"),
-		string_or_null(body, "eventGroup"), key,
-		ph_json_compact(ph_json_get(body, "data"), NULL) };
-	PGresult *res = ph_db_exec_prepared(&r->ctx->db, "ingest_one", ingest_one_sql, 6, params);
-	if (!res) {
-		reply_db_error(r);
-	} else if (PQntuples(res) == 1) {
-		notifier_poke(r->ctx->notifier);
-		reply_raw(r, 201, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
-	} else {
-		/* A repeated sourceKey: the stored event, 200, nothing created. */
-		const char *p2[] = { r->tenant_id, key };
-		reply_query(r, 200, "event",
-			"select pghook_event_json(e) from events e"
-			" where e.tenant_id = $1 and e.source_key = $2",
-			2, p2);
-	}
-	PQclear(res);
-	json_object_put(body);
+	e->type = string_or_null(obj, "type");
+	e->group = string_or_null(obj, "eventGroup");
+	e->key = string_or_null(obj, "sourceKey");
+	e->data = ph_json_compact(ph_json_get(obj, "data"), &e->data_len);
 }
 
 static bool check_batch(struct req *r, json_object *body, json_object **events)
@@ -120,31 +203,167 @@ static bool check_batch(struct req *r, json_object *body, json_object **events)
 	return false;
 }
 
+/* The JSON array pghook_ingest_rows reads, written from evs (each payload serialized once,
+ * for this and for the answer). NUL-terminated. */
+static void add_events_json(struct evbuffer *b, const struct ingest_event *evs, size_t n)
+{
+	ADD_LIT(b, "[");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			ADD_LIT(b, ",");
+		ADD_LIT(b, "{\"type\":");
+		add_str(b, evs[i].type);
+		ADD_LIT(b, ",\"eventGroup\":");
+		add_str(b, evs[i].group);
+		ADD_LIT(b, ",\"sourceKey\":");
+		add_str(b, evs[i].key);
+		ADD_LIT(b, ",\"data\":");
+		evbuffer_add(b, evs[i].data, evs[i].data_len);
+		ADD_LIT(b, "}");
+	}
+	evbuffer_add(b, "]", 2);
+}
+
+/* Where each of the n events' rows of res start (pghook_ingest_rows: ordered by ord, at least
+ * one row per event). False when the rows do not match the request (they always should). */
+static bool index_rows(const PGresult *res, size_t n, int *first)
+{
+	int rows = PQntuples(res), row = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (row >= rows || atoi(PQgetvalue(res, row, COL_ORD)) != (int)i + 1)
+			return false;
+		first[i] = row;
+		while (row < rows && atoi(PQgetvalue(res, row, COL_ORD)) == (int)i + 1)
+			row++;
+	}
+	return row == rows;
+}
+
+enum shown {
+	SHOWN_CREATED, /* stored by this statement: 201 */
+	SHOWN_REPEAT, /* a sourceKey seen before, the event stored with it: 200 */
+	SHOWN_UNSEEN, /* a sourceKey stored by a transaction this statement did not see: "null" */
+};
+
+/* Append event i of evs as the answer shows it. A key repeated within the statement shows the
+ * first event with it; one stored before, the stored event. */
+static enum shown add_event(struct evbuffer *b, const char *tenant, const struct ingest_event *evs,
+	size_t i, const PGresult *res, const int *first)
+{
+	int row = first[i];
+	int same = PQgetisnull(res, row, COL_SAME_AS) ? 0 : atoi(PQgetvalue(res, row, COL_SAME_AS));
+	if (PQgetvalue(res, row, COL_CREATED)[0] == 't') {
+		add_created(b, tenant, &evs[i], res, row);
+		return SHOWN_CREATED;
+	}
+	if (same >= 1 && (size_t)same <= i) {
+		add_created(b, tenant, &evs[same - 1], res, first[same - 1]);
+		return SHOWN_REPEAT;
+	}
+	if (!PQgetisnull(res, row, COL_STORED)) {
+		evbuffer_add(b, PQgetvalue(res, row, COL_STORED),
+			(size_t)PQgetlength(res, row, COL_STORED));
+		return SHOWN_REPEAT;
+	}
+	ADD_LIT(b, "null");
+	return SHOWN_UNSEEN;
+}
+
+/* Store n events of tenant in one statement; NULL after logging when it failed. *first gets
+ * each event's first row (see index_rows). */
+static PGresult *store(
+	struct ph_db *db, const char *tenant, const struct ingest_event *evs, size_t n, int *first)
+{
+	struct evbuffer *in = evbuffer_new();
+	add_events_json(in, evs, n);
+	const char *params[] = { tenant, (const char *)evbuffer_pullup(in, -1) };
+	PGresult *res = ph_db_exec_prepared(
+		db, "ingest", "select * from pghook_ingest_rows($1, $2::json)", 2, params);
+	evbuffer_free(in);
+	if (res && !index_rows(res, n, first)) {
+		log_error("pghook_ingest_rows answered rows that do not match the request");
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+/* Single-event ingest: the same statement as a batch of one. */
+void events_create(struct req *r)
+{
+	struct ph_verr v;
+	json_object *body = req_body_object(r);
+	if (!body)
+		return;
+	ph_verr_init(&v);
+	validate_event(&v, body, LOC_BODY);
+	if (ph_verr_any(&v)) {
+		json_object_put(body);
+		reply_verr(r, &v);
+		return;
+	}
+	struct ingest_event e;
+	int first[1];
+	ingest_event_init(&e, body);
+	PGresult *res = store(&r->ctx->db, r->tenant_id, &e, 1, first);
+	if (!res) {
+		reply_db_error(r);
+	} else {
+		notifier_poke(r->ctx->notifier);
+		struct evbuffer *out = evbuffer_new();
+		enum shown shown = add_event(out, r->tenant_id, &e, 0, res, first);
+		if (shown == SHOWN_UNSEEN) {
+			/* Look again: a new statement sees the transaction that stored the key. */
+			const char *p[] = { r->tenant_id, e.key };
+			reply_query(r, 200, "event",
+				"select pghook_event_json(e) from events e"
+				" where e.tenant_id = $1 and e.source_key = $2",
+				2, p);
+		} else {
+			reply_buffer(r, shown == SHOWN_CREATED ? 201 : 200, out);
+		}
+		evbuffer_free(out);
+	}
+	PQclear(res);
+	json_object_put(body);
+}
+
 void events_batch(struct req *r)
 {
 	json_object *body = req_body_object(r), *events;
+	struct ingest_event *evs = NULL;
+	struct evbuffer *out = NULL;
+	PGresult *res = NULL;
+	int first[BATCH_MAX];
 	if (!body)
 		return;
-	if (!check_batch(r, body, &events)) {
-		json_object_put(body);
-		return;
+	if (!check_batch(r, body, &events))
+		goto out;
+	size_t n = json_object_array_length(events);
+	evs = ph_xcalloc(n, sizeof(*evs));
+	for (size_t i = 0; i < n; i++)
+		ingest_event_init(&evs[i], json_object_array_get_idx(events, i));
+	res = store(&r->ctx->db, r->tenant_id, evs, n, first);
+	if (!res) {
+		reply_db_error(r);
+		goto out;
 	}
-	PGresult *res = ingest(r, ph_json_compact(events, NULL));
-	json_object_put(body);
-	if (!res)
-		return;
-	struct evbuffer *buf = evbuffer_new();
-	evbuffer_add(buf, "{\"data\":[", 9);
-	for (int i = 0; i < PQntuples(res); i++) {
+	notifier_poke(r->ctx->notifier);
+	out = evbuffer_new();
+	ADD_LIT(out, "{\"data\":[");
+	for (size_t i = 0; i < n; i++) {
 		if (i)
-			evbuffer_add(buf, ",", 1);
-		evbuffer_add(buf, PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1));
+			ADD_LIT(out, ",");
+		add_event(out, r->tenant_id, evs, i, res, first);
 	}
-	evbuffer_add(buf, "]}", 2);
-	size_t len = evbuffer_get_length(buf);
-	reply_raw(r, 201, (const char *)evbuffer_pullup(buf, -1), len);
-	evbuffer_free(buf);
+	ADD_LIT(out, "]}");
+	reply_buffer(r, 201, out);
+out:
 	PQclear(res);
+	if (out)
+		evbuffer_free(out);
+	free(evs);
+	json_object_put(body);
 }
 
 void events_list(struct req *r)

@@ -71,6 +71,11 @@ void reply_raw(struct req *r, int status, const char *json, size_t len)
 	evbuffer_free(buf);
 }
 
+void reply_buffer(struct req *r, int status, struct evbuffer *buf)
+{
+	send_buffer(r, status, buf);
+}
+
 void reply_json(struct req *r, int status, json_object *obj)
 {
 	size_t len;

@@ -7,6 +7,7 @@
 #ifndef PGHOOK_API_HTTP_H
 #define PGHOOK_API_HTTP_H
 
+#include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <json-c/json.h>
@@ -67,6 +68,8 @@ struct req {
 
 /* Answer with a JSON document already rendered (by PostgreSQL, usually). */
 void reply_raw(struct req *r, int status, const char *json, size_t len);
+/* Answer with the JSON document in buf, moved into the answer (the caller still frees buf). */
+void reply_buffer(struct req *r, int status, struct evbuffer *buf);
 /* Answer with a json-c object; takes ownership of obj. */
 void reply_json(struct req *r, int status, json_object *obj);
 /* Answer {"error": {"code": code, "message": ...}}. */

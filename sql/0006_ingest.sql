@@ -1,0 +1,79 @@
+-- SPDX-License-Identifier: MIT
+-- pghook schema, version 6: ingest without rendering in SQL.
+--
+-- pghook_ingest (0001) rendered the whole answer with json_build_object and to_char: for a
+-- batch of 1,000 events of 1 KB that was most of the statement's time (a 1.9 MB answer built
+-- and copied twice). pghook_ingest_rows stores the same rows but returns only what the api
+-- cannot know: ids, statuses, the timestamp, each delivery's webhook. api/events.c renders the
+-- answer from the events it parsed, in the shape pghook_event_obj gives.
+
+-- One row per (event, delivery) in request order, then delivery id; an event without a delivery
+-- has one row with the delivery columns null. Every timestamp of what this inserts is now()
+-- (set explicitly, so ts, rendered once, is each of them). Events whose sourceKey was seen
+-- before insert nothing (created false): same_as is the 1-based index of the batch's first
+-- event with that key when it is in this batch, otherwise stored is the stored event as
+-- pghook_event_json renders it.
+create function pghook_ingest_rows(p_tenant text, p_events json)
+returns table (ord int, created boolean, event_id text, status text, endpoint_count int,
+	ts text, same_as int, stored json, delivery_id text, webhook_id text, webhook_url text,
+	webhook_description text)
+language plpgsql as $$
+#variable_conflict use_column
+declare
+	v_now timestamptz := now();
+	v_ts text := pghook_ts(v_now);
+begin
+	return query
+	with input as materialized (
+		select i.ord, pghook_new_id('evt') as id, i.type, i."eventGroup" as grp,
+			i."sourceKey" as source_key, i.data
+		from rows from (json_to_recordset(p_events)
+			as (type text, data json, "sourceKey" text, "eventGroup" text)) with ordinality
+			as i(type, data, "sourceKey", "eventGroup", ord)
+	), hooks as materialized (
+		select w.id, w.url, w.description, w.subscriptions from webhooks w
+		where w.tenant_id = p_tenant and w.status = 'active' and w.deleted_at is null
+	), targets as materialized (
+		select p.id as event_id, h.id as webhook_id
+		from input p
+		join hooks h on p.type = any(h.subscriptions) or '*' = any(h.subscriptions)
+	), counts as (
+		select t.event_id, count(*)::int as c from targets t group by t.event_id
+	), ins as (
+		insert into events as e (id, tenant_id, event_type, event_group, source_key, payload,
+			status, endpoint_count, created_at, updated_at)
+		select p.id, p_tenant, p.type, p.grp, p.source_key, p.data,
+			case when coalesce(n.c, 0) = 0 then 'skipped' else 'pending' end, coalesce(n.c, 0),
+			v_now, v_now
+		from input p left join counts n on n.event_id = p.id
+		order by p.ord
+		on conflict (tenant_id, source_key) where source_key is not null do nothing
+		returning e.id, e.source_key, e.status, e.endpoint_count
+	), dl as (
+		insert into deliveries as d (id, tenant_id, event_id, webhook_id, status, next_retry_at,
+			created_at, updated_at)
+		select pghook_new_id('dlv'), p_tenant, t.event_id, t.webhook_id, 'pending', v_now,
+			v_now, v_now
+		from targets t join ins on ins.id = t.event_id
+		order by t.event_id, t.webhook_id
+		returning d.id, d.event_id, d.webhook_id
+	), first_key as (
+		-- a key repeated within the batch inserted only its first event (in request order)
+		select ins.source_key, p.ord from ins join input p on p.id = ins.id
+		where ins.source_key is not null
+	)
+	select p.ord::int, ins.id is not null, ins.id, ins.status, ins.endpoint_count, v_ts,
+		k.ord::int,
+		case when ins.id is null and k.ord is null then
+			(select pghook_event_json(x) from events x
+			 where x.tenant_id = p_tenant and x.source_key = p.source_key)
+		end,
+		dl.id, dl.webhook_id, h.url, h.description
+	from input p
+	left join ins on ins.id = p.id
+	left join dl on dl.event_id = ins.id
+	left join hooks h on h.id = dl.webhook_id
+	left join first_key k on ins.id is null and k.source_key = p.source_key
+	order by p.ord, dl.id;
+end
+$$;
