@@ -7,6 +7,8 @@
  * request, in exactly the shape pghook_event_obj (sql/0001_init.sql) gives stored events.
  */
 #include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include "log.h"
 
 #include "notifier.h"
+#include "router.h"
 #include "routes.h"
 #include "validate.h"
 
@@ -288,10 +291,127 @@ static PGresult *store(
 	return res;
 }
 
-/* Single-event ingest: the same statement as a batch of one. */
+/* After a group of several events, the next flush waits this long for more: a loop's
+ * connections send their next requests over about that time once answered, and waiting
+ * gathers them into one commit (wrk, 64 connections, 16 loops: 3.9 events a statement instead
+ * of 2.3). After a group of one (a quiet loop, or one client sending one request at a time)
+ * the flush waits for nothing. */
+#define GROUP_WAIT_US 1000
+
+/*
+ * Single-event ingest, the hottest route, commits in groups. A loop runs one statement at a
+ * time, so the requests its other connections send meanwhile wait in their sockets; the
+ * handler only queues its event (the request is deferred) and the loop's next iteration,
+ * once it has read every request that arrived, stores the whole queue with one statement and
+ * one commit, then answers each request. Under load that shares a commit, its fsync and a
+ * statement's fixed cost between several events.
+ * Answers are sent only after the commit, so an acknowledged event is still durable, and each
+ * request gets the answer it would get alone: a sourceKey repeated within a group is a repeat
+ * of the earlier request's event (200), as it would be one statement later.
+ */
+struct ingest_job {
+	struct req r; /* a copy: the router's request context ends when the handler returns */
+	json_object *body;
+	struct ingest_event e; /* borrowed from body */
+	bool orphaned; /* the client left: evhttp freed r.ev */
+};
+
+static void job_conn_closed(struct evhttp_connection *conn, void *arg)
+{
+	((struct ingest_job *)arg)->orphaned = true;
+}
+
+/* Answer job i of a stored group (res NULL when the statement failed) and count it. The
+ * group's other events stay alive: a repeated sourceKey shows an earlier job's event. */
+static void job_finish(
+	struct ingest_job *j, const struct ingest_event *evs, size_t i, PGresult *res, int *first)
+{
+	if (j->orphaned)
+		j->r.ev = NULL;
+	else
+		evhttp_connection_set_closecb(evhttp_request_get_connection(j->r.ev), NULL, NULL);
+	if (!res) {
+		reply_db_error(&j->r);
+	} else {
+		struct evbuffer *out = evbuffer_new();
+		enum shown shown = add_event(out, j->r.tenant_id, evs, i, res, first);
+		if (shown == SHOWN_UNSEEN) {
+			/* Look again: a new statement sees the transaction that stored the key. */
+			const char *p[] = { j->r.tenant_id, j->e.key };
+			reply_query(&j->r, 200, "event",
+				"select pghook_event_json(e) from events e"
+				" where e.tenant_id = $1 and e.source_key = $2",
+				2, p);
+		} else {
+			reply_buffer(&j->r, shown == SHOWN_CREATED ? 201 : 200, out);
+		}
+		evbuffer_free(out);
+	}
+	j->r.ctx->deferred--;
+	router_record(&j->r);
+}
+
+/* Store the n queued jobs of one tenant with one statement and answer them. */
+static void store_group(struct api_ctx *ctx, struct ingest_job **g, size_t n)
+{
+	struct ingest_event evs[INGEST_QUEUE_MAX];
+	int first[INGEST_QUEUE_MAX];
+	for (size_t i = 0; i < n; i++)
+		evs[i] = g[i]->e;
+	PGresult *res = NULL;
+	/* The router ended each request's tenant scope when its handler returned: scope again. */
+	if (ph_db_set_tenant(&ctx->db, g[0]->r.tenant_id))
+		res = store(&ctx->db, g[0]->r.tenant_id, evs, n, first);
+	else
+		log_error("cannot set the tenant scope");
+	if (!ph_db_set_tenant(&ctx->db, NULL))
+		log_warn("cannot clear the tenant scope");
+	if (res)
+		notifier_poke(ctx->notifier);
+	for (size_t i = 0; i < n; i++)
+		job_finish(g[i], evs, i, res, first);
+	PQclear(res);
+	for (size_t i = 0; i < n; i++) {
+		json_object_put(g[i]->body);
+		free(g[i]);
+	}
+}
+
+/* Store everything queued on this loop: one statement per tenant, in queue order. The queue
+ * is emptied first, so a request dispatched while answering queues for the next flush. */
+static void ingest_flush(struct api_ctx *ctx)
+{
+	struct ingest_job *jobs[INGEST_QUEUE_MAX], *group[INGEST_QUEUE_MAX];
+	size_t n = (size_t)ctx->ingest_queued;
+	if (n == 0) /* flushed already, because the queue was full */
+		return;
+	memcpy(jobs, ctx->ingest_queue, n * sizeof(*jobs));
+	ctx->ingest_queued = 0;
+	ctx->ingest_last_group = (int)n;
+	for (size_t i = 0; i < n; i++) {
+		if (!jobs[i])
+			continue;
+		size_t k = 0;
+		for (size_t j = i; j < n; j++) {
+			if (jobs[j] && strcmp(jobs[j]->r.tenant_id, jobs[i]->r.tenant_id) == 0) {
+				group[k++] = jobs[j];
+				if (j > i)
+					jobs[j] = NULL;
+			}
+		}
+		store_group(ctx, group, k);
+	}
+}
+
+static void ingest_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	ingest_flush(arg);
+}
+
 void events_create(struct req *r)
 {
 	struct ph_verr v;
+	struct api_ctx *ctx = r->ctx;
 	json_object *body = req_body_object(r);
 	if (!body)
 		return;
@@ -302,30 +422,28 @@ void events_create(struct req *r)
 		reply_verr(r, &v);
 		return;
 	}
-	struct ingest_event e;
-	int first[1];
-	ingest_event_init(&e, body);
-	PGresult *res = store(&r->ctx->db, r->tenant_id, &e, 1, first);
-	if (!res) {
-		reply_db_error(r);
-	} else {
-		notifier_poke(r->ctx->notifier);
-		struct evbuffer *out = evbuffer_new();
-		enum shown shown = add_event(out, r->tenant_id, &e, 0, res, first);
-		if (shown == SHOWN_UNSEEN) {
-			/* Look again: a new statement sees the transaction that stored the key. */
-			const char *p[] = { r->tenant_id, e.key };
-			reply_query(r, 200, "event",
-				"select pghook_event_json(e) from events e"
-				" where e.tenant_id = $1 and e.source_key = $2",
-				2, p);
-		} else {
-			reply_buffer(r, shown == SHOWN_CREATED ? 201 : 200, out);
-		}
-		evbuffer_free(out);
+	if (ctx->ingest_queued == INGEST_QUEUE_MAX)
+		ingest_flush(ctx);
+	struct evhttp_connection *conn = evhttp_request_get_connection(r->ev);
+	struct timeval wait = { 0, ctx->ingest_last_group > 1 ? GROUP_WAIT_US : 0 };
+	/* Even a zero timeout runs after the I/O callbacks of the loop's next iteration. */
+	if (ctx->ingest_queued == 0 &&
+		event_base_once(evhttp_connection_get_base(conn), -1, EV_TIMEOUT, ingest_flush_cb,
+			ctx, &wait) != 0) {
+		log_error("cannot schedule the ingest flush");
+		reply_error(r, 503, "unavailable", "cannot store the event now, try again");
+		json_object_put(body);
+		return;
 	}
-	PQclear(res);
-	json_object_put(body);
+	struct ingest_job *j = ph_xcalloc(1, sizeof(*j));
+	j->r = *r;
+	TAILQ_INIT(&j->r.query); /* the router frees the original query list */
+	j->body = body;
+	ingest_event_init(&j->e, body);
+	evhttp_connection_set_closecb(conn, job_conn_closed, j);
+	ctx->ingest_queue[ctx->ingest_queued++] = j;
+	r->deferred = true;
+	ctx->deferred++; /* the loop does not exit at shutdown before this is answered */
 }
 
 void events_batch(struct req *r)

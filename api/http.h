@@ -27,6 +27,10 @@ struct notifier;
 struct route;
 
 #define AUTH_CACHE_SLOTS 64
+/* Single-event ingests one loop stores together (events.c). */
+#define INGEST_QUEUE_MAX 64
+
+struct ingest_job;
 
 /* A key already checked, remembered for a short while (see auth.c). */
 struct auth_cache_entry {
@@ -46,6 +50,10 @@ struct api_ctx {
 	int deferred; /* requests answered later (send.c); this loop only */
 	long long last_answer_us; /* when this loop last answered, for the shutdown drain */
 	struct auth_cache_entry auth_cache[AUTH_CACHE_SLOTS];
+	/* single-event ingests waiting for this loop's next group commit (events.c) */
+	struct ingest_job *ingest_queue[INGEST_QUEUE_MAX];
+	int ingest_queued;
+	int ingest_last_group; /* events the last group commit stored */
 };
 
 #define REQ_MAX_PARAMS 3
