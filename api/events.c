@@ -364,12 +364,12 @@ static void store_group(struct api_ctx *ctx, struct ingest_job **g, size_t n)
 		res = store(&ctx->db, g[0]->r.tenant_id, evs, n, first);
 	else
 		log_error("cannot set the tenant scope");
-	if (!ph_db_set_tenant(&ctx->db, NULL))
-		log_warn("cannot clear the tenant scope");
 	if (res)
 		notifier_poke(ctx->notifier);
 	for (size_t i = 0; i < n; i++)
-		job_finish(g[i], evs, i, res, first);
+		job_finish(g[i], evs, i, res, first); /* may read again, in the tenant's scope */
+	if (!ph_db_set_tenant(&ctx->db, NULL))
+		log_warn("cannot clear the tenant scope");
 	PQclear(res);
 	for (size_t i = 0; i < n; i++) {
 		json_object_put(g[i]->body);
