@@ -31,6 +31,7 @@ import psycopg  # noqa: E402
 import requests  # noqa: E402
 
 import harness  # noqa: E402
+import dbcost  # noqa: E402
 
 BUILD = os.environ.get('PGHOOK_BENCH_BUILD', os.path.join(ROOT, 'build-bench'))
 API_BIN = os.path.join(BUILD, 'api', 'pghook-api')
@@ -58,6 +59,27 @@ def cpu_seconds(pid):
         return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
     except OSError:
         return 0.0
+
+
+def cluster_cpu_seconds(pg):
+    """CPU time of a PostgreSQL cluster so far: its live processes plus the children the
+    postmaster has reaped (backends that ended, autovacuum workers)."""
+    with open(os.path.join(pg.data, 'postmaster.pid')) as f:
+        pm = int(f.readline())
+    total = 0.0
+    for d in os.listdir('/proc'):
+        if not d.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % d) as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+        except OSError:
+            continue
+        if int(d) == pm:
+            total += sum(int(x) for x in fields[11:15])
+        elif int(fields[1]) == pm:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf('SC_CLK_TCK')
 
 
 def loadavg():
@@ -298,6 +320,7 @@ def drain_once(env, n, workers, backlog=0, cost=False, hook=None):
     lsn0 = db.sql('select pg_current_wal_lsn()')[0][0]
     la0 = loadavg()
     recv_cpu0 = cpu_seconds(env.recv.pid)
+    db_cpu0 = cluster_cpu_seconds(env.pg)
     ws = [start_worker(env, db) for _ in range(workers)]
     if hook:  # profiling (docs/benchmarks.md): called once the workers run
         hook(env, ws)
@@ -308,6 +331,7 @@ def drain_once(env, n, workers, backlog=0, cost=False, hook=None):
         rss = max(w.rss_kib() for w in ws)
         worker_cpu = sum(cpu_seconds(w.popen.pid) for w in ws)
         recv_cpu = cpu_seconds(env.recv.pid) - recv_cpu0
+        db_cpu = cluster_cpu_seconds(env.pg) - db_cpu0
     finally:
         for w in ws:
             stop(w)
@@ -322,7 +346,8 @@ def drain_once(env, n, workers, backlog=0, cost=False, hook=None):
            'ingest_batch_events_per_s': round(ingest_rate), 'load_before': la0,
            'load_after': loadavg(), 'worker_rss_kib': rss,
            'worker_cpu_us_per_delivery': round(worker_cpu * 1e6 / n, 1),
-           'receiver_cpu_us_per_delivery': round(recv_cpu * 1e6 / n, 1)}
+           'receiver_cpu_us_per_delivery': round(recv_cpu * 1e6 / n, 1),
+           'db_cpu_us_per_delivery': round(db_cpu * 1e6 / n, 1)}
     if cost:
         wal = db.sql('select pg_wal_lsn_diff(%s, %s)', (lsn1, lsn0))[0][0]
         stmts = db.sql("select query, calls, total_exec_time, mean_exec_time, wal_bytes "
@@ -567,7 +592,7 @@ def main():
     ap.add_argument('--quick', action='store_true', help='smaller sizes, one run each')
     ap.add_argument('--runs', type=int, default=None, help='runs per scenario (default 3)')
     ap.add_argument('--only', default='', help='comma-separated scenarios: drain,latency,'
-                    'ingest,batch,memory,backlog,slow')
+                    'ingest,batch,memory,backlog,slow,dbcost')
     ap.add_argument('--json', default=os.path.join(HERE, 'results', 'latest.json'))
     args = ap.parse_args()
     runs = args.runs or (1 if args.quick else 3)
@@ -580,6 +605,7 @@ def main():
         'mem_inflight': 10000,
         'backlog': 100000 if q else 1000000,
         'slow_s': 5 if q else 10,
+        'dbcost_n': 20000 if q else 50000,
     }
     only = set(filter(None, args.only.split(',')))
 
@@ -604,6 +630,16 @@ def main():
                     S[key].append(r)
                     log('%s run %d: %s/s (load %.2f)' % (key, i + 1, r['per_s'],
                                                         r['load_before']))
+        if want('dbcost'):
+            # pghook's statements and the minimal queue, alternately, so both see the same load
+            S['dbcost_pghook'], S['dbcost_minimal'] = [], []
+            for i in range(runs):
+                for key, fn in (('dbcost_pghook', dbcost.pghook_once),
+                                ('dbcost_minimal', dbcost.minimal_once)):
+                    r = fn(env, sizes['dbcost_n'], PAD)
+                    S[key].append(r)
+                    log('%s run %d: %s µs/delivery (load %.2f)' % (
+                        key, i + 1, r['cpu_us_per_delivery'], r['load_before']))
         if want('backlog'):
             S['backlog'] = []
             for i in range(runs):
@@ -697,9 +733,20 @@ def table(res):
             '%d deliveries/s (%+.0f%% vs drain)' % (b, 100.0 * (b - d) / d),
             'within 10% of drain', 'backlog')
     if 'drain_1w' in S and S['drain_1w'][0].get('wal_bytes_per_delivery') is not None:
-        add('cost per delivery (drain, 1 worker)', '%.0f WAL bytes, %.3f statements'
+        add('cost per delivery (drain, 1 worker)', '%.0f WAL bytes, %.3f statements; CPU µs: '
+            'PostgreSQL %.0f, worker %.0f, receiver %.0f'
             % (med(S['drain_1w'], 'wal_bytes_per_delivery'),
-               med(S['drain_1w'], 'statements_per_delivery')), '(tracked)', 'drain_1w')
+               med(S['drain_1w'], 'statements_per_delivery'),
+               med(S['drain_1w'], 'db_cpu_us_per_delivery'),
+               med(S['drain_1w'], 'worker_cpu_us_per_delivery'),
+               med(S['drain_1w'], 'receiver_cpu_us_per_delivery')), '(tracked)', 'drain_1w')
+    for key, what in (('dbcost_pghook', 'pghook_claim + pghook_complete'),
+                      ('dbcost_minimal', 'minimal queue (jobs + attempts)')):
+        if key in S:
+            add('database alone, one session: %s' % what, '%.0f µs CPU and %.0f WAL bytes per '
+                'delivery, %d/s' % (med(S[key], 'cpu_us_per_delivery'),
+                                    med(S[key], 'wal_bytes_per_delivery'),
+                                    med(S[key], 'per_s_one_session')), '(tracked)', key)
     if 'slow' in S:
         s = S['slow']
         add('fast webhooks beside a 5 s receiver', 'p50 %.1f / p99 %.1f ms, %.0f/s'

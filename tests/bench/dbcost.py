@@ -1,0 +1,126 @@
+# SPDX-License-Identifier: MIT
+"""The database's share of a delivery, without HTTP (bench.py scenario "dbcost").
+
+One session claims 100 due deliveries and records their outcomes (delivered, one attempt row
+each), over and over until none are left, and the backend's CPU time and the WAL written are
+divided by the deliveries. Run twice on the same cluster:
+
+  pghook    pghook_claim + pghook_complete, as the worker calls them (deliveries ingested
+            with pghook_ingest: 1 KB payloads, one webhook)
+  minimal   the smallest Postgres queue that still keeps an attempt row per delivery: one jobs
+            table (payload inline, one partial index), a claim UPDATE ... FOR UPDATE SKIP
+            LOCKED and a completion UPDATE plus an attempts INSERT, both batched
+
+The difference is what pghook's bookkeeping costs per delivery (event status, claim tokens,
+lost-lease counts, per-webhook caps, foreign keys); the minimal figure bounds what any
+Postgres-backed sender can reach on this machine.
+"""
+import json
+import os
+import time
+
+import psycopg
+
+BATCH = 100
+
+MINIMAL_SCHEMA = """
+create table jobs (
+    id bigint generated always as identity primary key,
+    run_at timestamptz not null default now(),
+    status text not null default 'pending',
+    locked_until timestamptz,
+    attempts int not null default 0,
+    payload json not null
+);
+create index jobs_due on jobs (run_at) where status = 'pending';
+create table job_attempts (
+    id bigint generated always as identity primary key,
+    job_id bigint not null references jobs,
+    at timestamptz not null default now(),
+    status_code int
+);
+"""
+
+MINIMAL_CLAIM = """
+update jobs set status = 'running', locked_until = now() + interval '30 s'
+where id in (select id from jobs where status = 'pending' and run_at <= now()
+             order by run_at limit %s for update skip locked)
+returning id, payload::text
+"""
+
+MINIMAL_COMPLETE = """
+with done as (
+    update jobs set status = 'done', attempts = attempts + 1, locked_until = null
+    where id = any(%s) returning id
+)
+insert into job_attempts (job_id, status_code) select id, 200 from done
+"""
+
+
+def _backend_cpu(pid):
+    with open('/proc/%d/stat' % pid) as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def _measure(conn, claim, complete):
+    """Run claim/complete cycles until a claim returns nothing; the backend's cost per row."""
+    conn.execute('vacuum analyze')
+    conn.execute('checkpoint')
+    pid = conn.execute('select pg_backend_pid()').fetchone()[0]
+    lsn0 = conn.execute('select pg_current_wal_lsn()').fetchone()[0]
+    cpu0, t0, done = _backend_cpu(pid), time.monotonic(), 0
+    while True:
+        rows = claim(conn)
+        if not rows:
+            break
+        complete(conn, rows)
+        done += len(rows)
+    secs = time.monotonic() - t0
+    cpu = _backend_cpu(pid) - cpu0
+    wal = conn.execute('select pg_wal_lsn_diff(pg_current_wal_lsn(), %s)', (lsn0,)).fetchone()[0]
+    return {'deliveries': done, 'per_s_one_session': round(done / secs),
+            'cpu_us_per_delivery': round(cpu * 1e6 / done, 1),
+            'wal_bytes_per_delivery': round(float(wal) / done),
+            'load_before': round(os.getloadavg()[0], 2)}
+
+
+def pghook_once(env, n, pad):
+    db = env.fresh_db()
+    db.webhook('/dbcost')
+    events = json.dumps([{'type': 'bench.dbcost', 'data': {'pad': pad}}
+                         for _ in range(1000)])
+    for _ in range(n // 1000):
+        db.sql('select count(*) from pghook_ingest(%s, %s::json)', (db.tenant, events))
+
+    def claim(c):
+        return c.execute("select id, claim_token from pghook_claim(%s::int, 30000::bigint, "
+                         "'{}'::text[])", (BATCH,)).fetchall()
+
+    def complete(c, rows):
+        out = [{'id': r[0], 'token': r[1], 'status': 'delivered', 'code': 200, 'body': '',
+                'durationMs': 1} for r in rows]
+        c.execute("select pghook_complete(%s::json, 'dbcost')", (json.dumps(out),))
+
+    r = _measure(db.conn, claim, complete)
+    db.close()
+    return r
+
+
+def minimal_once(env, n, pad):
+    env.n += 1
+    name = 'minimal%d' % env.n
+    env.pg.create_database(name)
+    with psycopg.connect(env.pg.dsn(name), autocommit=True) as c:
+        c.execute(MINIMAL_SCHEMA)
+        payload = json.dumps({'type': 'bench.dbcost', 'data': {'pad': pad}})
+        c.execute('insert into jobs (payload) select %s::json from generate_series(1, %s)',
+                  (payload, n))
+
+        def claim(c):
+            return c.execute(MINIMAL_CLAIM, (BATCH,)).fetchall()
+
+        def complete(c, rows):
+            c.execute(MINIMAL_COMPLETE, ([r[0] for r in rows],))
+
+        return _measure(c, claim, complete)
