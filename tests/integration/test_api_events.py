@@ -243,6 +243,33 @@ def test_get_and_404(client):
         assert r.json()['error']['code'] == 'not_found'
 
 
+def test_ingest_answer_is_what_get_renders(client):
+    """The ingest routes render their answer in C (api/events.c), GET in SQL
+    (pghook_event_json): the two must agree byte for byte, or clients see an event change
+    shape between its creation and its first read."""
+    create_webhook(client, ['*'])
+    create_webhook(client, ['t.one'], url='https://example.com/other')
+    data = (r'{"z":1,"s":"h\u00e9llo \"q\" \\ / \t\u0001 \u2028 \ud83d\ude00 ü",'
+            r'"n":[2.50,1.0e5,-0,null,true],"e":{}}')
+    raw = (r'{"type":"t.one","data":%s,"eventGroup":"g \u00e9","sourceKey":"k/1"}'
+           % data).encode()
+    r = client.post('/v1/events', data=raw, headers=JSON_HEADERS)
+    assert r.status_code == 201, r.text
+    assert client.get('/v1/events/' + r.json()['id']).text == r.text
+    # A repeat answers the stored event, as GET does.
+    again = client.post('/v1/events', data=raw, headers=JSON_HEADERS)
+    assert again.status_code == 200 and again.text == r.text
+
+    r = client.post('/v1/events/batch', data=b'{"events":[%s,{"type":"u","data":{}},%s]}'
+                    % (raw.replace(b'k/1', b'k/2'), raw), headers=JSON_HEADERS)
+    assert r.status_code == 201, r.text
+    listed = json.loads(r.text, object_pairs_hook=list)[0][1]
+    for ev in listed:
+        evid = dict(ev)['id']
+        got = client.get('/v1/events/' + evid)
+        assert json.loads(got.text, object_pairs_hook=list) == ev
+
+
 def test_list_filters_and_pagination(client, sql):
     create_webhook(client, ['b.happened'])
     ids = {}
