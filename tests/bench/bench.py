@@ -38,6 +38,7 @@ API_BIN = os.path.join(BUILD, 'api', 'pghook-api')
 WORKER_BIN = os.path.join(BUILD, 'worker', 'pghook-worker')
 RECEIVER_BIN = os.path.join(BUILD, 'tests', 'bench', 'receiver')
 PAD = 'x' * 900
+WARMUP_S = 1  # open-loop scenarios: seconds sent before latency is recorded (OpenLoop)
 
 PG_SETTINGS = {
     'fsync': 'on',
@@ -49,6 +50,9 @@ PG_SETTINGS = {
     'shared_preload_libraries': 'pg_stat_statements',
     'pg_stat_statements.track': 'top',
 }
+# For experiments with the server's settings: PGHOOK_BENCH_PG="name=value,name=value".
+PG_SETTINGS.update(kv.split('=', 1) for kv in
+                   filter(None, os.environ.get('PGHOOK_BENCH_PG', '').split(',')))
 
 
 def cpu_seconds(pid):
@@ -372,13 +376,20 @@ def drain_once(env, n, workers, backlog=0, cost=False, hook=None):
 class OpenLoop:
     """Posts events to the api at a steady rate without waiting for answers (open loop): a
     pool of keep-alive connections; a request goes out on an idle one, or on a new one when
-    none is idle. Each event's data carries sent_us, the time it was written to the socket."""
+    none is idle. Each event's data carries sent_us, the time it was written to the socket.
 
-    def __init__(self, url, headers, rate, seconds, types):
+    The first `warmup` seconds are sent the same way but carry no sent_us, so the receiver
+    does not count their latency: they pay for the processes' first statements (each new
+    backend plans and caches pghook's functions; the sender opens its connections), which a
+    running system paid long ago. Every request of those seconds is still delivered and
+    counted."""
+
+    def __init__(self, url, headers, rate, seconds, types, warmup=0):
         self.host, self.port = url.split('//')[1].split(':')
         self.port = int(self.port)
         self.headers = headers
         self.rate, self.seconds, self.types = rate, seconds, types
+        self.warm_n = int(rate * warmup)
         self.sent = self.ok = self.bad = 0
         self.late = 0.0
 
@@ -411,7 +422,7 @@ class OpenLoop:
     async def run(self):
         idle, tasks = [], []
         hdr = ''.join('%s: %s\r\n' % kv for kv in self.headers.items())
-        n_total = int(self.rate * self.seconds)
+        n_total = self.warm_n + int(self.rate * self.seconds)
         t0 = time.monotonic() + 0.2
         for k in range(n_total):
             due = t0 + k / self.rate
@@ -425,8 +436,9 @@ class OpenLoop:
                 tasks.append(asyncio.ensure_future(self._reader(c, idle)))
             else:
                 c = idle.pop()
+            stamp = 'warmup' if k < self.warm_n else 'sent_us'
             body = json.dumps({'type': self.types[k % len(self.types)],
-                               'data': {'sent_us': time.time_ns() // 1000, 'pad': PAD[:850]}},
+                               'data': {stamp: time.time_ns() // 1000, 'pad': PAD[:850]}},
                               separators=(',', ':')).encode()
             c[1].write(('POST /v1/events HTTP/1.1\r\nHost: x\r\n%sContent-Length: %d\r\n\r\n'
                         % (hdr, len(body))).encode() + body)
@@ -447,21 +459,31 @@ def latency_once(env, rate, seconds):
     harness.wait_for(lambda: requests.get(w.metrics_url, timeout=1).ok, timeout=20)
     env.recv_reset()
     la0 = loadavg()
+    probe = start_fsync_probe(env, seconds + WARMUP_S)
     ol = OpenLoop(api.url, {'TENANT': db.tenant, 'API-KEY': db.key,
-                            'Content-Type': 'application/json'}, rate, seconds, ['bench.lat'])
+                            'Content-Type': 'application/json'}, rate, seconds, ['bench.lat'],
+                 warmup=WARMUP_S)
     asyncio.run(ol.run())
     n = ol.sent
+    storage = json.loads(probe.communicate(timeout=30)[0])
     try:
         st = wait_received(env, 'lat', n, timeout=30)
     finally:
         stop(w)
         stop(api)
         db.close()
-    return {'events': n, 'rate': rate, 'api_errors': ol.bad, 'sender_max_late_ms':
+    return {'events': n, 'warmup_s': WARMUP_S, 'rate': rate, 'api_errors': ol.bad,
+            'sender_max_late_ms':
             round(ol.late * 1000, 1), 'connections': ol.conns,
             'p50_ms': st['p50Us'] / 1000, 'p95_ms': st['p95Us'] / 1000,
             'p99_ms': st['p99Us'] / 1000, 'max_ms': st['maxUs'] / 1000,
-            'load_before': la0, 'load_after': loadavg()}
+            'storage_fdatasync': storage, 'load_before': la0, 'load_after': loadavg()}
+
+
+def start_fsync_probe(env, seconds):
+    """fsync_probe.py on the cluster's file system for the run (its JSON on stdout)."""
+    return subprocess.Popen([sys.executable, os.path.join(HERE, 'fsync_probe.py'), env.pg.dir,
+                             str(seconds)], stdout=subprocess.PIPE, text=True)
 
 
 def ingest_once(env, seconds):
@@ -549,7 +571,8 @@ def slow_once(env, rate, seconds, delay_ms=5000):
     env.recv_reset()
     la0 = loadavg()
     ol = OpenLoop(api.url, {'TENANT': db.tenant, 'API-KEY': db.key,
-                            'Content-Type': 'application/json'}, rate, seconds, types)
+                            'Content-Type': 'application/json'}, rate, seconds, types,
+                 warmup=WARMUP_S)
     asyncio.run(ol.run())
     n_fast = sum(1 for k in range(ol.sent) if k % 10 != 0)
     try:
@@ -715,6 +738,14 @@ def table(res):
         add('end-to-end latency at 1,000 events/s', 'p50 %.1f / p95 %.1f / p99 %.1f / max %.1f ms'
             % (med(L, 'p50_ms'), med(L, 'p95_ms'), med(L, 'p99_ms'), med(L, 'max_ms')),
             'p50 ≤ 5, p99 ≤ 25 ms', 'latency')
+        fs = [r['storage_fdatasync'] for r in L if r.get('storage_fdatasync')]
+        if fs:
+            add('storage during those runs: 8 KiB write + fdatasync every 2 ms',
+                'p50 %.2f / p99 %.1f / max %.1f ms, %s flushes over 20 ms'
+                % (statistics.median(f['p50_ms'] for f in fs),
+                   statistics.median(f['p99_ms'] for f in fs),
+                   statistics.median(f['max_ms'] for f in fs),
+                   ', '.join(str(f['over_20ms']) for f in fs)), '(context)', 'latency')
     if 'ingest' in S:
         add('single-event ingest, 64 connections', '%d events/s, p99 %.1f ms'
             % (med(S['ingest'], 'per_s'), med(S['ingest'], 'p99_ms')), '≥ 5,000/s, p99 ≤ 50 ms',
