@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT
  *
- * events: ingest and reading. Ingest stores the events, fans out their deliveries and NOTIFYs
- * the workers in one statement's own transaction; the answer is sent only after it committed,
- * so an acknowledged event is durable. The database returns only what the api cannot know
- * (ids, statuses, the timestamp, the webhooks): the answer is rendered here from the parsed
- * request, in exactly the shape pghook_event_obj (sql/0001_init.sql) gives stored events.
+ * events: ingest and reading. Ingest stores the events and fans out their deliveries in one
+ * statement's own transaction, then pokes the notifier (api/notifier.c) to wake the workers;
+ * the answer is sent only after the commit, so an acknowledged event is durable. The database
+ * returns only what the api cannot know (ids, statuses, the timestamp, the webhooks): the
+ * answer is rendered here from the parsed request, in exactly the shape pghook_event_obj
+ * (sql/0001_init.sql) gives stored events.
  */
 #include <event2/buffer.h>
 #include <event2/event.h>
