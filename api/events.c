@@ -26,14 +26,14 @@
 static const char *const event_statuses[] = { "pending", "delivered", "failed", "skipped" };
 
 /* What the api knows of one event it stores, borrowed from the parsed body. The answer is
- * rendered from these and the few columns the database adds (pghook_ingest_rows, 0006). */
+ * rendered from these and the few columns the database adds (pghook_ingest_rows, 0005). */
 struct ingest_event {
 	const char *type, *group, *key;
 	const char *data; /* compact JSON: the exact text stored as the payload */
 	size_t data_len;
 };
 
-/* Columns of pghook_ingest_rows (sql/0006_ingest.sql); ingest_one_sql returns the same. */
+/* Columns of pghook_ingest_rows (sql/0005_ingest.sql). */
 enum {
 	COL_ORD,
 	COL_CREATED,

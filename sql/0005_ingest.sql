@@ -1,11 +1,12 @@
 -- SPDX-License-Identifier: MIT
--- pghook schema, version 6: ingest without rendering in SQL.
+-- pghook schema, version 5: ingest without rendering in SQL.
 --
 -- pghook_ingest (0001) rendered the whole answer with json_build_object and to_char: for a
--- batch of 1,000 events of 1 KB that was most of the statement's time (a 1.9 MB answer built
--- and copied twice). pghook_ingest_rows stores the same rows but returns only what the api
--- cannot know: ids, statuses, the timestamp, each delivery's webhook. api/events.c renders the
--- answer from the events it parsed, in the shape pghook_event_obj gives.
+-- batch of 1,000 events of 1 KB about 13 ms of a 67 ms statement, and a 1.9 MB answer built
+-- in the database and copied twice on its way out. pghook_ingest_rows stores the same rows but
+-- returns only what the api cannot know: ids, statuses, the timestamp, each delivery's webhook.
+-- api/events.c renders the answer from the events it parsed, in the shape pghook_event_obj
+-- gives.
 
 -- One row per (event, delivery) in request order, then delivery id; an event without a delivery
 -- has one row with the delivery columns null. Every timestamp of what this inserts is now()
