@@ -78,3 +78,33 @@ begin
 	order by p.ord, dl.id;
 end
 $$;
+
+-- pghook_ingest (0001) with the same result, now stored by pghook_ingest_rows so that one
+-- statement holds the fan-out and insert rules; the api calls pghook_ingest_rows, SQL callers
+-- (operators, the test fixtures) keep this. Each event is rendered by reading it back, in a
+-- statement after the one that stored it, so it sees the rows just written.
+create or replace function pghook_ingest(p_tenant text, p_events json)
+returns table (idx int, created boolean, event json)
+language plpgsql as $$
+#variable_conflict use_column
+declare
+	v_ord int[];
+	v_created boolean[];
+	v_id text[];
+	v_same int[];
+	v_stored json[];
+begin
+	-- ord is 1, 2, ... in request order, so v_id[same_as] is the event a repeated key stored.
+	select array_agg(r.ord order by r.ord), array_agg(r.created order by r.ord),
+		array_agg(r.event_id order by r.ord), array_agg(r.same_as order by r.ord),
+		array_agg(r.stored order by r.ord)
+	into v_ord, v_created, v_id, v_same, v_stored
+	from (select distinct on (x.ord) x.ord, x.created, x.event_id, x.same_as, x.stored
+		from pghook_ingest_rows(p_tenant, p_events) x order by x.ord) r;
+	return query
+	select u.ord, u.created, coalesce(u.stored, pghook_event_json(e))
+	from unnest(v_ord, v_created, v_id, v_same, v_stored) as u(ord, created, id, same_as, stored)
+	left join events e on e.id = coalesce(u.id, v_id[u.same_as])
+	order by u.ord;
+end
+$$;
