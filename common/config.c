@@ -54,7 +54,7 @@ static void set_defaults(struct ph_config *cfg)
 	cfg->worker_lease_ms = 0; /* derived from the timeout below unless set */
 	cfg->worker_poll_ms = 1000;
 	cfg->shutdown_timeout_ms = 20000;
-	cfg->api_threads = 16;
+	cfg->api_threads = 8;
 	cfg->max_body_bytes = 1024 * 1024;
 	cfg->log_level = PH_LOG_INFO;
 	cfg->retry_count = ph_duration_list_parse(DEFAULT_RETRY, cfg->retry_schedule, PH_RETRY_MAX);

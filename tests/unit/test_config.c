@@ -63,7 +63,7 @@ static void check_defaults(const struct ph_config *cfg)
 	CHECK(cfg->worker_lease_ms == 45 * SEC); /* http timeout + 30s */
 	CHECK(cfg->worker_poll_ms == 1 * SEC);
 	CHECK(cfg->shutdown_timeout_ms == 20 * SEC);
-	CHECK(cfg->api_threads == 16);
+	CHECK(cfg->api_threads == 8);
 	CHECK(cfg->max_body_bytes == 1024 * 1024);
 	CHECK(cfg->log_level == PH_LOG_INFO);
 }
