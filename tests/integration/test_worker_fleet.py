@@ -1,9 +1,14 @@
 # SPDX-License-Identifier: MIT
 """Several workers on one database, and workers that die: two workers never deliver the same
 claim twice; a worker killed with SIGKILL mid-batch loses nothing (another one delivers after
-the lease); a database restart loses no outcome already received."""
+the lease); a database restart loses no outcome already received; two completions of one
+event's deliveries at once still settle the event."""
 import collections
+import json
 import signal
+import threading
+
+import psycopg
 
 import harness
 
@@ -33,6 +38,48 @@ def test_two_workers_never_deliver_the_same_claim_twice(worker_factory, hooks,
     assert sum(per_worker.values()) == 2 * n
     assert set(per_worker) == {a.id, b.id}, per_worker
     assert hooks.sql("select count(*) from attempts where attempt_number <> 1")[0][0] == 0
+    # Each event went to both webhooks, so both workers often ended deliveries of one event.
+    assert hooks.sql("select status, count(*) from events group by 1") == [('delivered', n)]
+
+
+def test_concurrent_completions_of_one_event_settle_its_status(hooks):
+    """Two transactions end the two deliveries of one event; the first is still open while the
+    second runs, so neither sees the other's delivery ended in its own snapshot."""
+    for _ in range(2):
+        hooks.webhook('http://127.0.0.1:9/unused')
+    event = hooks.event()
+    claims = [hooks.sql("select id, claim_token from pghook_claim(1, 30000, '{}')")[0]
+              for _ in range(2)]
+    first, second = (psycopg.connect(hooks.dsn) for _ in range(2))
+    try:
+        def complete(conn, claim, worker):
+            out = [{'id': claim[0], 'token': claim[1], 'status': 'delivered', 'code': 200,
+                    'body': '', 'durationMs': 1}]
+            conn.execute('select pghook_complete(%s::json, %s)', (json.dumps(out), worker))
+
+        complete(first, claims[0], 'w1')
+        done = threading.Event()
+
+        def run_second():
+            complete(second, claims[1], 'w2')
+            second.commit()
+            done.set()
+
+        t = threading.Thread(target=run_second)
+        t.start()
+        # The second waits for the first's lock on the event (or, before the fix, finished at
+        # once, having counted the first's delivery as open).
+        harness.wait_for(lambda: done.is_set() or hooks.sql(
+            "select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
+            "and query like '%%pghook_complete%%'")[0][0] == 1, what='second completion')
+        first.commit()
+        t.join(10)
+        assert done.is_set()
+    finally:
+        first.close()
+        second.close()
+    assert [d['status'] for d in hooks.deliveries(event)] == ['delivered', 'delivered']
+    assert hooks.sql('select status from events where id = %s', (event,)) == [('delivered',)]
 
 
 def test_worker_killed_mid_batch_loses_nothing(worker_factory, hooks, receiver_factory):
