@@ -65,12 +65,30 @@ def cpu_seconds(pid):
         return 0.0
 
 
-def cluster_cpu_seconds(pg):
-    """CPU time of a PostgreSQL cluster so far: its live processes plus the children the
-    postmaster has reaped (backends that ended, autovacuum workers)."""
+def _pg_kind(pid):
+    """A PostgreSQL process's kind from its title: 'backend' for client sessions, else the
+    auxiliary process's name ('walwriter', 'autovacuum worker', 'checkpointer', ...)."""
+    try:
+        with open('/proc/%d/cmdline' % pid, 'rb') as f:
+            title = f.read().replace(b'\0', b' ').decode(errors='replace').strip()
+    except OSError:
+        return 'ended'
+    title = title.split(':', 1)[1].strip() if ':' in title else title
+    for kind in ('autovacuum worker', 'autovacuum launcher', 'walwriter', 'checkpointer',
+                 'background writer', 'logical replication launcher', 'stats'):
+        if title.startswith(kind):
+            return kind
+    return 'backend'
+
+
+def cluster_cpu_by_kind(pg):
+    """CPU seconds of a PostgreSQL cluster so far by process kind; 'reaped' is what the
+    postmaster's ended children used (autovacuum workers that finished, backends that
+    disconnected)."""
     with open(os.path.join(pg.data, 'postmaster.pid')) as f:
         pm = int(f.readline())
-    total = 0.0
+    tck = os.sysconf('SC_CLK_TCK')
+    out = {}
     for d in os.listdir('/proc'):
         if not d.isdigit():
             continue
@@ -80,10 +98,12 @@ def cluster_cpu_seconds(pg):
         except OSError:
             continue
         if int(d) == pm:
-            total += sum(int(x) for x in fields[11:15])
+            out['postmaster'] = out.get('postmaster', 0) + (int(fields[11]) + int(fields[12])) / tck
+            out['reaped'] = out.get('reaped', 0) + (int(fields[13]) + int(fields[14])) / tck
         elif int(fields[1]) == pm:
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf('SC_CLK_TCK')
+            kind = _pg_kind(int(d))
+            out[kind] = out.get(kind, 0) + (int(fields[11]) + int(fields[12])) / tck
+    return out
 
 
 def loadavg():
@@ -324,7 +344,7 @@ def drain_once(env, n, workers, backlog=0, cost=False, hook=None):
     lsn0 = db.sql('select pg_current_wal_lsn()')[0][0]
     la0 = loadavg()
     recv_cpu0 = cpu_seconds(env.recv.pid)
-    db_cpu0 = cluster_cpu_seconds(env.pg)
+    db_cpu0 = cluster_cpu_by_kind(env.pg)
     ws = [start_worker(env, db) for _ in range(workers)]
     if hook:  # profiling (docs/benchmarks.md): called once the workers run
         hook(env, ws)
@@ -335,7 +355,9 @@ def drain_once(env, n, workers, backlog=0, cost=False, hook=None):
         rss = max(w.rss_kib() for w in ws)
         worker_cpu = sum(cpu_seconds(w.popen.pid) for w in ws)
         recv_cpu = cpu_seconds(env.recv.pid) - recv_cpu0
-        db_cpu = cluster_cpu_seconds(env.pg) - db_cpu0
+        db_kinds = cluster_cpu_by_kind(env.pg)
+        db_kinds = {k: v - db_cpu0.get(k, 0) for k, v in db_kinds.items()}
+        db_cpu = sum(db_kinds.values())
     finally:
         for w in ws:
             stop(w)
@@ -351,7 +373,9 @@ def drain_once(env, n, workers, backlog=0, cost=False, hook=None):
            'load_after': loadavg(), 'worker_rss_kib': rss,
            'worker_cpu_us_per_delivery': round(worker_cpu * 1e6 / n, 1),
            'receiver_cpu_us_per_delivery': round(recv_cpu * 1e6 / n, 1),
-           'db_cpu_us_per_delivery': round(db_cpu * 1e6 / n, 1)}
+           'db_cpu_us_per_delivery': round(db_cpu * 1e6 / n, 1),
+           'db_cpu_us_by_kind': {k: round(v * 1e6 / n, 1) for k, v in sorted(db_kinds.items())
+                                 if v > 0}}
     if cost:
         wal = db.sql('select pg_wal_lsn_diff(%s, %s)', (lsn1, lsn0))[0][0]
         stmts = db.sql("select query, calls, total_exec_time, mean_exec_time, wal_bytes "
@@ -651,8 +675,8 @@ def main():
                 for i in range(runs):
                     r = drain_once(env, sizes['drain_n'], workers, cost=(workers == 1))
                     S[key].append(r)
-                    log('%s run %d: %s/s (load %.2f)' % (key, i + 1, r['per_s'],
-                                                        r['load_before']))
+                    log('%s run %d: %s/s, PostgreSQL CPU µs/delivery %s (load %.2f)' % (
+                        key, i + 1, r['per_s'], r['db_cpu_us_by_kind'], r['load_before']))
         if want('dbcost'):
             # pghook's statements and the minimal queue, alternately, so both see the same load
             S['dbcost_pghook'], S['dbcost_minimal'] = [], []
@@ -661,14 +685,17 @@ def main():
                                 ('dbcost_minimal', dbcost.minimal_once)):
                     r = fn(env, sizes['dbcost_n'], PAD)
                     S[key].append(r)
-                    log('%s run %d: %s µs/delivery (load %.2f)' % (
-                        key, i + 1, r['cpu_us_per_delivery'], r['load_before']))
+                    log('%s run %d: %s µs, %s WAL bytes/delivery, HOT %s (load %.2f)' % (
+                        key, i + 1, r['cpu_us_per_delivery'], r['wal_bytes_per_delivery'],
+                        r['hot_updates'], r['load_before']))
         if want('backlog'):
             S['backlog'] = []
             for i in range(runs):
-                r = drain_once(env, sizes['drain_n'], 1, backlog=sizes['backlog'])
+                r = drain_once(env, sizes['drain_n'], 1, backlog=sizes['backlog'],
+                               cost=True)
                 S['backlog'].append(r)
-                log('backlog run %d: %s/s (load %.2f)' % (i + 1, r['per_s'], r['load_before']))
+                log('backlog run %d: %s/s, PostgreSQL CPU µs/delivery %s (load %.2f)' % (
+                    i + 1, r['per_s'], r['db_cpu_us_by_kind'], r['load_before']))
         if want('latency'):
             S['latency'] = []
             for i in range(runs):

@@ -63,11 +63,30 @@ def _backend_cpu(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
 
+def _table_updates(conn):
+    conn.execute('select pg_stat_force_next_flush()')
+    return {r[0]: (r[1], r[2]) for r in conn.execute(
+        'select relname, n_tup_upd, n_tup_hot_upd from pg_stat_user_tables')}
+
+
+def _hot_updates(conn, before):
+    """Per table updated during the run: "HOT/all" row updates (a non-HOT update writes every
+    index again and, on another page, the whole row to WAL)."""
+    after = _table_updates(conn)
+    out = {}
+    for name, (upd, hot) in sorted(after.items()):
+        upd0, hot0 = before.get(name, (0, 0))
+        if upd > upd0:
+            out[name] = '%d/%d' % (hot - hot0, upd - upd0)
+    return out
+
+
 def _measure(conn, claim, complete):
     """Run claim/complete cycles until a claim returns nothing; the backend's cost per row."""
     conn.execute('vacuum analyze')
     conn.execute('checkpoint')
     pid = conn.execute('select pg_backend_pid()').fetchone()[0]
+    upd0 = _table_updates(conn)
     lsn0 = conn.execute('select pg_current_wal_lsn()').fetchone()[0]
     cpu0, t0, done = _backend_cpu(pid), time.monotonic(), 0
     while True:
@@ -79,7 +98,8 @@ def _measure(conn, claim, complete):
     secs = time.monotonic() - t0
     cpu = _backend_cpu(pid) - cpu0
     wal = conn.execute('select pg_wal_lsn_diff(pg_current_wal_lsn(), %s)', (lsn0,)).fetchone()[0]
-    return {'deliveries': done, 'per_s_one_session': round(done / secs),
+    hot = _hot_updates(conn, upd0)
+    return {'hot_updates': hot, 'deliveries': done, 'per_s_one_session': round(done / secs),
             'cpu_us_per_delivery': round(cpu * 1e6 / done, 1),
             'wal_bytes_per_delivery': round(float(wal) / done),
             'load_before': round(os.getloadavg()[0], 2)}
