@@ -131,7 +131,11 @@ void claim_pump(struct worker *w)
 	 * for a batch's worth would hold up every other webhook, so claim what is free. */
 	if (w->hooks_full > 0)
 		threshold = 1;
-	int slots = cfg->worker_concurrency - w->inflight;
+	/* A delivery holds its slot until its outcome is recorded, not only while its request
+	 * runs: when completions fall behind, claiming on would hold leases for work already done
+	 * (they could expire before the outcome is written, and the delivery be sent again) and
+	 * spread the completions over rows long out of the caches. */
+	int slots = cfg->worker_concurrency - w->inflight - w->npending;
 
 	/* While outcomes cannot be written, claiming more would only pile them up. */
 	if (w->stopping || w->flush_backoff_ms > 0 || w->claiming)

@@ -1,6 +1,11 @@
 # SPDX-License-Identifier: MIT
 """The per-webhook in-flight cap (PGHOOK_WORKER_PER_WEBHOOK): a slow receiver holds at most its
-cap of a worker's slots, and the other webhooks' deliveries go on meanwhile."""
+cap of a worker's slots, and the other webhooks' deliveries go on meanwhile. A delivery holds
+its slot (PGHOOK_WORKER_CONCURRENCY) until its outcome is recorded."""
+import time
+
+import psycopg
+
 import harness
 
 
@@ -20,3 +25,35 @@ def test_slow_webhook_cannot_take_every_slot(worker_factory, hooks, receiver_fac
     assert slow.count() == 2
     # The slow webhook's rest is delivered as its slots free up.
     harness.wait_for(lambda: slow.count() == 6, timeout=20, what='every slow delivery')
+
+
+def test_unrecorded_outcomes_hold_their_slots(worker_factory, hooks, receiver_factory):
+    r = receiver_factory()
+    hooks.webhook(r.url)
+    ids = hooks.ingest([{'type': 'a', 'data': {'i': i}} for i in range(30)])
+    # Recording an outcome refreshes its event's status, which waits for this lock: the
+    # outcomes of the first claim cannot be written while it is held.
+    blocker = psycopg.connect(hooks.dsn)
+    try:
+        blocker.execute('select 1 from events for update')
+        w = worker_factory(PGHOOK_WORKER_CONCURRENCY=10, PGHOOK_WORKER_BATCH=10,
+                           PGHOOK_WORKER_POLL='100ms')
+        harness.wait_for(lambda: w.metrics().get('pghook_outcomes_pending') == 10 and
+                         w.metrics().get('pghook_inflight') == 0,
+                         what='ten requests answered, their outcomes waiting for the lock')
+        # Its requests are done, but their slots are not free: for ten polls it claims nothing
+        # more (before, every slot freed by an answer was claimed again at once).
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            assert hooks.sql("select count(*) from deliveries "
+                             "where status = 'delivering'")[0][0] == 10
+            assert r.count() == 10
+            time.sleep(0.05)
+    finally:
+        blocker.rollback()
+        blocker.close()
+    harness.wait_for(lambda: hooks.sql("select count(*) from deliveries "
+                                       "where status = 'delivered'")[0][0] == 30,
+                     timeout=20, what='every delivery once the lock is gone')
+    assert sorted({g.headers['webhook-id'] for g in r.received()}) == sorted(ids)
+    assert r.count() == 30
