@@ -117,6 +117,8 @@ static void on_claimed(struct worker *w, PGresult *res, void *arg)
 	/* Rows claimed while a shutdown began are started too: they finish or are released. */
 	start_rows(w, res);
 	w->more_due = n == want;
+	if (w->claim_skipped)
+		w->others_dry = n < want;
 	if (w->more_due)
 		claim_pump(w);
 }
@@ -140,6 +142,11 @@ void claim_pump(struct worker *w)
 	/* While outcomes cannot be written, claiming more would only pile them up. */
 	if (w->stopping || w->flush_backoff_ms > 0 || w->claiming)
 		return;
+	/* A claim that skips the capped webhooks reads past all of their due rows first (the
+	 * whole backlog, when one busy webhook has it): after one found nothing else, reading
+	 * them again after every completion took most of the database's time. */
+	if (w->hooks_full > 0 && w->others_dry)
+		return;
 	if (slots <= 0 || (slots < threshold && w->inflight > 0))
 		return;
 	int want = slots < cfg->worker_batch ? slots : cfg->worker_batch;
@@ -150,10 +157,17 @@ void claim_pump(struct worker *w)
 	const char *params[] = { limit, lease, full };
 
 	w->claiming = true;
+	w->claim_skipped = w->hooks_full > 0;
 	w->claim_started_ms = ph_now_ms();
 	pq_submit(w, PQ_CLAIM, "select * from pghook_claim($1::int, $2::bigint, $3::text[])", 3,
 		params, on_claimed, (void *)(intptr_t)want);
 	free(full);
+}
+
+void claim_wake(struct worker *w)
+{
+	w->others_dry = false;
+	claim_pump(w);
 }
 
 void claim_release_all(struct worker *w)

@@ -108,6 +108,9 @@ static void hook_count_add(struct worker *w, const char *id, int delta)
 	h->n += delta;
 	bool full = h->n >= cap;
 	w->hooks_full += (int)full - (int)was_full;
+	/* Its due rows are claimable again; while others stay capped, claims skip only those. */
+	if (was_full && !full && w->hooks_full > 0)
+		w->others_dry = false;
 	if (h->n <= 0) {
 		*pp = h->next;
 		free(h);

@@ -52,7 +52,7 @@ static void on_listen_readable(evutil_socket_t fd, short what, void *arg)
 		count++;
 	}
 	if (count > 0) {
-		claim_pump(w);
+		claim_wake(w);
 		notify_pump(w);
 	}
 }
@@ -80,7 +80,7 @@ static void listen_connect(struct worker *w)
 		w->base, PQsocket(w->listen_conn), EV_READ | EV_PERSIST, on_listen_readable, w);
 	event_add(w->listen_ev, NULL);
 	log_debug("listening on pghook_deliveries");
-	claim_pump(w);
+	claim_wake(w);
 }
 
 static void on_listen_retry(evutil_socket_t fd, short what, void *arg)
@@ -92,7 +92,7 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 
-	claim_pump(w);
+	claim_wake(w);
 	notify_pump(w);
 }
 

@@ -135,6 +135,10 @@ struct worker {
 	/* claim.c */
 	bool more_due; /* the last claim was full: there may be more right now */
 	bool claiming; /* a claim statement is in flight */
+	bool claim_skipped; /* the claim in flight skips webhooks at their cap */
+	/* A claim skipping the webhooks at their cap found nothing else due: claims wait for a
+	 * webhook below its cap, a NOTIFY or the poll (claim_wake). */
+	bool others_dry;
 	double claim_started_ms;
 
 	/* outcome.c */
@@ -165,6 +169,8 @@ struct worker {
 /* claim.c */
 /* Claim due deliveries while slots are free and start them. Loop thread only. */
 void claim_pump(struct worker *w);
+/* New rows may be due (a NOTIFY, the poll): claim, even while webhooks are at their cap. */
+void claim_wake(struct worker *w);
 /* Give back what this worker holds but did not finish (shutdown). */
 void claim_release_all(struct worker *w);
 

@@ -57,3 +57,20 @@ def test_unrecorded_outcomes_hold_their_slots(worker_factory, hooks, receiver_fa
                      timeout=20, what='every delivery once the lock is gone')
     assert sorted({g.headers['webhook-id'] for g in r.received()}) == sorted(ids)
     assert r.count() == 30
+
+
+def test_capped_webhook_backlog_is_not_rescanned_after_every_completion(worker_factory, hooks,
+                                                                       receiver_factory):
+    r = receiver_factory(delay=0.1)
+    hooks.webhook(r.url)
+    hooks.ingest([{'type': 'a', 'data': {'i': i}} for i in range(80)])
+    # Two in flight at most: the webhook is at its cap most of the time, and a claim skipping
+    # it reads its whole backlog to find nothing else. After one such claim the worker waits
+    # for something new (the poll, 60 s here, or a NOTIFY) instead of repeating it after
+    # every completion.
+    w = worker_factory(PGHOOK_WORKER_CONCURRENCY=10, PGHOOK_WORKER_BATCH=4,
+                       PGHOOK_WORKER_PER_WEBHOOK=2, PGHOOK_WORKER_POLL='60s')
+    harness.wait_for(lambda: r.count() >= 40, timeout=30, what='40 deliveries')
+    empty = w.metrics()['pghook_claim_batch_size_bucket{le="0"}']
+    assert empty <= 2, empty
+    harness.wait_for(lambda: r.count() == 80, timeout=30, what='every delivery')
