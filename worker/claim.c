@@ -116,9 +116,12 @@ static void on_claimed(struct worker *w, PGresult *res, void *arg)
 		log_debug("claimed %d deliveries", n);
 	/* Rows claimed while a shutdown began are started too: they finish or are released. */
 	start_rows(w, res);
-	w->more_due = n == want;
+	/* Woken while this claim ran: the rows that woke us may have come after its snapshot. */
+	bool woken = w->woken_while_claiming;
+	w->woken_while_claiming = false;
+	w->more_due = n == want || woken;
 	if (w->claim_skipped)
-		w->others_dry = n < want;
+		w->others_dry = n < want && !woken;
 	if (w->more_due)
 		claim_pump(w);
 }
@@ -167,6 +170,8 @@ void claim_pump(struct worker *w)
 void claim_wake(struct worker *w)
 {
 	w->others_dry = false;
+	if (w->claiming)
+		w->woken_while_claiming = true;
 	claim_pump(w);
 }
 

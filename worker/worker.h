@@ -136,6 +136,7 @@ struct worker {
 	bool more_due; /* the last claim was full: there may be more right now */
 	bool claiming; /* a claim statement is in flight */
 	bool claim_skipped; /* the claim in flight skips webhooks at their cap */
+	bool woken_while_claiming; /* claim_wake came while a claim was in flight */
 	/* A claim skipping the webhooks at their cap found nothing else due: claims wait for a
 	 * webhook below its cap, a NOTIFY or the poll (claim_wake). */
 	bool others_dry;
