@@ -49,8 +49,8 @@ static void set_defaults(struct ph_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->http_timeout_ms = 15000;
-	cfg->worker_concurrency = 256;
-	cfg->worker_batch = 100;
+	cfg->worker_concurrency = 1024;
+	cfg->worker_batch = 400;
 	cfg->worker_lease_ms = 0; /* derived from the timeout below unless set */
 	cfg->worker_poll_ms = 1000;
 	cfg->shutdown_timeout_ms = 20000;

@@ -58,8 +58,8 @@ static void check_defaults(const struct ph_config *cfg)
 	for (size_t i = 0; i < PH_ARRAY_LEN(retry) && cfg->retry_count == 8; i++)
 		CHECK(cfg->retry_schedule[i] == retry[i]);
 	CHECK(cfg->http_timeout_ms == 15 * SEC);
-	CHECK(cfg->worker_concurrency == 256);
-	CHECK(cfg->worker_batch == 100);
+	CHECK(cfg->worker_concurrency == 1024);
+	CHECK(cfg->worker_batch == 400);
 	CHECK(cfg->worker_lease_ms == 45 * SEC); /* http timeout + 30s */
 	CHECK(cfg->worker_poll_ms == 1 * SEC);
 	CHECK(cfg->shutdown_timeout_ms == 20 * SEC);
