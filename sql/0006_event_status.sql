@@ -8,33 +8,14 @@
 -- locks the events' rows, in id order so that two refreshes cannot deadlock, and counts in the
 -- next statement: a volatile SQL function's statements each take a new snapshot, so the count
 -- sees what the transaction it waited for committed. The later of two such transactions
--- therefore sees both deliveries ended.
-create or replace function pghook_refresh_events(ids text[]) returns void
+-- therefore sees both deliveries ended. The count is 0001's function, renamed; its callers
+-- find the new one by name.
+alter function pghook_refresh_events(text[]) rename to pghook_refresh_events_unlocked;
+
+create function pghook_refresh_events(ids text[]) returns void
 language sql as $$
 	select 1 from events where id = any(ids) order by id for no key update;
-
-	update events e
-	set status = s.status, updated_at = now()
-	from (
-		select ev.id,
-			case
-			when c.total = 0 then 'skipped'
-			when c.open > 0 then 'pending'
-			when c.failed > 0 then 'failed'
-			else 'delivered'
-			end as status
-		from (select distinct unnest(ids)) as ev(id)
-		cross join lateral (
-			select count(*) as total,
-				count(*) filter (where d.status not in ('delivered', 'failed')) as open,
-				count(*) filter (where d.status = 'failed') as failed
-			from deliveries d
-			where d.event_id = ev.id
-				and not exists (select 1 from deliveries r
-					where r.replay_of_delivery_id = d.id)
-		) c
-	) s
-	where e.id = s.id and e.status <> s.status
+	select pghook_refresh_events_unlocked(ids);
 $$;
 
 -- A delivery belongs to its event's tenant and an attempt to its delivery's, and deleting a
