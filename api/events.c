@@ -246,13 +246,33 @@ static bool index_rows(const PGresult *res, size_t n, int *first)
 enum shown {
 	SHOWN_CREATED, /* stored by this statement: 201 */
 	SHOWN_REPEAT, /* a sourceKey seen before, the event stored with it: 200 */
-	SHOWN_UNSEEN, /* a sourceKey stored by a transaction this statement did not see: "null" */
+	SHOWN_FAILED, /* the stored event could not be read: nothing appended */
 };
 
+/* Append the event stored with key (NULL when it is gone: deleted since). False after
+ * logging when the statement failed. */
+static bool add_stored(struct evbuffer *b, struct ph_db *db, const char *tenant, const char *key)
+{
+	const char *p[] = { tenant, key };
+	PGresult *res = ph_db_exec(db,
+		"select pghook_event_json(e) from events e where e.tenant_id = $1 and e.source_key = $2",
+		2, p);
+	if (!res)
+		return false;
+	if (PQntuples(res) == 1)
+		evbuffer_add(b, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+	else
+		ADD_LIT(b, "null");
+	PQclear(res);
+	return true;
+}
+
 /* Append event i of evs as the answer shows it. A key repeated within the statement shows the
- * first event with it; one stored before, the stored event. */
-static enum shown add_event(struct evbuffer *b, const char *tenant, const struct ingest_event *evs,
-	size_t i, const PGresult *res, const int *first)
+ * first event with it; one stored before, the stored event. A key stored by a transaction
+ * that committed while the statement waited on it is not in the statement's snapshot: a new
+ * statement reads it. */
+static enum shown add_event(struct evbuffer *b, struct ph_db *db, const char *tenant,
+	const struct ingest_event *evs, size_t i, const PGresult *res, const int *first)
 {
 	int row = first[i];
 	int same = PQgetisnull(res, row, COL_SAME_AS) ? 0 : atoi(PQgetvalue(res, row, COL_SAME_AS));
@@ -269,8 +289,7 @@ static enum shown add_event(struct evbuffer *b, const char *tenant, const struct
 			(size_t)PQgetlength(res, row, COL_STORED));
 		return SHOWN_REPEAT;
 	}
-	ADD_LIT(b, "null");
-	return SHOWN_UNSEEN;
+	return add_stored(b, db, tenant, evs[i].key) ? SHOWN_REPEAT : SHOWN_FAILED;
 }
 
 /* Store n events of tenant in one statement; NULL after logging when it failed. *first gets
@@ -331,23 +350,14 @@ static void job_finish(
 		j->r.ev = NULL;
 	else
 		evhttp_connection_set_closecb(evhttp_request_get_connection(j->r.ev), NULL, NULL);
-	if (!res) {
+	struct evbuffer *out = evbuffer_new();
+	enum shown shown = res ? add_event(out, &j->r.ctx->db, j->r.tenant_id, evs, i, res, first)
+			       : SHOWN_FAILED;
+	if (shown == SHOWN_FAILED)
 		reply_db_error(&j->r);
-	} else {
-		struct evbuffer *out = evbuffer_new();
-		enum shown shown = add_event(out, j->r.tenant_id, evs, i, res, first);
-		if (shown == SHOWN_UNSEEN) {
-			/* Look again: a new statement sees the transaction that stored the key. */
-			const char *p[] = { j->r.tenant_id, j->e.key };
-			reply_query(&j->r, 200, "event",
-				"select pghook_event_json(e) from events e"
-				" where e.tenant_id = $1 and e.source_key = $2",
-				2, p);
-		} else {
-			reply_buffer(&j->r, shown == SHOWN_CREATED ? 201 : 200, out);
-		}
-		evbuffer_free(out);
-	}
+	else
+		reply_buffer(&j->r, shown == SHOWN_CREATED ? 201 : 200, out);
+	evbuffer_free(out);
 	j->r.ctx->deferred--;
 	router_record(&j->r);
 }
@@ -473,7 +483,10 @@ void events_batch(struct req *r)
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			ADD_LIT(out, ",");
-		add_event(out, r->tenant_id, evs, i, res, first);
+		if (add_event(out, &r->ctx->db, r->tenant_id, evs, i, res, first) == SHOWN_FAILED) {
+			reply_db_error(r);
+			goto out;
+		}
 	}
 	ADD_LIT(out, "]}");
 	reply_buffer(r, 201, out);

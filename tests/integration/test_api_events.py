@@ -4,6 +4,7 @@ listing with filters, and what the api does with hostile bodies (malformed, deep
 UTF-8, out-of-range numbers)."""
 import json
 import re
+import threading
 
 import psycopg
 import pytest
@@ -138,6 +139,45 @@ def test_source_key_is_idempotent(client, sql, tenant_factory, client_factory):
     assert r3.status_code == 201, r3.text
     assert r3.json()['id'] != first['id']
     assert count(sql, 'events') == 3
+
+
+@pytest.mark.parametrize('route', ['single', 'batch'])
+def test_source_key_committed_while_ingest_waited(client, tenant, sql, dsn, route):
+    """Another transaction holds the key uncommitted: the ingest waits on it, then inserts
+    nothing, and its own snapshot does not hold the other's event. The answer still shows it."""
+    other = psycopg.connect(dsn)
+    result = {}
+    try:
+        other.execute("select * from pghook_ingest(%s, '[{\"type\":\"a\",\"data\":{\"v\":1},"
+                      "\"sourceKey\":\"race\"}]'::json)", (tenant.id,))
+        stored = other.execute("select id from events where source_key = 'race'").fetchone()[0]
+
+        def post():
+            event = {'type': 'b', 'data': {'v': 2}, 'sourceKey': 'race'}
+            if route == 'single':
+                result['r'] = client.post('/v1/events', json=event)
+            else:
+                result['r'] = client.post('/v1/events/batch', json={'events': [event]})
+
+        t = threading.Thread(target=post)
+        t.start()
+        harness.wait_for(lambda: sql("select count(*) from pg_stat_activity "
+                                     "where wait_event_type = 'Lock' "
+                                     "and query like '%%pghook_ingest_rows%%'")[0][0] == 1,
+                         what='the ingest waiting for the uncommitted key')
+        other.commit()
+        t.join(30)
+    finally:
+        other.close()
+    r = result['r']
+    if route == 'single':
+        assert r.status_code == 200, r.text
+        shown = r.json()
+    else:
+        assert r.status_code == 201, r.text
+        shown = r.json()['data'][0]
+    assert shown is not None and shown['id'] == stored and shown['payload'] == {'v': 1}
+    assert count(sql, 'events') == 1
 
 
 def test_same_source_key_twice_in_one_batch(client, sql):
