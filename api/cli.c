@@ -72,7 +72,7 @@ static int cmd_prune(struct ph_db *db, int argc, char **argv)
 	const char *params[] = { secs };
 	return print_row(db,
 		"with gone as (delete from events e where e.created_at < now() - make_interval("
-		"secs => $1::bigint) and e.status in ('delivered', 'failed', 'skipped') returning 1)"
+		"secs => $1::bigint) and (pghook_event_state(e)).status <> 'pending' returning 1)"
 		" select json_build_object('prunedEvents', count(*)) from gone",
 		1, params);
 }

@@ -518,7 +518,7 @@ void events_list(struct req *r)
 	reply_list_query(r, limit,
 		"select pghook_event_json(e), e.id from events e where e.tenant_id = $1"
 		" and ($2::text is null or e.id < $2) and ($3::text is null or e.event_type = $3)"
-		" and ($4::text is null or e.status = $4)"
+		" and ($4::text is null or (pghook_event_state(e)).status = $4)"
 		" and ($5::timestamptz is null or e.created_at >= $5)"
 		" and ($6::timestamptz is null or e.created_at < $6)"
 		" order by e.id desc limit $7::int",

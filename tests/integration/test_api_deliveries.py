@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+import harness
+
 TS_RE = re.compile(r'^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$')
 DELIVERY_FIELDS = {
     # API.md
@@ -220,7 +222,12 @@ def test_event_status_follows_its_deliveries(client, two_hooks):
     eid, da, db = pair()
     assert record(client, da, status='delivered', responseStatusCode=200)['status'] == 'pending'
     assert record(client, db, status='delivered', responseStatusCode=201)['status'] == 'delivered'
-    assert client.get('/v1/events/' + eid).json()['status'] == 'delivered'
+    ev = client.get('/v1/events/' + eid).json()
+    assert ev['status'] == 'delivered'
+    # The latest change to the event or to one of its deliveries.
+    assert ev['updatedAt'] == max(d['updatedAt'] for d in ev['deliveries']) >= ev['createdAt']
+    listed = client.get('/v1/events', params={'status': 'delivered'}).json()['data']
+    assert [e['id'] for e in listed] == [eid]
 
     # One failed while the other is pending -> pending; once none is pending -> failed.
     eid, da, db = pair()
@@ -235,6 +242,34 @@ def test_event_status_follows_its_deliveries(client, two_hooks):
     record(client, db, status='delivered', responseStatusCode=200)
     assert record(client, da, status='retry_scheduled', nextRetryAt='2030-01-01T00:00:00Z',
                   lastError='HTTP 500', responseStatusCode=500)['status'] == 'pending'
+
+
+def test_prune_deletes_old_events_whose_deliveries_are_final(client, sql, dsn):
+    a = create_webhook(client, ['order.created'])
+    b = create_webhook(client, ['order.created'], url='https://example.org/other')
+    final, open_ = create_event(client), create_event(client)
+    for d in final['deliveries']:
+        failed = d['webhookId'] == a['id']
+        record(client, d['id'], status='failed' if failed else 'delivered',
+               responseStatusCode=500 if failed else 200)
+    record(client, delivery_in_hook(open_, b)['id'], status='delivered', responseStatusCode=200)
+    skipped = create_event(client, 'nobody.listens')
+    recent = create_event(client)
+    for d in recent['deliveries']:
+        record(client, d['id'], status='delivered', responseStatusCode=200)
+    sql("update events set created_at = now() - interval '2 days' where id <> %s",
+        (recent['id'],))
+    assert [client.get('/v1/events/' + e['id']).json()['status']
+            for e in (final, open_, skipped, recent)] == [
+        'failed', 'pending', 'skipped', 'delivered']
+    assert harness.run_cli(dsn, 'prune', '--older-than', '1d') == {'prunedEvents': 2}
+    assert sorted(sql('select id from events')) == sorted([(open_['id'],), (recent['id'],)])
+    assert sql('select count(*) from deliveries where event_id in (%s, %s)',
+               (final['id'], skipped['id'])) == [(0,)]
+
+
+def delivery_in_hook(event, hook):
+    return [d for d in event['deliveries'] if d['webhookId'] == hook['id']][0]
 
 
 def test_record_attempt_validation(client, sql):

@@ -181,8 +181,7 @@ def _assert_poison_outcome(hooks, smtp, poison, innocent, sup):
     assert sup.restarts == 3, sup.restarts  # one worker lost per lease, then given up
     others = hooks.deliveries(webhook_id=innocent)
     assert others and {r['status'] for r in others} == {'delivered'}
-    assert hooks.sql("select status from events where id = %s", (p['event_id'],))[0][0] == \
-        'failed'
+    assert hooks.event_status(p['event_id']) == 'failed'
     harness.wait_for(lambda: any(p['id'] in m['content'] for m in smtp.received()),
                      timeout=10, what='the failure email')
 

@@ -45,8 +45,9 @@ def test_fan_out_through_the_api_each_verifiable(api, client, worker, receiver_f
         # ...and not with another webhook's secret.
         other = hooks[(hooks.index(h) + 1) % len(hooks)]
         assert not verify_signature(other['secret'], got)
-    harness.wait_for(lambda: sql("select status from events where id = %s",
-                                 (event_id,))[0][0] == 'delivered', what='event delivered')
+    harness.wait_for(lambda: sql('select s.status from events e, pghook_event_state(e) s '
+                                 'where e.id = %s', (event_id,))[0][0] == 'delivered',
+                     what='event delivered')
     rows = sql('select d.status, a.attempt_number, a.response_status_code, a.worker_id '
                'from deliveries d join attempts a on a.delivery_id = d.id '
                'where d.event_id = %s', (event_id,))
@@ -102,7 +103,7 @@ def test_failing_receiver_ends_failed_with_every_attempt_and_one_email(worker, h
         assert a['response_body'] == '{"error": "db down"}'
         assert a['error'] == 'HTTP 500'
         assert a['duration_ms'] is not None and a['worker_id'] == worker.id
-    assert hooks.sql('select status from events where id = %s', (event_id,))[0][0] == 'failed'
+    assert hooks.event_status(event_id) == 'failed'
     row = hooks.deliveries(event_id)[0]
     assert row['next_retry_at'] is None and row['lease_expires_at'] is None
 

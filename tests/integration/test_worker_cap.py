@@ -31,11 +31,13 @@ def test_unrecorded_outcomes_hold_their_slots(worker_factory, hooks, receiver_fa
     r = receiver_factory()
     hooks.webhook(r.url)
     ids = hooks.ingest([{'type': 'a', 'data': {'i': i}} for i in range(30)])
-    # Recording an outcome refreshes its event's status, which waits for this lock: the
-    # outcomes of the first claim cannot be written while it is held.
+    # The webhook's earlier attempts failed: the first success clears failing_since, which
+    # waits for this lock on its row, so the outcomes of the first claim cannot be written
+    # while it is held (claims read the webhook without locking it).
+    hooks.sql('update webhooks set failing_since = now()')
     blocker = psycopg.connect(hooks.dsn)
     try:
-        blocker.execute('select 1 from events for update')
+        blocker.execute('select 1 from webhooks for update')
         w = worker_factory(PGHOOK_WORKER_CONCURRENCY=10, PGHOOK_WORKER_BATCH=10,
                            PGHOOK_WORKER_POLL='100ms')
         harness.wait_for(lambda: w.metrics().get('pghook_outcomes_pending') == 10 and

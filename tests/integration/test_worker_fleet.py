@@ -6,7 +6,6 @@ event's deliveries at once still settle the event."""
 import collections
 import json
 import signal
-import threading
 
 import psycopg
 
@@ -39,12 +38,15 @@ def test_two_workers_never_deliver_the_same_claim_twice(worker_factory, hooks,
     assert set(per_worker) == {a.id, b.id}, per_worker
     assert hooks.sql("select count(*) from attempts where attempt_number <> 1")[0][0] == 0
     # Each event went to both webhooks, so both workers often ended deliveries of one event.
-    assert hooks.sql("select status, count(*) from events group by 1") == [('delivered', n)]
+    assert hooks.sql('select s.status, count(*) from events e, pghook_event_state(e) s '
+                     'group by 1') == [('delivered', n)]
 
 
 def test_concurrent_completions_of_one_event_settle_its_status(hooks):
-    """Two transactions end the two deliveries of one event; the first is still open while the
-    second runs, so neither sees the other's delivery ended in its own snapshot."""
+    """Two transactions end the two deliveries of one event at once; neither sees the other's
+    delivery ended in its own snapshot. The event is delivered once both committed (before
+    migration 6 it stayed pending for good), and neither waits for the other: since migration
+    7 a completion no longer writes, or locks, the event."""
     for _ in range(2):
         hooks.webhook('http://127.0.0.1:9/unused')
     event = hooks.event()
@@ -55,31 +57,19 @@ def test_concurrent_completions_of_one_event_settle_its_status(hooks):
         def complete(conn, claim, worker):
             out = [{'id': claim[0], 'token': claim[1], 'status': 'delivered', 'code': 200,
                     'body': '', 'durationMs': 1}]
+            conn.execute("set local lock_timeout = '5s'")
             conn.execute('select pghook_complete(%s::json, %s)', (json.dumps(out), worker))
 
         complete(first, claims[0], 'w1')
-        done = threading.Event()
-
-        def run_second():
-            complete(second, claims[1], 'w2')
-            second.commit()
-            done.set()
-
-        t = threading.Thread(target=run_second)
-        t.start()
-        # The second waits for the first's lock on the event (or, before the fix, finished at
-        # once, having counted the first's delivery as open).
-        harness.wait_for(lambda: done.is_set() or hooks.sql(
-            "select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
-            "and query like '%%pghook_complete%%'")[0][0] == 1, what='second completion')
+        complete(second, claims[1], 'w2')  # with the first still open
+        second.commit()
+        assert hooks.event_status(event) == 'pending'  # the first is not committed yet
         first.commit()
-        t.join(10)
-        assert done.is_set()
     finally:
         first.close()
         second.close()
     assert [d['status'] for d in hooks.deliveries(event)] == ['delivered', 'delivered']
-    assert hooks.sql('select status from events where id = %s', (event,)) == [('delivered',)]
+    assert hooks.event_status(event) == 'delivered'
 
 
 def test_worker_killed_mid_batch_loses_nothing(worker_factory, hooks, receiver_factory):

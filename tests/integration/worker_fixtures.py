@@ -109,6 +109,12 @@ class Hooks:
         rows = self.sql('select status from deliveries where id = %s', (delivery_id,))
         return rows[0][0] if rows else None
 
+    def event_status(self, event_id):
+        """Worked out from the deliveries on read (migration 7): there is no column."""
+        rows = self.sql('select s.status from events e, pghook_event_state(e) s where e.id = %s',
+                        (event_id,))
+        return rows[0][0] if rows else None
+
     def reconnect(self):
         self.conn.close()
         self.conn = psycopg.connect(self.dsn, autocommit=True)
