@@ -11,6 +11,10 @@
 -- events.updated_at goes too: it changed only with the status. An event's updatedAt is now the
 -- latest change to the event or to one of its deliveries. Plain SQL reads both through
 -- pghook_event_state (docs/reporting.md).
+--
+-- The two columns stay for one release, unmaintained: the previous release's api filters its
+-- event list on events.status, and its pods keep serving while this one rolls out
+-- (docs/operations.md, "Upgrading": a release stops using a column, the next one drops it).
 
 -- The status of an event: skipped with no deliveries, pending while one is not final, then
 -- failed when one failed, else delivered. A delivery replaced by a replay no longer counts.
@@ -119,4 +123,8 @@ begin
 end
 $$;
 
-alter table events drop column status, drop column updated_at;
+alter table events alter column status drop not null;
+comment on column events.status is 'Not maintained since migration 7 (null for new events) '
+	'and dropped in a later release: read pghook_event_state(e).status';
+comment on column events.updated_at is 'Not maintained since migration 7 and dropped in a '
+	'later release: read pghook_event_state(e).updated_at';

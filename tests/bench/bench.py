@@ -324,8 +324,8 @@ def drain_once(env, n, workers, backlog=0, cost=False, hook=None):
     if backlog:
         t0 = time.monotonic()
         # The future retries: one event, `backlog` retry_scheduled rows due in a day.
-        db.sql("insert into events (id, tenant_id, event_type, payload, status, endpoint_count)"
-               " values ('evt_backlog', %s, 'bench.backlog', '{}', 'pending', 1)", (db.tenant,))
+        db.sql("insert into events (id, tenant_id, event_type, payload, endpoint_count)"
+               " values ('evt_backlog', %s, 'bench.backlog', '{}', 1)", (db.tenant,))
         wid = db.webhook('/backlog', subscriptions=['bench.backlog'])
         db.sql("insert into deliveries (id, tenant_id, event_id, webhook_id, status, "
                "attempt_count, next_retry_at) select 'dlv_bk' || lpad(g::text, 10, '0'), %s, "
@@ -687,7 +687,9 @@ def main():
                     key, i + 1, r['per_s'], r['db_cpu_us_by_kind'], r['load_before']))
         if want('dbcost'):
             # pghook's statements and the minimal queue, alternately, so both see the same load
-            S['dbcost_pghook'], S['dbcost_minimal'] = [], []
+            for key in ('dbcost_pghook', 'dbcost_minimal', 'ingestcost_pghook',
+                        'ingestcost_minimal'):
+                S[key] = []
             for i in range(runs):
                 for key, fn in (('dbcost_pghook', dbcost.pghook_once),
                                 ('dbcost_minimal', dbcost.minimal_once)):
@@ -696,6 +698,13 @@ def main():
                     log('%s run %d: %s µs, %s WAL bytes/delivery, HOT %s (load %.2f)' % (
                         key, i + 1, r['cpu_us_per_delivery'], r['wal_bytes_per_delivery'],
                         r['hot_updates'], r['load_before']))
+                for key, fn in (('ingestcost_pghook', dbcost.ingest_pghook_once),
+                                ('ingestcost_minimal', dbcost.ingest_minimal_once)):
+                    r = fn(env, sizes['dbcost_n'], PAD)
+                    S[key].append(r)
+                    log('%s run %d: %s µs, %s WAL bytes/event (load %.2f)' % (
+                        key, i + 1, r['cpu_us_per_event'], r['wal_bytes_per_event'],
+                        r['load_before']))
         if want('latency'):
             S['latency'] = []
             for i in range(runs):
@@ -810,6 +819,13 @@ def table(res):
                 'delivery, %d/s' % (med(S[key], 'cpu_us_per_delivery'),
                                     med(S[key], 'wal_bytes_per_delivery'),
                                     med(S[key], 'per_s_one_session')), '(tracked)', key)
+    for key, what in (('ingestcost_pghook', 'pghook_ingest_rows'),
+                      ('ingestcost_minimal', 'minimal ingest (events + deliveries)')):
+        if key in S:
+            add('database alone, one session: %s' % what, '%.0f µs CPU and %.0f WAL bytes per '
+                'event, %d/s' % (med(S[key], 'cpu_us_per_event'),
+                                 med(S[key], 'wal_bytes_per_event'),
+                                 med(S[key], 'per_s_one_session')), '(tracked)', key)
     if 'slow' in S:
         s = S['slow']
         add('fast webhooks beside a 5 s receiver', 'p50 %.1f / p99 %.1f ms, %.0f/s'

@@ -11,9 +11,16 @@ divided by the deliveries. Run twice on the same cluster:
             table (payload inline, one partial index), a claim UPDATE ... FOR UPDATE SKIP
             LOCKED and a completion UPDATE plus an attempts INSERT, both batched
 
-The difference is what pghook's bookkeeping costs per delivery (event status, claim tokens,
-lost-lease counts, per-webhook caps, foreign keys); the minimal figure bounds what any
-Postgres-backed sender can reach on this machine.
+The difference is what pghook's bookkeeping costs per delivery (claim tokens, lost-lease
+counts, per-webhook caps, foreign keys, the indexes the API's lists read); the minimal figure
+bounds what any Postgres-backed sender can reach on this machine.
+
+The same pair for storing events (batch ingest's share of the database), 1,000 events of 1 KB
+per statement, one delivery each:
+
+  pghook    pghook_ingest_rows, as the api calls it
+  minimal   an events table and a deliveries table with bigint ids, one partial index for
+            the queue, no foreign keys: one INSERT ... SELECT from json_to_recordset each
 """
 import json
 import os
@@ -81,28 +88,103 @@ def _hot_updates(conn, before):
     return out
 
 
-def _measure(conn, claim, complete):
-    """Run claim/complete cycles until a claim returns nothing; the backend's cost per row."""
+def _backend_cost(conn, work):
+    """Run work(conn) on a vacuumed, checkpointed database: the rows it reports, wall time,
+    the backend's CPU time and the WAL written."""
     conn.execute('vacuum analyze')
     conn.execute('checkpoint')
     pid = conn.execute('select pg_backend_pid()').fetchone()[0]
-    upd0 = _table_updates(conn)
     lsn0 = conn.execute('select pg_current_wal_lsn()').fetchone()[0]
-    cpu0, t0, done = _backend_cpu(pid), time.monotonic(), 0
-    while True:
-        rows = claim(conn)
-        if not rows:
-            break
-        complete(conn, rows)
-        done += len(rows)
+    cpu0, t0 = _backend_cpu(pid), time.monotonic()
+    rows = work(conn)
     secs = time.monotonic() - t0
     cpu = _backend_cpu(pid) - cpu0
     wal = conn.execute('select pg_wal_lsn_diff(pg_current_wal_lsn(), %s)', (lsn0,)).fetchone()[0]
+    return rows, secs, cpu, float(wal)
+
+
+def _measure(conn, claim, complete):
+    """Run claim/complete cycles until a claim returns nothing; the backend's cost per row."""
+    def cycles(conn):
+        done = 0
+        while True:
+            rows = claim(conn)
+            if not rows:
+                return done
+            complete(conn, rows)
+            done += len(rows)
+
+    upd0 = _table_updates(conn)
+    done, secs, cpu, wal = _backend_cost(conn, cycles)
     hot = _hot_updates(conn, upd0)
     return {'hot_updates': hot, 'deliveries': done, 'per_s_one_session': round(done / secs),
             'cpu_us_per_delivery': round(cpu * 1e6 / done, 1),
-            'wal_bytes_per_delivery': round(float(wal) / done),
+            'wal_bytes_per_delivery': round(wal / done),
             'load_before': round(os.getloadavg()[0], 2)}
+
+
+MINIMAL_INGEST_SCHEMA = """
+create table events (
+    id bigint generated always as identity primary key,
+    event_type text not null,
+    payload json not null,
+    created_at timestamptz not null default now()
+);
+create table deliveries (
+    id bigint generated always as identity primary key,
+    event_id bigint not null,
+    status text not null default 'pending',
+    next_retry_at timestamptz not null default now()
+);
+create index deliveries_due on deliveries (next_retry_at) where status = 'pending';
+"""
+
+MINIMAL_INGEST = """
+with e as (
+    insert into events (event_type, payload)
+    select x.type, x.data from json_to_recordset(%s::json) as x(type text, data json)
+    returning id
+)
+insert into deliveries (event_id) select id from e
+"""
+
+
+def _measure_ingest(conn, n, store):
+    """Store n events, 1,000 per statement; the backend's cost per event."""
+    def batches(conn):
+        for _ in range(n // 1000):
+            store(conn)
+        return n
+
+    n, secs, cpu, wal = _backend_cost(conn, batches)
+    return {'events': n, 'per_s_one_session': round(n / secs),
+            'cpu_us_per_event': round(cpu * 1e6 / n, 1),
+            'wal_bytes_per_event': round(wal / n),
+            'load_before': round(os.getloadavg()[0], 2)}
+
+
+def _batch(pad):
+    return json.dumps([{'type': 'bench.ingest', 'data': {'pad': pad}} for _ in range(1000)])
+
+
+def ingest_pghook_once(env, n, pad):
+    db = env.fresh_db()
+    db.webhook('/ingest')
+    events = _batch(pad)
+    r = _measure_ingest(db.conn, n, lambda c: c.execute(
+        'select count(*) from pghook_ingest_rows(%s, %s::json)', (db.tenant, events)))
+    db.close()
+    return r
+
+
+def ingest_minimal_once(env, n, pad):
+    env.n += 1
+    name = 'minimal%d' % env.n
+    env.pg.create_database(name)
+    with psycopg.connect(env.pg.dsn(name), autocommit=True) as c:
+        c.execute(MINIMAL_INGEST_SCHEMA)
+        events = _batch(pad)
+        return _measure_ingest(c, n, lambda c: c.execute(MINIMAL_INGEST, (events,)))
 
 
 def pghook_once(env, n, pad):
