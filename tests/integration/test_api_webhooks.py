@@ -2,7 +2,13 @@
 """Webhooks (endpoints) through HTTP: create, read, list and paginate, patch, delete, rotate the
 secret, enable/disable, recover failed deliveries, and the 422s of bad bodies and queries."""
 import base64
+import json
 import re
+import threading
+
+import psycopg
+
+import harness
 
 TS_RE = re.compile(r'^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$')
 WEBHOOK_FIELDS = {'id', 'url', 'description', 'subscriptions', 'notificationEmail', 'secret',
@@ -384,3 +390,52 @@ def test_create_body_not_an_object(client, sql):
         assert r.status_code == 422, (raw, r.status_code, r.text)
         assert_422(r, ['body'])
     assert sql('select count(*) from webhooks') == [(0,)]
+
+
+def test_delete_while_a_completion_of_its_delivery_waits(client, sql, dsn):
+    """A completion locks its delivery, then the webhook's row (its success clears
+    failing_since); the delete locks the webhook's row, then its deliveries. When the two meet
+    in that order PostgreSQL aborts one of them: the worker retries a completion, but a
+    DELETE that lost answered 500."""
+    w = create_webhook(client)
+    ev = create_event(client)
+    sql('update webhooks set failing_since = now()')
+    (dlv, token), = sql("select id, claim_token from pghook_claim(1, 30000, '{}')")
+    assert dlv == ev['deliveries'][0]['id']
+    holder, worker = psycopg.connect(dsn), psycopg.connect(dsn)
+    answers = {}
+    try:
+        # The worker's session checks for deadlocks late, so the delete is the one that finds
+        # the cycle (and, without the retry, was aborted).
+        worker.execute("set deadlock_timeout = '30s'")
+        holder.execute('select 1 from webhooks where id = %s for update', (w['id'],))
+
+        def delete():
+            answers['delete'] = client.delete('/v1/webhooks/' + w['id']).status_code
+
+        def complete():
+            out = [{'id': dlv, 'token': token, 'status': 'delivered', 'code': 200, 'body': '',
+                    'durationMs': 1}]
+            worker.execute('select pghook_complete(%s::json, %s)', (json.dumps(out), 'w1'))
+            worker.commit()
+            answers['complete'] = True
+
+        def waiting(fragment):
+            return sql("select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
+                       "and query like %s", ('%' + fragment + '%',))[0][0]
+
+        threads = [threading.Thread(target=delete), threading.Thread(target=complete)]
+        threads[0].start()
+        harness.wait_for(lambda: waiting('pghook_delete_webhook') == 1, what='delete waits')
+        threads[1].start()
+        harness.wait_for(lambda: waiting('pghook_complete') == 1, what='completion waits')
+        holder.rollback()  # the delete takes the webhook's row, then waits for the delivery
+        for t in threads:
+            t.join(20)
+        assert answers == {'delete': 204, 'complete': True}
+    finally:
+        holder.close()
+        worker.close()
+    assert sql('select status from deliveries where id = %s', (dlv,)) == [('delivered',)]
+    assert sql('select deleted_at is not null from webhooks where id = %s', (w['id'],)) == [
+        (True,)]
