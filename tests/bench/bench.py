@@ -686,25 +686,20 @@ def main():
                 log('%s run %d: %s/s, PostgreSQL CPU µs/delivery %s (load %.2f)' % (
                     key, i + 1, r['per_s'], r['db_cpu_us_by_kind'], r['load_before']))
         if want('dbcost'):
-            # pghook's statements and the minimal queue, alternately, so both see the same load
-            for key in ('dbcost_pghook', 'dbcost_minimal', 'ingestcost_pghook',
-                        'ingestcost_minimal'):
+            # pghook's statements and the minimal schema's, alternately, so both see the same load
+            pairs = (('dbcost_pghook', dbcost.pghook_once, 'delivery'),
+                     ('dbcost_minimal', dbcost.minimal_once, 'delivery'),
+                     ('ingestcost_pghook', dbcost.ingest_pghook_once, 'event'),
+                     ('ingestcost_minimal', dbcost.ingest_minimal_once, 'event'))
+            for key, _, _ in pairs:
                 S[key] = []
             for i in range(runs):
-                for key, fn in (('dbcost_pghook', dbcost.pghook_once),
-                                ('dbcost_minimal', dbcost.minimal_once)):
+                for key, fn, unit in pairs:
                     r = fn(env, sizes['dbcost_n'], PAD)
                     S[key].append(r)
-                    log('%s run %d: %s µs, %s WAL bytes/delivery, HOT %s (load %.2f)' % (
-                        key, i + 1, r['cpu_us_per_delivery'], r['wal_bytes_per_delivery'],
-                        r['hot_updates'], r['load_before']))
-                for key, fn in (('ingestcost_pghook', dbcost.ingest_pghook_once),
-                                ('ingestcost_minimal', dbcost.ingest_minimal_once)):
-                    r = fn(env, sizes['dbcost_n'], PAD)
-                    S[key].append(r)
-                    log('%s run %d: %s µs, %s WAL bytes/event (load %.2f)' % (
-                        key, i + 1, r['cpu_us_per_event'], r['wal_bytes_per_event'],
-                        r['load_before']))
+                    log('%s run %d: %s µs, %s WAL bytes/%s, HOT %s (load %.2f)' % (
+                        key, i + 1, r['cpu_us_per_' + unit], r['wal_bytes_per_' + unit], unit,
+                        r.get('hot_updates', '-'), r['load_before']))
         if want('latency'):
             S['latency'] = []
             for i in range(runs):
@@ -812,20 +807,16 @@ def table(res):
                med(S['drain_1w'], 'db_cpu_us_per_delivery'),
                med(S['drain_1w'], 'worker_cpu_us_per_delivery'),
                med(S['drain_1w'], 'receiver_cpu_us_per_delivery')), '(tracked)', 'drain_1w')
-    for key, what in (('dbcost_pghook', 'pghook_claim + pghook_complete'),
-                      ('dbcost_minimal', 'minimal queue (jobs + attempts)')):
+    for key, what, unit in (('dbcost_pghook', 'pghook_claim + pghook_complete', 'delivery'),
+                            ('dbcost_minimal', 'minimal queue (jobs + attempts)', 'delivery'),
+                            ('ingestcost_pghook', 'pghook_ingest_rows', 'event'),
+                            ('ingestcost_minimal', 'minimal ingest (events + deliveries)',
+                             'event')):
         if key in S:
             add('database alone, one session: %s' % what, '%.0f µs CPU and %.0f WAL bytes per '
-                'delivery, %d/s' % (med(S[key], 'cpu_us_per_delivery'),
-                                    med(S[key], 'wal_bytes_per_delivery'),
-                                    med(S[key], 'per_s_one_session')), '(tracked)', key)
-    for key, what in (('ingestcost_pghook', 'pghook_ingest_rows'),
-                      ('ingestcost_minimal', 'minimal ingest (events + deliveries)')):
-        if key in S:
-            add('database alone, one session: %s' % what, '%.0f µs CPU and %.0f WAL bytes per '
-                'event, %d/s' % (med(S[key], 'cpu_us_per_event'),
-                                 med(S[key], 'wal_bytes_per_event'),
-                                 med(S[key], 'per_s_one_session')), '(tracked)', key)
+                '%s, %d/s' % (med(S[key], 'cpu_us_per_' + unit),
+                              med(S[key], 'wal_bytes_per_' + unit), unit,
+                              med(S[key], 'per_s_one_session')), '(tracked)', key)
     if 'slow' in S:
         s = S['slow']
         add('fast webhooks beside a 5 s receiver', 'p50 %.1f / p99 %.1f ms, %.0f/s'

@@ -164,7 +164,7 @@ def _measure_ingest(conn, n, store):
 
 
 def _batch(pad):
-    return json.dumps([{'type': 'bench.ingest', 'data': {'pad': pad}} for _ in range(1000)])
+    return json.dumps([{'type': 'bench.dbcost', 'data': {'pad': pad}} for _ in range(1000)])
 
 
 def ingest_pghook_once(env, n, pad):
@@ -177,12 +177,18 @@ def ingest_pghook_once(env, n, pad):
     return r
 
 
-def ingest_minimal_once(env, n, pad):
+def _minimal_db(env, schema):
+    """A new, empty database (not pghook's template) with schema; an autocommit connection."""
     env.n += 1
     name = 'minimal%d' % env.n
     env.pg.create_database(name)
-    with psycopg.connect(env.pg.dsn(name), autocommit=True) as c:
-        c.execute(MINIMAL_INGEST_SCHEMA)
+    c = psycopg.connect(env.pg.dsn(name), autocommit=True)
+    c.execute(schema)
+    return c
+
+
+def ingest_minimal_once(env, n, pad):
+    with _minimal_db(env, MINIMAL_INGEST_SCHEMA) as c:
         events = _batch(pad)
         return _measure_ingest(c, n, lambda c: c.execute(MINIMAL_INGEST, (events,)))
 
@@ -190,8 +196,7 @@ def ingest_minimal_once(env, n, pad):
 def pghook_once(env, n, pad):
     db = env.fresh_db()
     db.webhook('/dbcost')
-    events = json.dumps([{'type': 'bench.dbcost', 'data': {'pad': pad}}
-                         for _ in range(1000)])
+    events = _batch(pad)
     for _ in range(n // 1000):
         db.sql('select count(*) from pghook_ingest(%s, %s::json)', (db.tenant, events))
 
@@ -210,11 +215,7 @@ def pghook_once(env, n, pad):
 
 
 def minimal_once(env, n, pad):
-    env.n += 1
-    name = 'minimal%d' % env.n
-    env.pg.create_database(name)
-    with psycopg.connect(env.pg.dsn(name), autocommit=True) as c:
-        c.execute(MINIMAL_SCHEMA)
+    with _minimal_db(env, MINIMAL_SCHEMA) as c:
         payload = json.dumps({'type': 'bench.dbcost', 'data': {'pad': pad}})
         c.execute('insert into jobs (payload) select %s::json from generate_series(1, %s)',
                   (payload, n))
