@@ -392,7 +392,7 @@ def test_create_body_not_an_object(client, sql):
     assert sql('select count(*) from webhooks') == [(0,)]
 
 
-def test_delete_while_a_completion_of_its_delivery_waits(client, sql, dsn):
+def test_delete_while_a_completion_of_its_delivery_waits(client, sql, dsn, api):
     """A completion locks its delivery, then the webhook's row (its success clears
     failing_since); the delete locks the webhook's row, then its deliveries. When the two meet
     in that order PostgreSQL aborts one of them: the worker retries a completion, but a
@@ -432,7 +432,7 @@ def test_delete_while_a_completion_of_its_delivery_waits(client, sql, dsn):
         holder.rollback()  # the delete takes the webhook's row, then waits for the delivery
         for t in threads:
             t.join(20)
-        assert answers == {'delete': 204, 'complete': True}
+        assert answers == {'delete': 204, 'complete': True}, api.proc.log()[-2000:]
     finally:
         holder.close()
         worker.close()
