@@ -614,6 +614,48 @@ def slow_once(env, rate, seconds, delay_ms=5000):
             'load_before': la0, 'load_after': loadavg()}
 
 
+def neighbour_once(env, backlog, rate, seconds, delay_ms=1000):
+    """A webhook at its in-flight cap (receiver answering after delay_ms) with `backlog` due
+    deliveries, older than anything else; another webhook's events posted at `rate`: its
+    latency, and the database's CPU per claim while the backlog waits."""
+    db = env.fresh_db()
+    db.sql("insert into events (id, tenant_id, event_type, payload, endpoint_count)"
+           " values ('evt_neighbour', %s, 'bench.neighbour', '{}', 1)", (db.tenant,))
+    wid = db.webhook('/d/%d/busy' % delay_ms, subscriptions=['bench.neighbour'])
+    db.sql("insert into deliveries (id, tenant_id, event_id, webhook_id, status, next_retry_at)"
+           " select 'dlv_nb' || lpad(g::text, 10, '0'), %s, 'evt_neighbour', %s, 'pending',"
+           " now() - interval '1 hour' + g * interval '1 ms' from generate_series(1, %s) g",
+           (db.tenant, wid, backlog))
+    db.sql('vacuum analyze deliveries')
+    db.webhook('/nb', subscriptions=['bench.nb'])
+    api = start_api(env, db)
+    w = start_worker(env, db)
+    harness.wait_for(lambda: requests.get(w.metrics_url, timeout=1).ok, timeout=20)
+    # The busy webhook reaches its cap before the other's events start.
+    harness.wait_for(lambda: env.recv_stats()['inflight'] >= 256, timeout=30,
+                     what='the busy webhook at its cap')
+    env.recv_reset()
+    la0 = loadavg()
+    db_cpu0 = sum(cluster_cpu_by_kind(env.pg).values())
+    ol = OpenLoop(api.url, {'TENANT': db.tenant, 'API-KEY': db.key,
+                            'Content-Type': 'application/json'}, rate, seconds, ['bench.nb'],
+                 warmup=WARMUP_S)
+    asyncio.run(ol.run())
+    try:
+        st = wait_received(env, 'nb', ol.sent, timeout=120)
+        db_cpu = sum(cluster_cpu_by_kind(env.pg).values()) - db_cpu0
+        busy = env.recv_stats()['names'].get('busy', {})
+    finally:
+        stop(w)
+        stop(api)
+        db.close()
+    return {'backlog': backlog, 'events': ol.sent, 'rate': rate,
+            'p50_ms': st['p50Us'] / 1000, 'p99_ms': st['p99Us'] / 1000,
+            'max_ms': st['maxUs'] / 1000, 'busy_received': busy.get('count', 0),
+            'db_cpu_s_per_s': round(db_cpu / (seconds + WARMUP_S), 2),
+            'load_before': la0, 'load_after': loadavg()}
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -639,7 +681,7 @@ def main():
     ap.add_argument('--quick', action='store_true', help='smaller sizes, one run each')
     ap.add_argument('--runs', type=int, default=None, help='runs per scenario (default 3)')
     ap.add_argument('--only', default='', help='comma-separated scenarios: drain,latency,'
-                    'ingest,batch,memory,backlog,slow,dbcost')
+                    'ingest,batch,memory,backlog,slow,neighbour,dbcost')
     ap.add_argument('--json', default=os.path.join(HERE, 'results', 'latest.json'))
     args = ap.parse_args()
     runs = args.runs or (1 if args.quick else 3)
@@ -652,6 +694,8 @@ def main():
         'mem_inflight': 10000,
         'backlog': 100000 if q else 1000000,
         'slow_s': 5 if q else 10,
+        'neighbour_backlog': 100000 if q else 1000000,
+        'neighbour_s': 5 if q else 10,
         'dbcost_n': 20000 if q else 50000,
     }
     only = set(filter(None, args.only.split(',')))
@@ -735,6 +779,13 @@ def main():
                 S['slow'].append(r)
                 log('slow run %d: fast p99 %.1f ms (load %.2f)' % (i + 1, r['fast_p99_ms'],
                                                                    r['load_before']))
+        if want('neighbour'):
+            S['neighbour'] = []
+            for i in range(runs):
+                r = neighbour_once(env, sizes['neighbour_backlog'], 500, sizes['neighbour_s'])
+                S['neighbour'].append(r)
+                log('neighbour run %d: p50 %.1f p99 %.1f ms, database %.2f CPU s/s (load %.2f)'
+                    % (i + 1, r['p50_ms'], r['p99_ms'], r['db_cpu_s_per_s'], r['load_before']))
     finally:
         env.close()
     res['finished'] = time.strftime('%Y-%m-%dT%H:%M:%S%z')
@@ -822,6 +873,13 @@ def table(res):
         add('fast webhooks beside a 5 s receiver', 'p50 %.1f / p99 %.1f ms, %.0f/s'
             % (med(s, 'fast_p50_ms'), med(s, 'fast_p99_ms'), med(s, 'fast_per_s')),
             'p99 ≤ 2× latency p99', 'slow')
+    if 'neighbour' in S:
+        s = S['neighbour']
+        add('events at 500/s beside a capped webhook with %d due deliveries (1 s receiver)'
+            % res['sizes']['neighbour_backlog'],
+            'p50 %.1f / p99 %.1f / max %.1f ms; database %.2f CPU s/s'
+            % (med(s, 'p50_ms'), med(s, 'p99_ms'), med(s, 'max_ms'), med(s, 'db_cpu_s_per_s')),
+            'near latency p99', 'neighbour')
     return rows
 
 
