@@ -76,3 +76,61 @@ def test_capped_webhook_backlog_is_not_rescanned_after_every_completion(worker_f
     empty = w.metrics()['pghook_claim_batch_size_bucket{le="0"}']
     assert empty <= 2, empty
     harness.wait_for(lambda: r.count() == 80, timeout=30, what='every delivery')
+
+
+def _backlog(hooks, webhook, n):
+    """n deliveries of one event for webhook, due an hour ago and earlier, inserted directly."""
+    event = hooks.event('backlog')
+    hooks.sql("insert into deliveries (id, tenant_id, event_id, webhook_id, status, next_retry_at)"
+              " select 'dlv_bk' || lpad(g::text, 8, '0'), %s, %s, %s, 'pending',"
+              " now() - interval '1 hour' - g * interval '1 ms' from generate_series(1, %s) g",
+              (hooks.tenant, event, webhook, n))
+
+
+def _claim(conn, limit, capped):
+    """One claim skipping `capped`, in its own transaction: the ids, and how many rows of
+    deliveries its index scans fetched."""
+    with conn.transaction():
+        ids = [r[0] for r in conn.execute(
+            'select id from pghook_claim(%s, 30000, %s)', (limit, capped)).fetchall()]
+        fetched = conn.execute("select idx_tup_fetch from pg_stat_xact_user_tables "
+                               "where relname = 'deliveries'").fetchone()[0]
+    return ids, fetched
+
+
+def test_claim_skips_a_capped_backlog_without_reading_it(hooks):
+    capped, _ = hooks.webhook('http://127.0.0.1:9/capped', subscriptions=['nothing'])
+    other, _ = hooks.webhook('http://127.0.0.1:9/other', subscriptions=['o'])
+    _backlog(hooks, capped, 20000)
+    later = hooks.ingest([{'type': 'o', 'data': {'i': i}} for i in range(3)])
+    wanted = [hooks.deliveries(event_id=e)[0]['id'] for e in later]
+    for i, d in enumerate(wanted):  # one due time each, in this order
+        hooks.sql("update deliveries set next_retry_at = now() - %s * interval '1 s' "
+                  "where id = %s", (3 - i, d))
+    # The third is a retry due in an hour: not claimed.
+    hooks.sql("update deliveries set status = 'retry_scheduled', "
+              "next_retry_at = now() + interval '1 hour' where id = %s", (wanted[2],))
+    hooks.sql('vacuum analyze deliveries')
+    conn = psycopg.connect(hooks.dsn, autocommit=True)
+    locker = psycopg.connect(hooks.dsn)
+    try:
+        # The capped webhook's 20,000 rows come first in due order. Before migration 9 the
+        # claim fetched every one of them to find the two others.
+        ids, fetched = _claim(conn, 1, [capped])
+        assert ids == [wanted[0]]
+        assert fetched < 100, fetched
+        # A row another worker has locked is skipped, and the batch is still full when more
+        # rows are due.
+        hooks.sql("update deliveries set status = 'pending', next_retry_at = now() "
+                  "where id = %s", (wanted[2],))
+        conn.execute("update deliveries set status = 'pending' where id = %s", (wanted[0],))
+        locker.execute('select 1 from deliveries where id = %s for update', (wanted[0],))
+        ids, fetched = _claim(conn, 2, [capped])
+        assert ids == wanted[1:]
+        assert fetched < 100, fetched
+        # Without a capped webhook the claim takes the oldest due rows: the backlog's.
+        ids, _ = _claim(conn, 2, [])
+        assert all(i.startswith('dlv_bk') for i in ids) and len(ids) == 2
+    finally:
+        locker.close()
+        conn.close()
