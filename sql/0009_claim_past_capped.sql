@@ -10,9 +10,9 @@
 --
 -- Now, while some webhooks are capped, the claim first reads a bounded head of the due rows.
 -- When that head holds every due row, or enough of other webhooks', those are taken as before.
--- Otherwise it walks the webhooks that have due rows through deliveries_due_webhook, one index
--- descent per webhook, capped ones stepped over, and takes the oldest due rows of the others:
--- the same rows in the same order, at a cost bounded by the number of webhooks with
+-- Otherwise it walks the webhooks that have undelivered rows through deliveries_due_webhook,
+-- one index descent per webhook, capped ones stepped over, and takes the oldest due rows of the
+-- others: the same rows in the same order, at a cost bounded by the number of webhooks with
 -- undelivered rows instead of the capped webhooks' backlog.
 create index if not exists deliveries_due_webhook on deliveries (webhook_id, next_retry_at)
 	where status in ('pending', 'retry_scheduled');

@@ -616,8 +616,8 @@ def slow_once(env, rate, seconds, delay_ms=5000):
 
 def neighbour_once(env, backlog, rate, seconds, delay_ms=1000):
     """A webhook at its in-flight cap (receiver answering after delay_ms) with `backlog` due
-    deliveries, older than anything else; another webhook's events posted at `rate`: its
-    latency, and the database's CPU per claim while the backlog waits."""
+    deliveries, older than anything else; another webhook's events posted at `rate`: their
+    latency, and the cluster's CPU seconds per second meanwhile."""
     db = env.fresh_db()
     db.sql("insert into events (id, tenant_id, event_type, payload, endpoint_count)"
            " values ('evt_neighbour', %s, 'bench.neighbour', '{}', 1)", (db.tenant,))

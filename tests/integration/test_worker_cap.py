@@ -126,7 +126,7 @@ def test_claim_skips_a_capped_backlog_without_reading_it(hooks):
         conn.execute("update deliveries set status = 'pending' where id = %s", (wanted[0],))
         locker.execute('select 1 from deliveries where id = %s for update', (wanted[0],))
         ids, fetched = _claim(conn, 2, [capped])
-        assert ids == wanted[1:]
+        assert sorted(ids) == sorted(wanted[1:])
         assert fetched < 100, fetched
         # Without a capped webhook the claim takes the oldest due rows: the backlog's.
         ids, _ = _claim(conn, 2, [])
