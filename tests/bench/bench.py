@@ -32,11 +32,13 @@ import requests  # noqa: E402
 
 import harness  # noqa: E402
 import dbcost  # noqa: E402
+import floor  # noqa: E402
 
 BUILD = os.environ.get('PGHOOK_BENCH_BUILD', os.path.join(ROOT, 'build-bench'))
 API_BIN = os.path.join(BUILD, 'api', 'pghook-api')
 WORKER_BIN = os.path.join(BUILD, 'worker', 'pghook-worker')
 RECEIVER_BIN = os.path.join(BUILD, 'tests', 'bench', 'receiver')
+FLOOR_BIN = os.path.join(BUILD, 'tests', 'bench', 'curlfloor')
 PAD = 'x' * 900
 WARMUP_S = 1  # open-loop scenarios: seconds sent before latency is recorded (OpenLoop)
 
@@ -681,7 +683,7 @@ def main():
     ap.add_argument('--quick', action='store_true', help='smaller sizes, one run each')
     ap.add_argument('--runs', type=int, default=None, help='runs per scenario (default 3)')
     ap.add_argument('--only', default='', help='comma-separated scenarios: drain,latency,'
-                    'ingest,batch,memory,backlog,slow,neighbour,dbcost')
+                    'ingest,batch,memory,backlog,slow,neighbour,dbcost,floor')
     ap.add_argument('--json', default=os.path.join(HERE, 'results', 'latest.json'))
     args = ap.parse_args()
     runs = args.runs or (1 if args.quick else 3)
@@ -712,14 +714,21 @@ def main():
            'sizes': sizes, 'machine': machine(env), 'scenarios': {}}
     S = res['scenarios']
     try:
-        # The drains run in rounds (1 worker, 2 workers, the backlog), so that the machine's
-        # drift over minutes (it is shared) weighs on each comparison alike.
-        drains = [k for k, on in (('drain_1w', want('drain')), ('drain_2w', want('drain')),
-                                  ('backlog', want('backlog'))) if on]
+        # The drains run in rounds (1 worker, libcurl alone, 2 workers, the backlog), so that
+        # the machine's drift over minutes (it is shared) weighs on each comparison alike.
+        drains = [k for k, on in (('drain_1w', want('drain')), ('floor', want('floor')),
+                                  ('drain_2w', want('drain')), ('backlog', want('backlog')))
+                  if on]
         for key in drains:
             S[key] = []
         for i in range(runs):
             for key in drains:
+                if key == 'floor':
+                    r = floor.throughput_once(env, FLOOR_BIN, sizes['drain_n'], cpu_seconds,
+                                              loadavg)
+                    S[key].append(r)
+                    log('floor run %d: %s' % (i + 1, r))
+                    continue
                 if key == 'backlog':
                     r = drain_once(env, sizes['drain_n'], 1, backlog=sizes['backlog'],
                                    cost=True)
@@ -772,6 +781,10 @@ def main():
                            memory_once(env, sizes['mem_inflight'], 4000)]
             for m in S['memory']:
                 log('memory: %s' % m)
+        if want('floor'):
+            S['floor_memory'] = [floor.memory_once(env, FLOOR_BIN, sizes['mem_inflight'],
+                                                   loadavg)]
+            log('floor memory: %s' % S['floor_memory'][0])
         if want('slow'):
             S['slow'] = []
             for i in range(runs):
@@ -858,6 +871,7 @@ def table(res):
                med(S['drain_1w'], 'db_cpu_us_per_delivery'),
                med(S['drain_1w'], 'worker_cpu_us_per_delivery'),
                med(S['drain_1w'], 'receiver_cpu_us_per_delivery')), '(tracked)', 'drain_1w')
+    floor.rows(S, add)
     for key, what, unit in (('dbcost_pghook', 'pghook_claim + pghook_complete', 'delivery'),
                             ('dbcost_minimal', 'minimal queue (jobs + attempts)', 'delivery'),
                             ('ingestcost_pghook', 'pghook_ingest_rows', 'event'),

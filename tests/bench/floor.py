@@ -1,0 +1,76 @@
+# SPDX-License-Identifier: MIT
+"""What libcurl alone costs on this machine (bench.py scenario "floor").
+
+tests/bench/curlfloor.c sends the drain's requests (1 KB JSON bodies, pghook's header lines and
+libcurl options, handles reused) to the same receiver with no database, no signing and no
+JSON: the least any sender built on libcurl's multi interface spends per delivery. Two runs:
+
+  throughput   as many requests as a drain, 1,024 in flight (the worker's default slots):
+               requests/s, CPU per request in the sender and in the receiver, and the
+               requests/s two cores could reach at that cost if nothing else ran
+  memory       10,000 requests in flight against the receiver's 1 s path: peak RSS
+
+Set beside the drain and the worker's RSS, they show how much of each figure pghook adds.
+"""
+import json
+import statistics
+import subprocess
+import time
+
+INFLIGHT = 1024
+
+
+def _run(floor_bin, url, total, inflight):
+    out = subprocess.run([floor_bin, url, str(total), str(inflight)], capture_output=True,
+                         text=True, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError('curlfloor failed: %s %s' % (out.stdout, out.stderr[-2000:]))
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def throughput_once(env, floor_bin, total, cpu_seconds, loadavg):
+    env.recv_reset()
+    la0 = loadavg()
+    r0 = cpu_seconds(env.recv.pid)
+    r = _run(floor_bin, env.recv_url + '/floor', total, INFLIGHT)
+    recv_us = (cpu_seconds(env.recv.pid) - r0) * 1e6 / total
+    got = env.recv_stats()['names'].get('floor', {}).get('count', 0)
+    if got != total:
+        raise RuntimeError('the receiver got %d of %d requests' % (got, total))
+    both = r['cpu_us_per_request'] + recv_us
+    return {'requests': total, 'inflight': INFLIGHT, 'per_s': r['per_s'],
+            'sender_cpu_us_per_request': r['cpu_us_per_request'],
+            'receiver_cpu_us_per_request': round(recv_us, 1),
+            'two_core_bound_per_s': round(2e6 / both), 'sender_rss_mib':
+            round(r['peak_rss_kib'] / 1024, 1), 'load_before': la0, 'load_after': loadavg()}
+
+
+def memory_once(env, floor_bin, inflight, loadavg, delay_ms=1000):
+    env.recv_reset()
+    la0 = loadavg()
+    t0 = time.monotonic()
+    r = _run(floor_bin, '%s/d/%d/floormem' % (env.recv_url, delay_ms), inflight, inflight)
+    peak = env.recv_stats()['maxInflight']
+    return {'target_inflight': inflight, 'peak_inflight': peak, 'receiver_delay_ms': delay_ms,
+            'rss_mib': round(r['peak_rss_kib'] / 1024, 1),
+            'kib_per_inflight': round(r['peak_rss_kib'] / max(1, peak), 1),
+            'seconds': round(time.monotonic() - t0, 1), 'load_before': la0,
+            'load_after': loadavg()}
+
+
+def rows(S, add):
+    """The scenario's lines in bench.py's table."""
+    if S.get('floor'):
+        def med(k):
+            return statistics.median(r[k] for r in S['floor'])
+        add('libcurl alone, no database (curlfloor, %d in flight, same receiver)' % INFLIGHT,
+            '%d requests/s; CPU µs per request: sender %.0f, receiver %.0f (two cores: at most '
+            '%d/s)' % (med('per_s'), med('sender_cpu_us_per_request'),
+                       med('receiver_cpu_us_per_request'), med('two_core_bound_per_s')),
+            '(floor under drain)', 'floor')
+    for m in S.get('floor_memory', []):
+        add('libcurl alone, %d in flight (receiver %.0f s)'
+            % (m['peak_inflight'], m['receiver_delay_ms'] / 1000),
+            '%.1f MiB RSS (%.1f KiB per request in flight)' % (m['rss_mib'],
+                                                               m['kib_per_inflight']),
+            '(floor under worker RSS)', 'floor_memory')
