@@ -192,6 +192,24 @@ def test_same_source_key_twice_in_one_batch(client, sql):
     assert count(sql, 'events') == 1
 
 
+def test_ids_made_in_sql(sql, dsn):
+    """pghook_new_id: the documented format, the time in front, and random bits that differ
+    between sessions (each backend seeds its own generator)."""
+    t0 = sql("select (extract(epoch from clock_timestamp()) * 1000)::bigint")[0][0]
+    made = [sql("select array_agg(pghook_new_id('evt')) from generate_series(1, 20000)")[0][0]]
+    with psycopg.connect(dsn, autocommit=True) as other:
+        made.append(other.execute("select array_agg(pghook_new_id('evt')) "
+                                  "from generate_series(1, 20000)").fetchone()[0])
+    t1 = sql("select (extract(epoch from clock_timestamp()) * 1000)::bigint")[0][0]
+    ids = made[0] + made[1]
+    assert all(re.fullmatch(r'evt_[0-9a-f]{28}', i) for i in ids)
+    assert all(t0 <= int(i[4:16], 16) <= t1 for i in ids)
+    assert len(set(ids)) == len(ids)
+    # The random halves alone: a generator seeded alike in both sessions would repeat them.
+    assert not {i[16:] for i in made[0]} & {i[16:] for i in made[1]}
+    assert len({i[16:] for i in ids}) == len(ids)
+
+
 def test_batch_in_request_order(client, sql):
     hook = create_webhook(client, ['t.two'])
     events = [{'type': 't.one', 'data': {'i': 1}},
