@@ -738,17 +738,21 @@ def main():
         # The drains run in rounds (1 worker, libcurl alone, 2 workers, the backlog), so that
         # the machine's drift over minutes (it is shared) weighs on each comparison alike.
         drains = [k for k, on in (('drain_1w', want('drain')), ('floor', want('floor')),
-                                  ('drain_2w', want('drain')), ('backlog', want('backlog')))
-                  if on]
+                                  ('floor_queue', want('floor')), ('drain_2w', want('drain')),
+                                  ('backlog', want('backlog'))) if on]
         for key in drains:
             S[key] = []
         for i in range(runs):
             for key in drains:
-                if key == 'floor':
-                    r = floor.throughput_once(env, FLOOR_BIN, sizes['drain_n'], cpu_seconds,
-                                              loadavg)
+                if key.startswith('floor'):
+                    if key == 'floor':
+                        r = floor.throughput_once(env, FLOOR_BIN, sizes['drain_n'],
+                                                  cpu_seconds, loadavg)
+                    else:
+                        r = floor.queue_once(env, FLOOR_BIN, sizes['drain_n'], cpu_seconds,
+                                             lambda: cluster_cpu_by_kind(env.pg), loadavg, PAD)
                     S[key].append(r)
-                    log('floor run %d: %s' % (i + 1, r))
+                    log('%s run %d: %s' % (key, i + 1, r))
                     continue
                 if key == 'backlog':
                     r = drain_once(env, sizes['drain_n'], 1, backlog=sizes['backlog'],

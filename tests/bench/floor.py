@@ -1,13 +1,16 @@
 # SPDX-License-Identifier: MIT
-"""What libcurl alone costs on this machine (bench.py scenario "floor").
+"""The least a sender built on libcurl spends on this machine (bench.py scenario "floor").
 
 tests/bench/curlfloor.c sends the drain's requests (1 KB JSON bodies, pghook's header lines and
-libcurl options, handles reused) to the same receiver with no database, no signing and no
-JSON: the least any sender built on libcurl's multi interface spends per delivery. Two runs:
+libcurl options, handles reused) to the same receiver with no signing and no JSON. Three runs:
 
-  throughput   as many requests as a drain, 1,024 in flight (the worker's default slots):
-               requests/s, CPU per request in the sender and in the receiver, and the
-               requests/s two cores could reach at that cost if nothing else ran
+  throughput   no database: as many requests as a drain, 1,024 in flight (the worker's
+               default slots): requests/s, CPU per request in the sender and in the receiver,
+               and the requests/s two cores could reach at that cost if nothing else ran
+  queue        the same with dbcost.py's minimal queue behind it: the drain's rows claimed 400
+               at a time with FOR UPDATE SKIP LOCKED, each outcome recorded (status, attempt
+               row) before its slot is reused, as pghook does: the smallest Postgres-backed
+               sender, and the CPU its database spends per delivery
   memory       10,000 requests in flight against the receiver's 1 s path: peak RSS
 
 Set beside the drain and the worker's RSS, they show how much of each figure pghook adds.
@@ -17,12 +20,15 @@ import statistics
 import subprocess
 import time
 
+import dbcost
+
 INFLIGHT = 1024
+BATCH = 400  # pghook-worker's default batch
 
 
-def _run(floor_bin, url, total, inflight):
-    out = subprocess.run([floor_bin, url, str(total), str(inflight)], capture_output=True,
-                         text=True, timeout=600)
+def _run(floor_bin, url, total, inflight, queue=()):
+    out = subprocess.run([floor_bin, url, str(total), str(inflight)] + list(queue),
+                         capture_output=True, text=True, timeout=600)
     if out.returncode != 0:
         raise RuntimeError('curlfloor failed: %s %s' % (out.stdout, out.stderr[-2000:]))
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -43,6 +49,31 @@ def throughput_once(env, floor_bin, total, cpu_seconds, loadavg):
             'receiver_cpu_us_per_request': round(recv_us, 1),
             'two_core_bound_per_s': round(2e6 / both), 'sender_rss_mib':
             round(r['peak_rss_kib'] / 1024, 1), 'load_before': la0, 'load_after': loadavg()}
+
+
+def queue_once(env, floor_bin, total, cpu_seconds, cluster_cpu, loadavg, pad):
+    with dbcost._minimal_db(env, dbcost.MINIMAL_SCHEMA) as c:
+        payload = json.dumps({'type': 'bench.drain', 'data': {'pad': pad}})
+        c.execute('insert into jobs (payload) select %s::json from generate_series(1, %s)',
+                  (payload, total))
+        c.execute('vacuum analyze')
+        c.execute('checkpoint')
+        env.recv_reset()
+        la0 = loadavg()
+        r0, db0 = cpu_seconds(env.recv.pid), cluster_cpu()
+        r = _run(floor_bin, env.recv_url + '/floorq', total, INFLIGHT,
+                 (env.pg.dsn(c.info.dbname), str(BATCH)))
+        recv_us = (cpu_seconds(env.recv.pid) - r0) * 1e6 / total
+        db_us = (sum(cluster_cpu().values()) - sum(db0.values())) * 1e6 / total
+        left = c.execute("select count(*) from jobs where status <> 'done'").fetchone()[0]
+        attempts = c.execute('select count(*) from job_attempts').fetchone()[0]
+    if left or attempts != total:
+        raise RuntimeError('minimal queue: %d rows not done, %d attempts' % (left, attempts))
+    return {'deliveries': total, 'inflight': INFLIGHT, 'batch': BATCH, 'per_s': r['per_s'],
+            'sender_cpu_us_per_delivery': r['cpu_us_per_request'],
+            'receiver_cpu_us_per_delivery': round(recv_us, 1),
+            'db_cpu_us_per_delivery': round(db_us, 1), 'load_before': la0,
+            'load_after': loadavg()}
 
 
 def memory_once(env, floor_bin, inflight, loadavg, delay_ms=1000):
@@ -68,6 +99,15 @@ def rows(S, add):
             '%d/s)' % (med('per_s'), med('sender_cpu_us_per_request'),
                        med('receiver_cpu_us_per_request'), med('two_core_bound_per_s')),
             '(floor under drain)', 'floor')
+    if S.get('floor_queue'):
+        def medq(k):
+            return statistics.median(r[k] for r in S['floor_queue'])
+        add('smallest Postgres-backed sender: curlfloor + minimal queue, %d in flight, batches '
+            'of %d' % (INFLIGHT, BATCH),
+            '%d deliveries/s; CPU µs per delivery: PostgreSQL %.0f, sender %.0f, receiver %.0f'
+            % (medq('per_s'), medq('db_cpu_us_per_delivery'),
+               medq('sender_cpu_us_per_delivery'), medq('receiver_cpu_us_per_delivery')),
+            '(floor under drain)', 'floor_queue')
     for m in S.get('floor_memory', []):
         add('libcurl alone, %d in flight (receiver %.0f s)'
             % (m['peak_inflight'], m['receiver_delay_ms'] / 1000),
