@@ -236,8 +236,9 @@ class Proc(harness.Proc):
 
 def start_api(env, db, extra=None):
     # info: the port is read from the "listening" line; the api logs requests only at debug.
-    e = dict(os.environ, DATABASE_URL=env.service_dsn(db.dsn, 'api'), PGHOOK_LISTEN='127.0.0.1:0',
-             PGHOOK_ALLOW_CIDRS='127.0.0.0/8', PGHOOK_LOG_LEVEL='info')
+    e = dict(os.environ, DATABASE_URL=env.service_dsn(db.dsn, 'api'),
+             PGHOOK_LISTEN='127.0.0.1:0', PGHOOK_ALLOW_CIDRS='127.0.0.0/8',
+             PGHOOK_LOG_LEVEL='info')
     e.update(extra or {})
     p = Proc('api', [API_BIN, 'serve'], e, env.logdir)
 

@@ -92,9 +92,9 @@ def _hot_updates(conn, before):
 
 
 def _backend_cost(conn, work, owner=None):
-    """Run work(conn) on a vacuumed, checkpointed database (by owner, conn's own database's
-    owner when conn is a service's): the rows it reports, wall time, the backend's CPU time and
-    the WAL written."""
+    """Run work(conn) on a vacuumed, checkpointed database: the rows it reports, wall time,
+    the backend's CPU time and the WAL written. owner, the database owner's connection, does
+    the vacuum and the checkpoint when conn logs in as a service's role."""
     (owner or conn).execute('vacuum analyze')
     (owner or conn).execute('checkpoint')
     pid = conn.execute('select pg_backend_pid()').fetchone()[0]
