@@ -91,22 +91,23 @@ def memory_once(env, floor_bin, inflight, loadavg, delay_ms=1000):
 
 def rows(S, add):
     """The scenario's lines in bench.py's table."""
+    def med(key, k):
+        return statistics.median(r[k] for r in S[key])
+
     if S.get('floor'):
-        def med(k):
-            return statistics.median(r[k] for r in S['floor'])
         add('libcurl alone, no database (curlfloor, %d in flight, same receiver)' % INFLIGHT,
             '%d requests/s; CPU µs per request: sender %.0f, receiver %.0f (two cores: at most '
-            '%d/s)' % (med('per_s'), med('sender_cpu_us_per_request'),
-                       med('receiver_cpu_us_per_request'), med('two_core_bound_per_s')),
+            '%d/s)' % (med('floor', 'per_s'), med('floor', 'sender_cpu_us_per_request'),
+                       med('floor', 'receiver_cpu_us_per_request'),
+                       med('floor', 'two_core_bound_per_s')),
             '(floor under drain)', 'floor')
     if S.get('floor_queue'):
-        def medq(k):
-            return statistics.median(r[k] for r in S['floor_queue'])
         add('smallest Postgres-backed sender: curlfloor + minimal queue, %d in flight, batches '
             'of %d' % (INFLIGHT, BATCH),
             '%d deliveries/s; CPU µs per delivery: PostgreSQL %.0f, sender %.0f, receiver %.0f'
-            % (medq('per_s'), medq('db_cpu_us_per_delivery'),
-               medq('sender_cpu_us_per_delivery'), medq('receiver_cpu_us_per_delivery')),
+            % tuple(med('floor_queue', k) for k in ('per_s', 'db_cpu_us_per_delivery',
+                                                    'sender_cpu_us_per_delivery',
+                                                    'receiver_cpu_us_per_delivery')),
             '(floor under drain)', 'floor_queue')
     for m in S.get('floor_memory', []):
         add('libcurl alone, %d in flight (receiver %.0f s)'
