@@ -1,0 +1,95 @@
+-- SPDX-License-Identifier: MIT
+-- Record the outcomes of a batch of attempts in one statement. p_outcomes is a JSON array of
+-- {id, token, status (delivered | retry_scheduled | failed), code, body, error, durationMs,
+-- delayMs, gone (the receiver answered 410)}. Only rows still holding the token change.
+-- Then: attempts rows, failure emails, 410 disables the webhook, and a webhook whose
+-- deliveries all failed for 5 days is disabled and its owner told. Returns the number of
+-- outcomes applied. pghook_done, the row type of an applied outcome, is migration 2's.
+create or replace function pghook_complete(p_outcomes json, p_worker text)
+returns int
+language plpgsql volatile as $$
+declare
+	v_done pghook_done[];
+	r record;
+begin
+	with input as (
+		select * from json_to_recordset(p_outcomes) as x(id text, token bigint, status text,
+			code int, body text, error text, "durationMs" int, "delayMs" bigint, gone boolean)
+	), upd as (
+		update deliveries d set
+			status = i.status,
+			attempt_count = d.attempt_count + 1,
+			last_attempt_at = now() - coalesce(i."durationMs", 0) * interval '1 millisecond',
+			response_status_code = i.code,
+			last_error = i.error,
+			next_retry_at = case when i.status = 'retry_scheduled'
+				then now() + coalesce(i."delayMs", 0) * interval '1 millisecond' end,
+			delivered_at = case when i.status = 'delivered' then now() else d.delivered_at end,
+			lease_expires_at = null, claim_token = null, updated_at = now()
+		from input i
+		where d.id = i.id and d.claim_token = i.token and d.status = 'delivering'
+		returning d.id, d.tenant_id, d.event_id, d.webhook_id, d.status, d.attempt_count,
+			d.last_attempt_at, i.code, i.body, i.error, i."durationMs" as duration_ms,
+			coalesce(i.gone, false) as gone
+	), att as (
+		insert into attempts (id, tenant_id, delivery_id, attempt_number, started_at,
+			duration_ms, response_status_code, response_body, error, trigger, worker_id)
+		select pghook_new_id('att'), u.tenant_id, u.id, u.attempt_count, u.last_attempt_at,
+			u.duration_ms, u.code, left(u.body, 4096), u.error, 'scheduled', p_worker
+		from upd u
+		returning 1
+	)
+	select array_agg(row(u.id, u.tenant_id, u.event_id, u.webhook_id, u.status,
+		u.attempt_count, u.code, u.error, u.gone)::pghook_done)
+	into v_done
+	from upd u;
+
+	if v_done is null then
+		return 0;
+	end if;
+
+	-- 410 Gone: the receiver says the endpoint is gone for good.
+	for r in select distinct on (d.webhook_id) d.webhook_id, d.id from unnest(v_done) d
+		where d.gone loop
+		update webhooks set status = 'disabled',
+			disabled_reason = 'endpoint answered 410 Gone', updated_at = now()
+		where id = r.webhook_id and status = 'active';
+		if found then
+			perform pghook_notify_webhook_disabled(r.webhook_id, r.id,
+				'the endpoint answered 410 Gone');
+		end if;
+	end loop;
+
+	-- The last attempt failed: tell the webhook's owner. Not for a disabled webhook: its owner
+	-- got the one email saying so, not one more per delivery it still had queued.
+	for r in select d.id from unnest(v_done) d
+		join webhooks w on w.id = d.webhook_id and w.status = 'active'
+		where d.status = 'failed' loop
+		perform pghook_notify_delivery_failed(r.id,
+			'A webhook delivery failed and will not be retried');
+	end loop;
+
+	-- An endpoint whose deliveries have all failed for 5 days: failing_since marks the start
+	-- of the current run of failures (cleared by any success), so this costs one row per
+	-- webhook in the batch, not a scan of its history.
+	update webhooks w set failing_since = null
+	where w.id in (select d.webhook_id from unnest(v_done) d where d.status = 'delivered')
+		and w.failing_since is not null;
+	update webhooks w set failing_since = now()
+	where w.id in (select d.webhook_id from unnest(v_done) d where d.status <> 'delivered')
+		and w.failing_since is null;
+	for r in select distinct on (d.webhook_id) d.webhook_id, d.id from unnest(v_done) d
+		join webhooks w on w.id = d.webhook_id and w.status = 'active'
+		where d.status <> 'delivered' and w.failing_since <= now() - interval '5 days' loop
+		update webhooks set status = 'disabled',
+			disabled_reason = 'every delivery failed for 5 days', updated_at = now()
+		where id = r.webhook_id and status = 'active';
+		if found then
+			perform pghook_notify_webhook_disabled(r.webhook_id, r.id,
+				'every delivery failed for 5 days');
+		end if;
+	end loop;
+
+	return cardinality(v_done);
+end
+$$;

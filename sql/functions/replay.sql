@@ -1,0 +1,22 @@
+-- SPDX-License-Identifier: MIT
+-- A new delivery of the same event to the same webhook, due now (seed 004). Returns the new
+-- row, or null when the delivery is not the tenant's or its webhook was deleted.
+create or replace function pghook_replay(p_tenant text, p_delivery text) returns deliveries
+language plpgsql as $$
+declare
+	d deliveries;
+begin
+	insert into deliveries (id, tenant_id, event_id, webhook_id, status, next_retry_at,
+		replay_of_delivery_id)
+	select pghook_new_id('dlv'), o.tenant_id, o.event_id, o.webhook_id, 'pending', now(), o.id
+	from deliveries o
+	join webhooks w on w.id = o.webhook_id and w.deleted_at is null
+	where o.id = p_delivery and o.tenant_id = p_tenant
+	returning * into d;
+	if d.id is null then
+		return null;
+	end if;
+	perform pg_notify('pghook_deliveries', '');
+	return d;
+end
+$$;

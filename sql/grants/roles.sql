@@ -1,0 +1,33 @@
+-- SPDX-License-Identifier: MIT
+-- What each of the three roles of migration 4 may do. Operators grant pghook_api and
+-- pghook_worker to the login roles the services use (README "Roles and row-level security");
+-- never both to one role: policies add up, so it would see every tenant from the api too.
+-- Row-level security (sql/policies) narrows each table to the rows a role may see.
+--
+-- Applied as a whole: every privilege of the three on pghook's objects is revoked and granted
+-- again in one transaction, so what this file says is what they have, whatever they had. A
+-- table, view or sequence added later goes in the revoke list and gets its grants here.
+revoke all on pghook_schema_migrations, pghook_schema_repeatables, tenants, api_keys, webhooks,
+	events, deliveries, attempts, notifications, report_webhook_daily, report_failing_endpoints,
+	report_queue from pghook_api, pghook_worker, pghook_admin;
+revoke all on sequence pghook_claim_token_seq from pghook_api, pghook_worker, pghook_admin;
+
+-- /readyz of both services checks that the schema is current.
+grant select on pghook_schema_migrations, pghook_schema_repeatables
+	to pghook_api, pghook_worker, pghook_admin;
+
+-- The api: reads and writes of one tenant; tenants and keys only for the admin routes.
+grant select, insert on tenants, api_keys to pghook_api;
+grant select, insert, update on webhooks, events, deliveries to pghook_api;
+grant select, insert on attempts, notifications to pghook_api;
+
+-- The workers: claim, complete, release (sql/functions), the failure-email outbox.
+grant select, update on deliveries, webhooks, events to pghook_worker;
+grant select, insert on attempts to pghook_worker;
+grant select, insert, update on notifications to pghook_worker;
+grant usage on sequence pghook_claim_token_seq to pghook_worker;
+
+-- Cross-tenant maintenance: stats, prune, reports.
+grant select, insert, update, delete on tenants, api_keys, webhooks, events, deliveries,
+	attempts, notifications to pghook_admin;
+grant select on report_webhook_daily, report_failing_endpoints, report_queue to pghook_admin;

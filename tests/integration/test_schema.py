@@ -1,0 +1,201 @@
+# SPDX-License-Identifier: MIT
+"""pghook-api migrate: a fresh database and one upgraded from the last released layout end with
+the same schema; the objects sql/ defines are exactly the database's; a changed or missing file
+is applied again; concurrent runs are safe; readiness follows the schema.
+
+schema_0010.sql.gz is the last layout released before sql/functions: `pg_dump --no-owner` of a
+database migrated by pghook-api built at 3340537 (migrations 0001-0010, each function, view,
+policy and grant as those files made it, and their pghook_schema_migrations rows), without the
+dump's `\\restrict` lines. Read it with zcat.
+"""
+import gzip
+import itertools
+import os
+import subprocess
+import sys
+
+import psycopg
+import pytest
+import requests
+
+import harness
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(HERE, '..', '..', 'tools'))
+import embed_sql  # noqa: E402
+
+SQL_DIR = os.path.join(HERE, '..', '..', 'sql')
+_names = itertools.count()
+
+
+def new_database(pg):
+    return pg.create_database('schema_%d_%d' % (os.getpid(), next(_names)))
+
+
+def schema(pg, dsn):
+    """pg_dump --schema-only, without the random key of its \\restrict lines."""
+    out = subprocess.run([os.path.join(pg.bindir, 'pg_dump'), '--schema-only', '-d', dsn],
+                         capture_output=True, text=True, check=True).stdout
+    return '\n'.join(line for line in out.splitlines()
+                     if not line.startswith(('\\restrict', '\\unrestrict')))
+
+
+def rows(dsn, query):
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(query).fetchall()
+
+
+def run(dsn, *statements):
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for s in statements:
+            conn.execute(s)
+
+
+def migrate(dsn):
+    """pghook-api migrate; returns its log (stderr)."""
+    out = subprocess.run([harness.API_BIN, 'migrate'], env=dict(os.environ, DATABASE_URL=dsn),
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stderr
+
+
+def released_0010(pg):
+    """A database as the last released layout left it."""
+    dsn = new_database(pg)
+    with gzip.open(os.path.join(HERE, 'schema_0010.sql.gz')) as f:
+        dump = f.read()
+    subprocess.run([os.path.join(pg.bindir, 'psql'), '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d',
+                    dsn], input=dump, capture_output=True, check=True)
+    return dsn
+
+
+@pytest.fixture(scope='module')
+def fresh(pg):
+    """A fresh database, migrated, and its schema."""
+    dsn = new_database(pg)
+    migrate(dsn)
+    return dsn, schema(pg, dsn)
+
+
+def defined_objects():
+    """(kind, identity) of everything the files of sql/ define."""
+    found = set()
+    for path in embed_sql.sql_files(SQL_DIR):
+        with open(path, encoding='utf-8') as f:
+            found |= {(kind, ident) for kind, ident, _ in embed_sql.definitions(f.read())}
+    return found
+
+
+def test_an_upgrade_from_0010_ends_with_the_schema_of_a_fresh_install(pg, fresh):
+    dsn, want = fresh
+    old = released_0010(pg)
+    assert rows(old, "select count(*) from pg_proc where proname = 'pghook_refresh_events'") == \
+        [(1,)]
+    migrate(old)
+    got = schema(pg, old)
+    assert got == want
+    # Not vacuous: the dump holds the functions, views, policies and grants.
+    for marker in ('CREATE FUNCTION public.pghook_claim(', 'CREATE VIEW public.report_queue',
+                   'CREATE POLICY tenant_isolation ON public.deliveries',
+                   'GRANT SELECT ON TABLE public.report_queue TO pghook_admin'):
+        assert marker in got
+    applied = 'select version, name from pghook_schema_migrations order by 1'
+    assert rows(old, applied) == rows(dsn, applied)
+    assert [v for v, _ in rows(dsn, applied)] == list(range(1, 12))
+    files = 'select file, hash, previous_hash from pghook_schema_repeatables order by 1'
+    assert rows(old, files) == rows(dsn, files)
+
+
+def test_the_database_has_what_sql_defines_and_nothing_else(fresh):
+    dsn, _ = fresh
+    objects = sorted(defined_objects())
+    with psycopg.connect(dsn) as conn:
+        def resolved(kind, ident):
+            if kind == 'function':
+                return conn.execute('select to_regprocedure(%s)::oid', (ident,)).fetchone()[0]
+            if kind == 'view':
+                return conn.execute('select to_regclass(%s)::oid', (ident,)).fetchone()[0]
+            name, table = ident.split(' on ')
+            return conn.execute('select oid from pg_policy where polname = %s'
+                                ' and polrelid = to_regclass(%s)', (name, table)).fetchone()[0]
+        want = {kind: sorted(resolved(kind, ident) for k, ident in objects if k == kind)
+                for kind in ('function', 'view', 'policy')}
+        assert all(want['function']) and all(want['view']) and all(want['policy'])
+        ours = ("pronamespace = 'public'::regnamespace and prokind = 'f' and not exists"
+                " (select 1 from pg_depend where objid = pg_proc.oid and deptype = 'e')")
+        assert sorted(r[0] for r in conn.execute('select oid from pg_proc where ' + ours)) == \
+            want['function']
+        assert sorted(r[0] for r in conn.execute(
+            "select oid from pg_class where relkind = 'v' and relnamespace = 'public'::regnamespace"
+        )) == want['view']
+        assert sorted(r[0] for r in conn.execute('select oid from pg_policy')) == want['policy']
+
+
+def test_concurrent_migrations_of_a_fresh_database(pg, fresh):
+    _, want = fresh
+    dsn = new_database(pg)
+    env = dict(os.environ, DATABASE_URL=dsn)
+    procs = [subprocess.Popen([harness.API_BIN, 'migrate'], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    results = [(p.wait(60), p.stderr.read()) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    assert [code for code, _ in results] == [0] * 4, results
+    # One run did the work; the others found nothing to do.
+    logs = [log for _, log in results if 'applied migration 0001_init.sql' in log]
+    assert len(logs) == 1
+    assert schema(pg, dsn) == want
+
+
+def test_a_changed_or_missing_file_is_applied_again(pg, fresh):
+    _, want = fresh
+    dsn = new_database(pg)
+    migrate(dsn)
+    run(dsn,
+        # A function as an older release had it: another body, another result type.
+        'drop function pghook_release(json)',
+        "create function pghook_release(p_claims json) returns bigint language sql"
+        " as $$ select 0::bigint $$",
+        "update pghook_schema_repeatables set hash = 'older' where file = 'functions/release.sql'",
+        # Objects a numbered migration dropped: the view takes its grant with it.
+        'drop view report_queue',
+        'drop policy tenant_isolation on deliveries')
+    log = migrate(dsn)
+    for path in ('functions/release.sql', 'views/report_queue.sql',
+                 'policies/tenant_isolation.sql', 'grants/roles.sql'):
+        assert 'applied %s' % path in log
+    assert 'applied functions/claim.sql' not in log
+    assert schema(pg, dsn) == want
+    assert rows(dsn, "select previous_hash from pghook_schema_repeatables"
+                     " where file = 'functions/release.sql'") == [('older',)]
+    assert 'applied' not in migrate(dsn)
+
+
+def test_readiness_follows_the_schema(pg, logdir):
+    dsn = new_database(pg)
+    migrate(dsn)
+    api = harness.Api(dsn, logdir)
+    try:
+        def ready():
+            return requests.get(api.url + '/readyz', timeout=5).status_code == 200
+        assert ready()
+        # The next release changed a file: this build has its previous content, still ready
+        # (its pods keep serving while the next release rolls out).
+        run(dsn, "update pghook_schema_repeatables set previous_hash = hash, hash = 'newer'"
+                 " where file = 'functions/claim.sql'")
+        assert ready()
+        # A file whose content here is neither: this build's is not applied yet.
+        run(dsn, "update pghook_schema_repeatables set previous_hash = null"
+                 " where file = 'functions/claim.sql'")
+        assert not ready()
+        # A database a newer release migrated: ready, and this build's migrate leaves the
+        # newer release's files as they are.
+        run(dsn, "insert into pghook_schema_migrations (version, name) values (99, '0099_x.sql')")
+        assert ready()
+        assert 'newer than this build' in migrate(dsn)
+        assert rows(dsn, "select hash from pghook_schema_repeatables"
+                         " where file = 'functions/claim.sql'") == [('newer',)]
+    finally:
+        api.proc.stop()
