@@ -24,7 +24,7 @@ WORKER_BIN = os.environ.get('PGHOOK_WORKER_BIN', 'build/worker/pghook-worker')
 SANITIZER_MARKS = ('ERROR: AddressSanitizer', 'runtime error:', 'ERROR: LeakSanitizer')
 
 
-def wait_for(predicate, timeout=10.0, interval=0.02, what='condition'):
+def wait_for(predicate, timeout=30.0, interval=0.02, what='condition'):
     """Call predicate until it returns a truthy value; return it, or fail at the deadline."""
     deadline = time.monotonic() + timeout
     last_exc = None
@@ -39,6 +39,36 @@ def wait_for(predicate, timeout=10.0, interval=0.02, what='condition'):
             raise AssertionError('timed out after %.1fs waiting for %s (last error: %r)'
                                  % (timeout, what, last_exc))
         time.sleep(interval)
+
+
+def tcp_sockets():
+    """The host's TCP sockets from /proc/net/tcp{,6}: one list of fields per socket (local and
+    remote address as hex "addr:port", state, "tx_queue:rx_queue", ...)."""
+    for name in ('/proc/net/tcp', '/proc/net/tcp6'):
+        try:
+            with open(name) as f:
+                lines = f.readlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            yield line.split()
+
+
+def tcp_port(address):
+    """The port of an address as tcp_sockets() gives it."""
+    return int(address.rsplit(':', 1)[1], 16)
+
+
+def server_has_read(server_port, client):
+    """True once the server's end of the client socket's connection has read everything sent
+    on it (its receive queue is empty): the server accepted the connection and took the bytes.
+    A sign to wait for where a test would otherwise sleep and hope."""
+    client_port = client.getsockname()[1]
+    for fields in tcp_sockets():
+        ends = (tcp_port(fields[1]), tcp_port(fields[2]))
+        if ends == (server_port, client_port) and fields[3] == '01':  # established
+            return int(fields[4].split(':')[1], 16) == 0
+    return False
 
 
 def free_port():
@@ -82,7 +112,7 @@ class Proc:
         if self.alive():
             self.popen.send_signal(sig)
 
-    def stop(self, sig=None, timeout=15, check=True):
+    def stop(self, sig=None, timeout=30, check=True):
         """End the process (SIGTERM unless sig); with check, assert it exited 0 and no
         sanitizer complained."""
         # The default is resolved here: in the class body, `signal` is the method above.
@@ -195,6 +225,9 @@ def run_cli(dsn, *args, env_extra=None):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+API_LOOPS = 4  # PGHOOK_API_THREADS: event loops, each with its own database connection
+
+
 class Api:
     """A running pghook-api on a loopback port the kernel chose.
 
@@ -206,7 +239,7 @@ class Api:
 
     def __init__(self, dsn, logdir, env_extra=None):
         env = dict(os.environ, DATABASE_URL=service_dsn(dsn, 'api'), PGHOOK_LISTEN='127.0.0.1:0',
-                   PGHOOK_API_THREADS='4', PGHOOK_ALLOW_CIDRS='127.0.0.0/8')
+                   PGHOOK_API_THREADS=str(API_LOOPS), PGHOOK_ALLOW_CIDRS='127.0.0.0/8')
         env.update(env_extra or {})
         self.proc = Proc('api', [API_BIN, 'serve'], env, logdir)
         self.port = wait_for(self._bound_port, timeout=20, what='pghook-api listening')
