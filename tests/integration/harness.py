@@ -165,10 +165,9 @@ class Postgres:
             self.as_user = ['runuser', '-u', 'postgres', '--']
         self._run('initdb', '-D', self.data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8',
                   '--no-sync')
-        opts = ('-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=300 '
-                '-c shared_buffers=128MB' % (self.port, self.dir))
-        self._run('pg_ctl', '-D', self.data, '-o', opts, '-l', os.path.join(self.dir, 'log'),
-                  '-w', '-t', '60', 'start')
+        self.opts = ('-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=300 '
+                     '-c shared_buffers=128MB' % (self.port, self.dir))
+        self.start()
         self.admin_dsn = 'host=127.0.0.1 port=%d user=postgres dbname=postgres' % self.port
         # The services' login roles (README "Roles and row-level security"): not superusers,
         # so row-level security holds them. Migrations create the NOLOGIN roles they are
@@ -194,6 +193,15 @@ class Postgres:
         with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
             conn.execute('create database %s%s' % (name, ' template ' + template if template else ''))
         return self.dsn(name)
+
+    def start(self):
+        self._run('pg_ctl', '-D', self.data, '-o', self.opts, '-l', os.path.join(self.dir, 'log'),
+                  '-w', '-t', '60', 'start')
+
+    def halt(self, mode='immediate'):
+        """Stop the server, keeping its data, until start(): for a test that acts while the
+        database is down (restart() does both at once)."""
+        self._run('pg_ctl', '-D', self.data, '-m', mode, '-w', '-t', '60', 'stop')
 
     def restart(self, mode='immediate'):
         self._run('pg_ctl', '-D', self.data, '-m', mode, '-w', '-t', '60', 'restart')

@@ -98,14 +98,20 @@ def test_worker_killed_mid_batch_loses_nothing(worker_factory, hooks, receiver_f
 
 def test_database_restart_loses_no_outcome(pg, worker_factory, hooks, gate_factory):
     r = gate_factory()
-    r.hold()  # answered once the database has restarted
+    r.hold()  # answered once the database is down
     hooks.webhook(r.url)
     w = worker_factory()
     ids = hooks.ingest([{'type': 'a', 'data': {'i': i}} for i in range(3)])
     harness.wait_for(lambda: r.count() == 3, what='requests in flight')
-    pg.restart('immediate')  # the worker's connections break while it waits for answers
+    pg.halt('immediate')  # the worker's connections break while it waits for answers
+    try:
+        r.release()
+        # The answers come while the database is down: their outcomes wait for it.
+        harness.wait_for(lambda: w.metrics().get('pghook_outcomes_pending') == 3,
+                         what='three outcomes waiting for the database')
+    finally:
+        pg.start()
     hooks.reconnect()
-    r.release()
 
     harness.wait_for(lambda: hooks.sql("select count(*) from deliveries "
                                        "where status = 'delivered'")[0][0] == 3,
