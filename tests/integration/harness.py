@@ -146,6 +146,12 @@ class Proc:
             self.name, self.popen.returncode, text[-4000:])
 
 
+# How long pg_ctl may wait for the server: a failure timeout. Crash recovery after an
+# immediate stop replays the WAL since the last checkpoint, every database the session cloned
+# included (CREATE DATABASE logs their pages): on a loaded machine, more than a minute.
+PG_CTL_TIMEOUT = '300'
+
+
 class Postgres:
     """A throwaway cluster: initdb into a temporary folder, started on a free loopback port.
 
@@ -196,15 +202,15 @@ class Postgres:
 
     def start(self):
         self._run('pg_ctl', '-D', self.data, '-o', self.opts, '-l', os.path.join(self.dir, 'log'),
-                  '-w', '-t', '60', 'start')
+                  '-w', '-t', PG_CTL_TIMEOUT, 'start')
 
     def halt(self, mode='immediate'):
         """Stop the server, keeping its data, until start(): for a test that acts while the
         database is down (restart() does both at once)."""
-        self._run('pg_ctl', '-D', self.data, '-m', mode, '-w', '-t', '60', 'stop')
+        self._run('pg_ctl', '-D', self.data, '-m', mode, '-w', '-t', PG_CTL_TIMEOUT, 'stop')
 
     def restart(self, mode='immediate'):
-        self._run('pg_ctl', '-D', self.data, '-m', mode, '-w', '-t', '60', 'restart')
+        self._run('pg_ctl', '-D', self.data, '-m', mode, '-w', '-t', PG_CTL_TIMEOUT, 'restart')
 
     def stop(self):
         try:
