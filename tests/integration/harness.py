@@ -24,7 +24,7 @@ WORKER_BIN = os.environ.get('PGHOOK_WORKER_BIN', 'build/worker/pghook-worker')
 SANITIZER_MARKS = ('ERROR: AddressSanitizer', 'runtime error:', 'ERROR: LeakSanitizer')
 
 
-def wait_for(predicate, timeout=10.0, interval=0.02, what='condition'):
+def wait_for(predicate, timeout=30.0, interval=0.02, what='condition'):
     """Call predicate until it returns a truthy value; return it, or fail at the deadline."""
     deadline = time.monotonic() + timeout
     last_exc = None
@@ -39,6 +39,36 @@ def wait_for(predicate, timeout=10.0, interval=0.02, what='condition'):
             raise AssertionError('timed out after %.1fs waiting for %s (last error: %r)'
                                  % (timeout, what, last_exc))
         time.sleep(interval)
+
+
+def tcp_sockets():
+    """The host's TCP sockets from /proc/net/tcp{,6}: one list of fields per socket (local and
+    remote address as hex "addr:port", state, "tx_queue:rx_queue", ...)."""
+    for name in ('/proc/net/tcp', '/proc/net/tcp6'):
+        try:
+            with open(name) as f:
+                lines = f.readlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            yield line.split()
+
+
+def tcp_port(address):
+    """The port of an address as tcp_sockets() gives it."""
+    return int(address.rsplit(':', 1)[1], 16)
+
+
+def server_has_read(server_port, client):
+    """True once the server's end of the client socket's connection has read everything sent
+    on it (its receive queue is empty): the server accepted the connection and took the bytes.
+    A sign to wait for where a test would otherwise sleep and hope."""
+    client_port = client.getsockname()[1]
+    for fields in tcp_sockets():
+        ends = (tcp_port(fields[1]), tcp_port(fields[2]))
+        if ends == (server_port, client_port) and fields[3] == '01':  # established
+            return int(fields[4].split(':')[1], 16) == 0
+    return False
 
 
 def free_port():
@@ -82,7 +112,7 @@ class Proc:
         if self.alive():
             self.popen.send_signal(sig)
 
-    def stop(self, sig=None, timeout=15, check=True):
+    def stop(self, sig=None, timeout=30, check=True):
         """End the process (SIGTERM unless sig); with check, assert it exited 0 and no
         sanitizer complained."""
         # The default is resolved here: in the class body, `signal` is the method above.
@@ -116,6 +146,12 @@ class Proc:
             self.name, self.popen.returncode, text[-4000:])
 
 
+# How long pg_ctl may wait for the server: a failure timeout. Crash recovery after an
+# immediate stop replays the WAL since the last checkpoint, every database the session cloned
+# included (CREATE DATABASE logs their pages): on a loaded machine, more than a minute.
+PG_CTL_TIMEOUT = '300'
+
+
 class Postgres:
     """A throwaway cluster: initdb into a temporary folder, started on a free loopback port.
 
@@ -135,10 +171,9 @@ class Postgres:
             self.as_user = ['runuser', '-u', 'postgres', '--']
         self._run('initdb', '-D', self.data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8',
                   '--no-sync')
-        opts = ('-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=300 '
-                '-c shared_buffers=128MB' % (self.port, self.dir))
-        self._run('pg_ctl', '-D', self.data, '-o', opts, '-l', os.path.join(self.dir, 'log'),
-                  '-w', '-t', '60', 'start')
+        self.opts = ('-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=300 '
+                     '-c shared_buffers=128MB' % (self.port, self.dir))
+        self.start()
         self.admin_dsn = 'host=127.0.0.1 port=%d user=postgres dbname=postgres' % self.port
         # The services' login roles (README "Roles and row-level security"): not superusers,
         # so row-level security holds them. Migrations create the NOLOGIN roles they are
@@ -165,8 +200,17 @@ class Postgres:
             conn.execute('create database %s%s' % (name, ' template ' + template if template else ''))
         return self.dsn(name)
 
+    def start(self):
+        self._run('pg_ctl', '-D', self.data, '-o', self.opts, '-l', os.path.join(self.dir, 'log'),
+                  '-w', '-t', PG_CTL_TIMEOUT, 'start')
+
+    def halt(self, mode='immediate'):
+        """Stop the server, keeping its data, until start(): for a test that acts while the
+        database is down (restart() does both at once)."""
+        self._run('pg_ctl', '-D', self.data, '-m', mode, '-w', '-t', PG_CTL_TIMEOUT, 'stop')
+
     def restart(self, mode='immediate'):
-        self._run('pg_ctl', '-D', self.data, '-m', mode, '-w', '-t', '60', 'restart')
+        self._run('pg_ctl', '-D', self.data, '-m', mode, '-w', '-t', PG_CTL_TIMEOUT, 'restart')
 
     def stop(self):
         try:
@@ -195,6 +239,9 @@ def run_cli(dsn, *args, env_extra=None):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+API_LOOPS = 4  # PGHOOK_API_THREADS: event loops, each with its own database connection
+
+
 class Api:
     """A running pghook-api on a loopback port the kernel chose.
 
@@ -206,7 +253,7 @@ class Api:
 
     def __init__(self, dsn, logdir, env_extra=None):
         env = dict(os.environ, DATABASE_URL=service_dsn(dsn, 'api'), PGHOOK_LISTEN='127.0.0.1:0',
-                   PGHOOK_API_THREADS='4', PGHOOK_ALLOW_CIDRS='127.0.0.0/8')
+                   PGHOOK_API_THREADS=str(API_LOOPS), PGHOOK_ALLOW_CIDRS='127.0.0.0/8')
         env.update(env_extra or {})
         self.proc = Proc('api', [API_BIN, 'serve'], env, logdir)
         self.port = wait_for(self._bound_port, timeout=20, what='pghook-api listening')

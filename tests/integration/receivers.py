@@ -19,7 +19,6 @@ class Received:
         self.peer = peer  # (host, port) of the client: one per TCP connection
         self.headers = {k.lower(): v for k, v in headers.items()}
         self.body = body
-        self.at = time.monotonic()
 
 
 class HttpReceiver:

@@ -10,7 +10,7 @@ import harness
 
 TS_RE = re.compile(r'^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$')
 DELIVERY_FIELDS = {
-    # API.md
+    # the contract's names (docs/api.md, api/openapi.json)
     'id', 'eventId', 'webhookId', 'eventType', 'status', 'attemptCount', 'nextRetryAt',
     'lastAttemptAt', 'deliveredAt', 'responseStatusCode', 'lastError', 'replayOfDeliveryId',
     'createdAt', 'updatedAt',

@@ -75,7 +75,7 @@ def test_create_fans_out_in_the_same_transaction(client, tenant, sql, dsn):
                    ' from events e, pghook_event_state(e) s where id = %s', (ev['id'],)) == [
             ('pending', 2, 'order.created', 'orders', tenant.id)]
         # ...and the workers were told.
-        harness.wait_for(lambda: listener.execute('select 1') and notes, timeout=10,
+        harness.wait_for(lambda: listener.execute('select 1') and notes,
                          what='NOTIFY pghook_deliveries')
         assert notes[0].channel == 'pghook_deliveries'
     finally:

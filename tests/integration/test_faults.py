@@ -6,7 +6,6 @@ deliveries that kill or hang their worker. Every test ends with the reconciliati
 import collections
 import signal
 import threading
-import time
 
 import pytest
 import requests
@@ -17,10 +16,8 @@ from conftest import Client
 
 
 @pytest.fixture
-def gate():
-    g = faults.GateReceiver()
-    yield g
-    g.close()
+def gate(gate_factory):
+    return gate_factory()
 
 
 def test_worker_killed_with_many_in_flight(worker_factory, hooks, gate):
@@ -38,7 +35,7 @@ def test_worker_killed_with_many_in_flight(worker_factory, hooks, gate):
     gate.release(200)  # the dead worker's requests get answers nobody reads
 
     b = worker_factory(PGHOOK_WORKER_LEASE='2s')
-    faults.wait_settled(hooks, timeout=20)
+    faults.wait_settled(hooks)
     rows = hooks.deliveries()
     assert {r['status'] for r in rows} == {'delivered'}
     for r in rows:
@@ -66,10 +63,10 @@ def test_stale_worker_is_fenced(worker_factory, hooks, gate):
     try:
         harness.wait_for(lambda: hooks.sql(
             "select bool_and(lease_expires_at < now()) from deliveries")[0][0],
-            timeout=10, what="the stopped worker's leases to expire")
+            what="the stopped worker's leases to expire")
         gate.holding = False  # the next worker is answered at once; a's stay held
         b = worker_factory(PGHOOK_WORKER_LEASE='2s')
-        faults.wait_settled(hooks, timeout=20)
+        faults.wait_settled(hooks)
         before_d = hooks.sql('select * from deliveries order by id')
         before_a = hooks.sql('select * from attempts order by id')
         assert {r['status'] for r in hooks.deliveries()} == {'delivered'}
@@ -79,7 +76,7 @@ def test_stale_worker_is_fenced(worker_factory, hooks, gate):
     finally:
         a.proc.signal(signal.SIGCONT)
     harness.wait_for(lambda: a.metrics().get('pghook_deliveries_total{outcome="stale"}', 0) >= n,
-                     timeout=15, what='the stale worker to try to record its late outcomes')
+                     what='the stale worker to try to record its late outcomes')
     assert hooks.sql('select * from deliveries order by id') == before_d
     assert hooks.sql('select * from attempts order by id') == before_a
     assert {x[0] for x in hooks.sql('select worker_id from attempts')} == {b.id}
@@ -95,7 +92,7 @@ def test_postgres_restart_under_load(pg, api, tenant, worker_factory, hooks, rec
     # A claim that committed just before the crash, its answer lost with the connection, is
     # taken back when its lease expires: keep that short.
     w = worker_factory(PGHOOK_HTTP_TIMEOUT='2s', PGHOOK_WORKER_LEASE='3s')
-    results = []  # (monotonic time, status or exception name, event id)
+    results = []  # (status or exception name, event id), in the order the answers came
     stop = threading.Event()
 
     def load():
@@ -108,45 +105,46 @@ def test_postgres_restart_under_load(pg, api, tenant, worker_factory, hooks, rec
                 x = s.post(api.url + '/v1/events', json={'type': 'load', 'data': {'i': i}},
                            timeout=15)
                 eid = x.json().get('id') if x.status_code < 300 else None
-                results.append((time.monotonic(), x.status_code, eid))
+                results.append((x.status_code, eid))
             except requests.RequestException as exc:
-                results.append((time.monotonic(), type(exc).__name__, None))
+                results.append((type(exc).__name__, None))
             stop.wait(0.01)
 
     threads = [threading.Thread(target=load, daemon=True) for _ in range(4)]
     for t in threads:
         t.start()
     try:
-        harness.wait_for(lambda: sum(1 for x in results if x[1] == 201) >= 50,
+        harness.wait_for(lambda: sum(1 for x in results if x[0] == 201) >= 50,
                          what='steady load before the restart')
         pg.restart('immediate')  # returns once PostgreSQL accepts connections again
-        up = time.monotonic()
+        up = len(results)  # the answers from here on came once the database was back
         hooks.reconnect()
-        harness.wait_for(lambda: sum(1 for x in results if x[0] > up and x[1] == 201) >= 50,
-                         timeout=15, what='the api answering 201 again')
+        harness.wait_for(lambda: sum(1 for x in results[up:] if x[0] == 201) >= 50,
+                         timeout=60, what='the api answering 201 again')
     finally:
         stop.set()
         for t in threads:
             t.join(20)
-    statuses = collections.Counter(x[1] for x in results)
+    statuses = collections.Counter(x[0] for x in results)
     assert set(statuses) <= {201, 503}, statuses  # never 2xx unless committed, never 500
     assert statuses[503] > 0, 'the restart was not noticed: %r' % statuses
-    first_ok = min(x[0] for x in results if x[0] > up and x[1] == 201)
-    assert first_ok - up < 10, 'api took %.1fs to recover' % (first_ok - up)
+    # Recovery is counted, not timed: once the database is back, the api fails only the
+    # requests that were already under way and, on each of its loops, the one statement that
+    # finds the connection broken (the next one reconnects).
+    failed_after = [x[0] for x in results[up:] if x[0] != 201]
+    assert len(failed_after) <= len(threads) + harness.API_LOOPS, failed_after
     assert api.proc.alive() and w.proc.alive()
 
-    acked = {x[2] for x in results if x[1] == 201}
+    acked = {x[1] for x in results if x[0] == 201}
     stored = {x[0] for x in hooks.sql('select id from events')}
     assert acked <= stored  # every 2xx was committed and survived the crash
-    # The worker recovers too: within 10 s of the database coming back it records outcomes
-    # again (an event acknowledged after the restart is delivered), and in the end every
-    # acknowledged event is delivered.
-    late = [x[2] for x in results if x[0] > up and x[1] == 201]
+    # The worker recovers too: it records outcomes again (an event acknowledged after the
+    # restart is delivered), and in the end every acknowledged event is delivered.
+    late = [x[1] for x in results[up:] if x[0] == 201]
     harness.wait_for(lambda: hooks.deliveries(late[0])[0]['status'] == 'delivered',
-                     timeout=max(0.5, up + 10 - time.monotonic()),
                      what='the worker delivering again after the restart')
     try:
-        faults.wait_settled(hooks, timeout=20)
+        faults.wait_settled(hooks)
     except AssertionError:
         raise AssertionError('not settled: %r\n%s' % (hooks.sql(
             "select status, attempt_count, lease_expires_at, now() from deliveries "
@@ -183,7 +181,7 @@ def _assert_poison_outcome(hooks, smtp, poison, innocent, sup):
     assert others and {r['status'] for r in others} == {'delivered'}
     assert hooks.event_status(p['event_id']) == 'failed'
     harness.wait_for(lambda: any(p['id'] in m['content'] for m in smtp.received()),
-                     timeout=10, what='the failure email')
+                     what='the failure email')
 
 
 def test_poison_delivery_that_crashes_the_worker_ends_failed(dsn, logdir, hooks, gate, smtp):
@@ -201,9 +199,9 @@ def test_poison_delivery_that_crashes_the_worker_ends_failed(dsn, logdir, hooks,
                      + [{'type': 'poison', 'data': {}}]
                      + [{'type': 'b', 'data': {'i': i}} for i in range(5)])
         faults.wait_settled(hooks, timeout=40)
-        # Others keep flowing while it is all over: new events are delivered at once.
+        # Others keep flowing once it is all over: new events are delivered.
         later = hooks.ingest([{'type': 'c', 'data': {'i': i}} for i in range(5)])
-        faults.wait_settled(hooks, timeout=10)
+        faults.wait_settled(hooks)
         _assert_poison_outcome(hooks, smtp, poison, innocent, sup)  # (a worker sends the email)
     finally:
         sup.stop()

@@ -2,8 +2,10 @@
 """Hostile clients (issue 6, item 7): hundreds of slowloris connections, a 100 MB body, 1 MB of
 headers, malformed chunked encoding, NUL bytes in headers and keys, invalid UTF-8, duplicate
 JSON keys, 1e999 and depth-10,000 nesting. Each gets a 4xx or a closed connection, no event
-row is written, and a legitimate client keeps being served throughout (every answer 201 within
-2 s: generous, for a shared 2-core machine running sanitized builds)."""
+row is written, and a legitimate client keeps being served throughout: it gets answers (every
+one a 201) while each hostile request is still in progress, an order of events rather than a
+latency, so a loaded machine running sanitized builds cannot make the test fail."""
+import itertools
 import json
 import select
 import socket
@@ -17,12 +19,11 @@ import harness
 
 
 class Legit:
-    """A client posting valid events in a loop while the abuse goes on; records every answer
-    and its latency."""
+    """A client posting valid events in a loop while the abuse goes on; records every answer."""
 
     def __init__(self, api, tenant):
         self.api, self.tenant = api, tenant
-        self.results = []  # (status, seconds)
+        self.results = []  # status code, or the exception's name
         self.stop_ev = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -33,23 +34,30 @@ class Legit:
         i = 0
         while not self.stop_ev.is_set():
             i += 1
-            t = time.monotonic()
             try:
                 r = s.post(self.api.url + '/v1/events', json={'type': 'legit', 'data': {'i': i}},
-                           timeout=10)
-                self.results.append((r.status_code, time.monotonic() - t))
+                           timeout=30)
+                self.results.append(r.status_code)
             except requests.RequestException as exc:
-                self.results.append((type(exc).__name__, time.monotonic() - t))
-            self.stop_ev.wait(0.05)
+                self.results.append(type(exc).__name__)
+            self.stop_ev.wait(0.05)  # pacing, so the abuse gets the api's attention too
+
+    def served(self):
+        return self.results.count(201)
+
+    def served_meanwhile(self, n=2):
+        """Wait until n more requests are answered 201. Called while a hostile request is in
+        progress, it shows that request holds up nobody else."""
+        start = self.served()
+        harness.wait_for(lambda: self.served() >= start + n, timeout=60,
+                         what='the legitimate client served meanwhile')
 
     def stop(self):
         self.stop_ev.set()
-        self.thread.join(15)
-        statuses = {r[0] for r in self.results}
+        self.thread.join(60)
+        statuses = set(self.results)
         assert statuses == {201}, 'legitimate client got %r' % statuses
-        slowest = max(r[1] for r in self.results)
-        assert slowest < 2.0, 'a legitimate request took %.2fs' % slowest
-        return sum(1 for r in self.results if r[0] == 201)
+        return self.served()
 
 
 @pytest.fixture
@@ -65,16 +73,19 @@ def events_not_legit(sql):
     return sql("select count(*) from events where event_type <> 'legit'")[0][0]
 
 
-def send_raw(port, data, body_stream=None, timeout=10):
+def send_raw(port, data, body_stream=None, timeout=10, meanwhile=None):
     """Send raw bytes (then, optionally, an iterator of body chunks until the server stops
     reading), and return the status code answered, or None when the connection was closed or
-    reset without an answer."""
+    reset without an answer. meanwhile(), when given, runs with the request half sent: after
+    the first body chunk, or before the last byte when there is no body_stream."""
     s = socket.create_connection(('127.0.0.1', port), timeout=timeout)
+    pieces = itertools.chain([data], body_stream) if body_stream else [data[:-1], data[-1:]]
     try:
         try:
-            s.sendall(data)
-            for chunk in body_stream or ():
-                s.sendall(chunk)
+            for i, piece in enumerate(pieces):
+                s.sendall(piece)
+                if i == 0 and meanwhile:
+                    meanwhile()
         except OSError:
             pass  # the server stopped reading: look for its answer below
         buf = b''
@@ -105,6 +116,12 @@ def refused(status):
     return status is None or 400 <= status < 500
 
 
+def still_open(socks):
+    """The sockets with nothing to read yet: neither answered nor closed by the server."""
+    readable, _, _ = select.select(socks, [], [], 0)
+    return [s for s in socks if s not in readable]
+
+
 def test_slowloris_connections_are_shut_and_clients_still_served(api, tenant, legit, sql):
     n = 300
     socks = []
@@ -113,9 +130,13 @@ def test_slowloris_connections_are_shut_and_clients_still_served(api, tenant, le
         s.sendall(b'POST /v1/events HTTP/1.1\r\nHost: x\r\n')
         s.setblocking(False)
         socks.append(s)
+    # Served while every slowloris connection is held open.
+    legit.served_meanwhile(3)
+    assert len(still_open(socks)) == n, 'slowloris connections shut before the legit answers'
     open_ = set(socks)
-    started = time.monotonic()
-    deadline = started + 25
+    # A failure timeout only: the drips keep every idle timeout from firing, so whenever the
+    # connections end, the api's first-request deadline (10 s) ended them.
+    deadline = time.monotonic() + 60
     while open_ and time.monotonic() < deadline:
         # Drip one header byte per connection per second: each drip resets an idle timeout,
         # so only a deadline on the whole request ends them.
@@ -132,12 +153,9 @@ def test_slowloris_connections_are_shut_and_clients_still_served(api, tenant, le
                 data = b''
             if not data or data.startswith(b'HTTP/1.1 4'):
                 open_.discard(s)
-    took = time.monotonic() - started
     for s in socks:
         s.close()
-    assert not open_, '%d of %d slowloris connections still open after %.0fs' % (
-        len(open_), n, took)
-    assert took < 15, took  # the first-request deadline is 10 s
+    assert not open_, '%d of %d slowloris connections still open' % (len(open_), n)
     assert legit.stop() > 0
     assert events_not_legit(sql) == 0
 
@@ -146,19 +164,22 @@ def test_oversized_requests_are_refused(api, tenant, legit, sql):
     # 100 MB body, streamed: refused by its content-length before it is read.
     chunk = b'{' + b' ' * 65534 + b'}'
     status = send_raw(api.port, request(tenant, b'', extra_len=100 << 20),
-                      body_stream=(chunk for _ in range((100 << 20) // len(chunk))))
+                      body_stream=(chunk for _ in range((100 << 20) // len(chunk))),
+                      meanwhile=legit.served_meanwhile)
     assert refused(status), status
     # The same, chunked: no length to refuse up front, refused as it grows.
     head = (b'POST /v1/events HTTP/1.1\r\nHost: x\r\nTENANT: ' + tenant.id.encode() +
             b'\r\nAPI-KEY: ' + tenant.key.encode() + b'\r\ntransfer-encoding: chunked\r\n\r\n')
     piece = b'%x\r\n' % len(chunk) + chunk + b'\r\n'
-    status = send_raw(api.port, head, body_stream=(piece for _ in range(1600)))
+    status = send_raw(api.port, head, body_stream=(piece for _ in range(1600)),
+                      meanwhile=legit.served_meanwhile)
     assert refused(status), status
     # 1 MB of headers: one huge one, and many small ones.
     assert refused(send_raw(api.port, request(tenant, b'{}', b'x-pad: ' + b'a' * (1 << 20)
-                                              + b'\r\n')))
+                                              + b'\r\n'), meanwhile=legit.served_meanwhile))
     many = b''.join(b'x-h%d: %s\r\n' % (i, b'b' * 90) for i in range(10000))
-    assert refused(send_raw(api.port, request(tenant, b'{}', many)))
+    assert refused(send_raw(api.port, request(tenant, b'{}', many),
+                            meanwhile=legit.served_meanwhile))
     assert legit.stop() > 0
     assert events_not_legit(sql) == 0
 
@@ -200,7 +221,8 @@ def test_malformed_requests_are_refused(api, tenant, legit, sql):
         'not JSON': request(tenant, b'type=bad'),
         'request line garbage': b'\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03' * 10 + b'\r\n\r\n',
     }
-    answers = {k: send_raw(api.port, v, timeout=5) for k, v in cases.items()}
+    answers = {k: send_raw(api.port, v, timeout=5, meanwhile=legit.served_meanwhile)
+               for k, v in cases.items()}
     bad = {k: v for k, v in answers.items() if not refused(v)}
     assert not bad, bad
     assert legit.stop() > 0

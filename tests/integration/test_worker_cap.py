@@ -2,29 +2,32 @@
 """The per-webhook in-flight cap (PGHOOK_WORKER_PER_WEBHOOK): a slow receiver holds at most its
 cap of a worker's slots, and the other webhooks' deliveries go on meanwhile. A delivery holds
 its slot (PGHOOK_WORKER_CONCURRENCY) until its outcome is recorded."""
-import time
-
 import psycopg
 
 import harness
 
 
-def test_slow_webhook_cannot_take_every_slot(worker_factory, hooks, receiver_factory):
-    slow = receiver_factory(delay=4.0)
+def test_slow_webhook_cannot_take_every_slot(worker_factory, hooks, receiver_factory,
+                                             gate_factory):
+    slow = gate_factory()
+    slow.hold()  # answers nothing until released
     fast = receiver_factory()
     hooks.webhook(slow.url, subscriptions=['slow'])
-    hooks.webhook(fast.url, subscriptions=['fast'])
+    fast_hook, _ = hooks.webhook(fast.url, subscriptions=['fast'])
     # The slow webhook's deliveries are due first: without the cap they would fill all four
-    # slots and the fast ones would wait for the 4 s answers.
+    # slots and the fast ones would wait for the slow answers, which never come until the
+    # fast ones are delivered.
     hooks.ingest([{'type': 'slow', 'data': {'i': i}} for i in range(6)])
     hooks.ingest([{'type': 'fast', 'data': {'i': i}} for i in range(5)])
     worker_factory(PGHOOK_WORKER_CONCURRENCY=4, PGHOOK_WORKER_PER_WEBHOOK=2,
                    PGHOOK_WORKER_BATCH=1)
-    harness.wait_for(lambda: fast.count() == 5, timeout=3.0,
+    harness.wait_for(lambda: all(d['status'] == 'delivered'
+                                 for d in hooks.deliveries(webhook_id=fast_hook)),
                      what='fast deliveries while the slow webhook holds its cap')
-    assert slow.count() == 2
+    assert fast.count() == 5 and slow.count() == 2
     # The slow webhook's rest is delivered as its slots free up.
-    harness.wait_for(lambda: slow.count() == 6, timeout=20, what='every slow delivery')
+    slow.release()
+    harness.wait_for(lambda: slow.count() == 6, what='every slow delivery')
 
 
 def test_unrecorded_outcomes_hold_their_slots(worker_factory, hooks, receiver_factory):
@@ -43,20 +46,19 @@ def test_unrecorded_outcomes_hold_their_slots(worker_factory, hooks, receiver_fa
         harness.wait_for(lambda: w.metrics().get('pghook_outcomes_pending') == 10 and
                          w.metrics().get('pghook_inflight') == 0,
                          what='ten requests answered, their outcomes waiting for the lock')
-        # Its requests are done, but their slots are not free: for ten polls it claims nothing
-        # more (before, every slot freed by an answer was claimed again at once).
-        deadline = time.monotonic() + 1.0
-        while time.monotonic() < deadline:
+        # Its requests are done, but their slots are not free: woken five times, it claims
+        # nothing more (before, every slot freed by an answer was claimed again at once).
+        for _ in range(5):
+            hooks.worker_woken()
             assert hooks.sql("select count(*) from deliveries "
                              "where status = 'delivering'")[0][0] == 10
             assert r.count() == 10
-            time.sleep(0.05)
     finally:
         blocker.rollback()
         blocker.close()
     harness.wait_for(lambda: hooks.sql("select count(*) from deliveries "
                                        "where status = 'delivered'")[0][0] == 30,
-                     timeout=20, what='every delivery once the lock is gone')
+                     what='every delivery once the lock is gone')
     assert sorted({g.headers['webhook-id'] for g in r.received()}) == sorted(ids)
     assert r.count() == 30
 

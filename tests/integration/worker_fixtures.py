@@ -10,6 +10,7 @@ import psycopg
 import pytest
 import requests
 
+import faults
 import harness
 import receivers
 
@@ -30,7 +31,7 @@ class Worker:
         env.update(env_extra or {})
         self.proc = harness.Proc('worker', [harness.WORKER_BIN], env, logdir)
         harness.wait_for(self._healthy, timeout=20, what='pghook-worker /healthz')
-        self.id = harness.wait_for(self._worker_id, timeout=10, what='worker id in its log')
+        self.id = harness.wait_for(self._worker_id, what='worker id in its log')
 
     def _healthy(self):
         assert self.proc.alive(), 'pghook-worker exited:\n' + self.proc.log()[-3000:]
@@ -41,6 +42,10 @@ class Worker:
             if '"worker ' in line and 'started' in line:
                 return json.loads(line)['msg'].split()[1]
         return None
+
+    def draining(self):
+        """True once the worker handled SIGTERM: its /readyz fails while it drains."""
+        return requests.get(self.metrics_url + '/readyz', timeout=5).status_code == 503
 
     def metrics(self):
         """The /metrics samples as {name{labels}: value}."""
@@ -90,6 +95,19 @@ class Hooks:
 
     def event(self, type_='order.created', data=None):
         return self.ingest([{'type': type_, 'data': data if data is not None else {'n': 1}}])[0]
+
+    def worker_woken(self, timeout=30):
+        """Queue an email, wake the workers with a NOTIFY and wait until the email is sent. On
+        every wake-up a worker looks for due deliveries before it takes emails, so once the
+        email is sent a worker has looked for work since this call: a sign to wait for instead
+        of sleeping. The worker needs PGHOOK_SMTP_URL (worker_factory's has it)."""
+        nid = self.sql("insert into notifications (tenant_id, kind, to_email, subject, body) "
+                       "values (%s, 'delivery_failed', 'marker@example.com', 'marker', "
+                       "'marker') returning id", (self.tenant,))[0][0]
+        self.sql("select pg_notify('pghook_deliveries', '')")
+        harness.wait_for(lambda: self.sql('select status from notifications where id = %s',
+                                          (nid,))[0][0] == 'sent',
+                         timeout=timeout, what='marker email %d sent' % nid)
 
     def deliveries(self, event_id=None, webhook_id=None):
         """Delivery rows as dicts."""
@@ -148,6 +166,22 @@ def receiver_factory():
     yield make
     for r in made:
         r.close()
+
+
+@pytest.fixture
+def gate_factory():
+    """Receivers whose answers a test holds back until it releases them (faults.GateReceiver):
+    "the receiver is still busy" as a state the test controls, not a delay it hopes is long
+    enough."""
+    made = []
+
+    def make():
+        g = faults.GateReceiver()
+        made.append(g)
+        return g
+    yield make
+    for g in made:
+        g.close()
 
 
 @pytest.fixture
