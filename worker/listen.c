@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 
+#include "delivery.h"
 #include "log.h"
 
 #define LISTEN_BACKOFF_MAX 5000
@@ -67,7 +68,7 @@ static void listen_connect(struct worker *w)
 		schedule_reconnect(w);
 		return;
 	}
-	PGresult *res = PQexec(w->listen_conn, "LISTEN pghook_deliveries");
+	PGresult *res = PQexec(w->listen_conn, "LISTEN " PH_DELIVERY_CHANNEL);
 	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 	PQclear(res);
 	if (!ok || PQsetnonblocking(w->listen_conn, 1) != 0) {
@@ -79,7 +80,7 @@ static void listen_connect(struct worker *w)
 	w->listen_ev = event_new(
 		w->base, PQsocket(w->listen_conn), EV_READ | EV_PERSIST, on_listen_readable, w);
 	event_add(w->listen_ev, NULL);
-	log_debug("listening on pghook_deliveries");
+	log_debug("listening on " PH_DELIVERY_CHANNEL);
 	claim_wake(w);
 }
 

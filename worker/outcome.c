@@ -73,7 +73,7 @@ void outcome_add(struct worker *w, const struct job *j, const struct ph_request_
 	struct outcome *o = &w->pending[w->npending++];
 	o->id = ph_xstrdup(j->id);
 	o->token = j->token;
-	o->status = ph_outcome_status(plan.next);
+	o->status = plan.next;
 	o->code = res->status;
 	o->body = ph_xstrdup(res->body ? res->body : "");
 	o->error = res->error[0] ? ph_xstrdup(res->error) : NULL;
@@ -99,7 +99,8 @@ static json_object *outcomes_json(const struct worker *w, int n)
 		json_object *x = json_object_new_object();
 		json_object_object_add(x, "id", json_object_new_string(o->id));
 		json_object_object_add(x, "token", json_object_new_int64(o->token));
-		json_object_object_add(x, "status", json_object_new_string(o->status));
+		json_object_object_add(
+			x, "status", json_object_new_string(ph_delivery_status_name(o->status)));
 		json_object_object_add(
 			x, "code", o->code ? json_object_new_int((int)o->code) : NULL);
 		json_object_object_add(x, "body", json_object_new_string(o->body));
@@ -119,14 +120,14 @@ static bool count_outcomes(struct worker *w, int n, int applied)
 	bool failed = false;
 
 	for (int i = 0; i < n; i++) {
-		const char *s = w->pending[i].status;
-		if (strcmp(s, "delivered") == 0)
+		enum ph_delivery_status s = w->pending[i].status;
+		if (s == PH_DELIVERY_DELIVERED)
 			w->m.delivered++;
-		else if (strcmp(s, "retry_scheduled") == 0)
+		else if (s == PH_DELIVERY_RETRY_SCHEDULED)
 			w->m.retried++;
 		else
 			w->m.failed++;
-		failed = failed || strcmp(s, "failed") == 0;
+		failed = failed || s == PH_DELIVERY_FAILED;
 	}
 	if (applied < n) {
 		w->m.stale += (uint64_t)(n - applied);

@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "delivery.h"
 #include "request.h"
 #include "ssrf.h"
 
@@ -61,7 +62,7 @@ struct hook_count {
 struct outcome {
 	char *id;
 	long long token;
-	const char *status; /* static string */
+	enum ph_delivery_status status;
 	long code;
 	char *body;
 	char *error;
