@@ -99,8 +99,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		drain(w, (int)sig);
 		return;
 	}
+	/* As the api does on a second signal: whoever sends it wants the process gone now. */
 	log_warn("second signal: exiting now");
-	_exit(1);
+	_exit(0);
 }
 
 void lifecycle_init(struct worker *w)

@@ -6,7 +6,7 @@
  *             finish, up to PGHOOK_SHUTDOWN_TIMEOUT
  *   finished  what is still running was released (due again at once, lease cleared), the
  *             outcomes received were written, and the loop stops: exit 0
- * A second signal exits at once: the leases cover whatever was left.
+ * A second signal exits at once, as the api does: the leases cover whatever was left.
  */
 #ifndef PGHOOK_WORKER_LIFECYCLE_H
 #define PGHOOK_WORKER_LIFECYCLE_H

@@ -21,6 +21,29 @@
 #include "record.h"
 #include "worker.h"
 
+static const char usage[] =
+	"usage: pghook-worker [--help | --version]\n"
+	"Claims due webhook deliveries from PostgreSQL and delivers them until SIGTERM.\n"
+	"Configuration comes from the environment (DATABASE_URL, PGHOOK_*): see README.md.\n";
+
+/* --help and --version answer without starting; anything else is a usage error. Returns
+ * the exit status, or -1 to start. */
+static int parse_args(int argc, char **argv)
+{
+	if (argc < 2)
+		return -1;
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("pghook-worker %s\n", PGHOOK_VERSION);
+		return 0;
+	}
+	fprintf(stderr, "pghook-worker: unexpected argument \"%s\"\n%s", argv[1], usage);
+	return 2;
+}
+
 static void make_worker_id(char *out, size_t len)
 {
 	char host[64];
@@ -93,12 +116,14 @@ static int run(const struct ph_config *cfg)
 	return status;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct ph_config cfg;
 	char err[256];
-	int status;
+	int status = parse_args(argc, argv);
 
+	if (status >= 0)
+		return status;
 	ph_log_set_component("worker");
 	if (!ph_config_load(&cfg, err, sizeof(err))) {
 		log_error("configuration: %s", err);

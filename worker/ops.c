@@ -1,8 +1,17 @@
 /* SPDX-License-Identifier: MIT
  *
- * ops: see ops.h. Queue lag (the age of the oldest due delivery) is read from the database at
- * scrape time, on the blocking connection: scrapes are rare (every 15 s or more) and the figure
- * is only useful fresh.
+ * ops: see ops.h. Two answers need the database, and both are round trips on the worker's
+ * blocking connection, which holds up the delivery loop while they run:
+ *   - the schema version (ph_migrate_is_current) is checked at start and then on a timer,
+ *     every SCHEMA_RECHECK_MS while it is current and every SCHEMA_RETRY_MS while it is not
+ *     (a rollout migrates while new workers start: they become ready soon after), and
+ *     /readyz answers from the last check. A probe per second from each of several
+ *     orchestrators would otherwise put as many queries on the loop; a cache refreshed on
+ *     demand would still make some probes wait for the database. The check is skipped, and
+ *     readiness fails, while the claim connection is down, so an unreachable database never
+ *     blocks the loop for a connect timeout here.
+ *   - queue lag (the age of the oldest due delivery) is read at scrape time: scrapes are rare
+ *     (every 15 s or more) and the figure is only useful fresh.
  */
 #include "ops.h"
 
@@ -15,18 +24,53 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "metrics.h"
+#include "migrate.h"
 #include "pq.h"
 #include "prom.h"
 #include "record.h"
 #include "worker.h"
 
+#define SCHEMA_RECHECK_MS 30000
+#define SCHEMA_RETRY_MS	  2000
+
 struct ops {
 	struct evhttp *http;
+	struct event *schema_timer;
+	bool schema_checked; /* once, at least */
+	bool schema_current; /* as of the last check */
 };
+
+/* Check the schema when the database is reachable, else count it as not current; either way
+ * look again later. Logs when the answer changes. */
+static void check_schema(struct worker *w, bool reachable)
+{
+	struct ops *o = w->ops;
+	bool current = reachable && ph_migrate_is_current(&w->db);
+
+	if (!current && (o->schema_current || !o->schema_checked))
+		log_warn("not ready: the database is unreachable or lacks this version's "
+			 "migrations (pghook-api migrate)");
+	else if (current && !o->schema_current)
+		log_info("the database schema is current");
+	o->schema_checked = true;
+	o->schema_current = current;
+	worker_timer_add(o->schema_timer, current ? SCHEMA_RECHECK_MS : SCHEMA_RETRY_MS);
+}
+
+static void on_schema_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	/* The claim connection is up: the server answers, so neither the check nor a reconnect
+	 * of the blocking connection waits for a connect timeout. */
+	if (lifecycle_state(w) == WORKER_RUNNING)
+		check_schema(w, pq_ready(w));
+}
 
 static bool ready(const struct worker *w)
 {
-	return lifecycle_state(w) == WORKER_RUNNING && pq_ready(w) && !record_backing_off(w);
+	return lifecycle_state(w) == WORKER_RUNNING && w->ops->schema_current && pq_ready(w) &&
+		!record_backing_off(w);
 }
 
 static void reply(struct evhttp_request *req, int code, const char *type, const char *text)
@@ -101,7 +145,12 @@ bool ops_init(struct worker *w)
 	struct ops *o = ph_xcalloc(1, sizeof(*o));
 
 	w->ops = o;
-	return bind_http(w, o);
+	if (!bind_http(w, o))
+		return false;
+	o->schema_timer = evtimer_new(w->base, on_schema_timer, w);
+	/* At start the blocking connection was just opened (main.c): checking is one query. */
+	check_schema(w, w->db.conn != NULL);
+	return true;
 }
 
 void ops_finish(struct worker *w)
@@ -111,6 +160,7 @@ void ops_finish(struct worker *w)
 		return;
 	if (o->http)
 		evhttp_free(o->http);
+	worker_event_free(&o->schema_timer);
 	free(o);
 	w->ops = NULL;
 }

@@ -2,8 +2,8 @@
  *
  * ops: the worker's operations endpoint on PGHOOK_METRICS_LISTEN, served by evhttp on the
  * worker's own loop. /healthz answers while the process runs; /readyz while the worker is
- * running (not draining), its database connections work and its outcomes are being written;
- * /metrics in the Prometheus text format.
+ * running (not draining), its database connections work, its outcomes are being written and
+ * the schema has every migration it was built with; /metrics in the Prometheus text format.
  */
 #ifndef PGHOOK_WORKER_OPS_H
 #define PGHOOK_WORKER_OPS_H
@@ -14,7 +14,7 @@
 
 struct worker;
 
-/* Bind the endpoint. False (logged) when it cannot listen. */
+/* Bind the endpoint and check the schema once. False (logged) when it cannot listen. */
 bool ops_init(struct worker *w) PH_MUSTCHECK;
 void ops_finish(struct worker *w);
 
