@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "db.h"
+#include "delivery.h"
 #include "log.h"
 #include "util.h"
 
@@ -30,7 +31,7 @@ static void *notifier_main(void *arg)
 			break;
 		n->pending = false;
 		pthread_mutex_unlock(&n->lock);
-		if (!ph_db_run(&db, "select pg_notify('pghook_deliveries', '')", 0, NULL))
+		if (!ph_db_run(&db, "select pg_notify('" PH_DELIVERY_CHANNEL "', '')", 0, NULL))
 			log_warn("notify failed; workers will find the deliveries by polling");
 		pthread_mutex_lock(&n->lock);
 	}

@@ -6,6 +6,7 @@
 #include <event2/http.h>
 
 #include "migrate.h"
+#include "prom.h"
 #include "router.h"
 #include "routes.h"
 #include "server.h"
@@ -37,8 +38,8 @@ void ops_metrics(struct req *r)
 {
 	struct evbuffer *buf = evbuffer_new();
 	router_metrics_write(buf);
-	evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Content-Type",
-		"text/plain; version=0.0.4; charset=utf-8");
+	evhttp_add_header(
+		evhttp_request_get_output_headers(r->ev), "Content-Type", PH_PROM_CONTENT_TYPE);
 	if (server_draining(r->ctx->srv))
 		evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Connection", "close");
 	evhttp_send_reply(r->ev, 200, "OK", buf);

@@ -13,6 +13,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "prom.h"
 #include "routes.h"
 
 #define GET    EVHTTP_REQ_GET
@@ -238,35 +239,33 @@ static void route_labels(size_t i, char *labels, size_t len)
 static unsigned long write_counts(struct evbuffer *out, size_t i, const char *labels)
 {
 	unsigned long total = 0;
+	char with_status[200];
 	for (size_t s = 0; s < N_STATUS; s++) {
 		unsigned long c = atomic_load(&stats[i].count[s]);
 		total += c;
 		if (c == 0)
 			continue;
 		if (s < N_STATUS - 1)
-			evbuffer_add_printf(out,
-				"pghook_http_requests_total{%s,status=\"%d\"} %lu\n", labels,
-				status_codes[s], c);
+			snprintf(with_status, sizeof(with_status), "%s,status=\"%d\"", labels,
+				status_codes[s]);
 		else
-			evbuffer_add_printf(out,
-				"pghook_http_requests_total{%s,status=\"other\"} %lu\n", labels, c);
+			snprintf(with_status, sizeof(with_status), "%s,status=\"other\"", labels);
+		ph_prom_uint(out, "pghook_http_requests_total", with_status, c);
 	}
 	return total;
 }
 
 static void write_histogram(struct evbuffer *out, size_t i, const char *labels, unsigned long total)
 {
-	const char *name = "pghook_http_request_duration_seconds";
-	unsigned long cum = 0;
+	double bounds[N_BUCKETS];
+	uint64_t counts[N_BUCKETS];
 	for (size_t b = 0; b < N_BUCKETS; b++) {
-		cum += atomic_load(&stats[i].bucket[b]);
-		evbuffer_add_printf(out, "%s_bucket{%s,le=\"%g\"} %lu\n", name, labels,
-			buckets_ms[b] / 1000.0, cum);
+		bounds[b] = buckets_ms[b] / 1000.0;
+		counts[b] = atomic_load(&stats[i].bucket[b]);
 	}
-	evbuffer_add_printf(out, "%s_bucket{%s,le=\"+Inf\"} %lu\n", name, labels, total);
-	evbuffer_add_printf(out, "%s_sum{%s} %.6f\n", name, labels,
-		(double)atomic_load(&stats[i].total_us) / 1e6);
-	evbuffer_add_printf(out, "%s_count{%s} %lu\n", name, labels, total);
+	const struct ph_prom_histogram h = { bounds, counts, N_BUCKETS, total,
+		(double)atomic_load(&stats[i].total_us) / 1e6 };
+	ph_prom_histogram(out, "pghook_http_request_duration_seconds", labels, &h);
 }
 
 void router_metrics_write(struct evbuffer *out)
@@ -274,23 +273,19 @@ void router_metrics_write(struct evbuffer *out)
 	/* Prometheus wants each family's samples together: counters first, then histograms. */
 	unsigned long totals[N_ROUTES + 1];
 	char labels[160];
-	evbuffer_add_printf(out,
-		"# HELP pghook_http_requests_total HTTP requests answered, by "
-		"route and status.\n# TYPE pghook_http_requests_total counter\n");
+	ph_prom_family(out, "pghook_http_requests_total", PH_PROM_COUNTER,
+		"HTTP requests answered, by route and status.");
 	for (size_t i = 0; i <= N_ROUTES; i++) {
 		route_labels(i, labels, sizeof(labels));
 		totals[i] = write_counts(out, i, labels);
 	}
-	evbuffer_add_printf(out,
-		"# HELP pghook_http_request_duration_seconds Time from request to answer.\n"
-		"# TYPE pghook_http_request_duration_seconds histogram\n");
+	ph_prom_family(out, "pghook_http_request_duration_seconds", PH_PROM_HISTOGRAM,
+		"Time from request to answer.");
 	for (size_t i = 0; i <= N_ROUTES; i++) {
 		route_labels(i, labels, sizeof(labels));
 		if (totals[i])
 			write_histogram(out, i, labels, totals[i]);
 	}
-	evbuffer_add_printf(out,
-		"# HELP pghook_http_in_flight Requests being handled.\n"
-		"# TYPE pghook_http_in_flight gauge\npghook_http_in_flight %ld\n",
-		router_in_flight());
+	ph_prom_gauge(out, "pghook_http_in_flight", "Requests being handled.",
+		(double)router_in_flight());
 }

@@ -76,6 +76,63 @@ static bool load_strings(struct ph_config *cfg, const char *(*get)(const char *)
 	return true;
 }
 
+/* The port after the address: 1 to 5 digits, at most 65535. */
+static bool parse_port(const char *s, uint16_t *out)
+{
+	long v;
+	if (strlen(s) > 5 || strspn(s, "0123456789") != strlen(s) || !parse_int(s, 0, 65535, &v))
+		return false;
+	*out = (uint16_t)v;
+	return true;
+}
+
+bool ph_listen_parse(const char *s, struct ph_listen_addr *out)
+{
+	const char *host = s, *colon;
+	size_t hostlen;
+	if (s[0] == '[') {
+		/* [::1]:9090: the brackets keep the address's colons apart from the port's. */
+		const char *close = strchr(s, ']');
+		if (!close || close[1] != ':')
+			return false;
+		host = s + 1;
+		hostlen = (size_t)(close - host);
+		colon = close + 1;
+	} else {
+		/* Unbracketed, the last colon starts the port (so ::1:9090 still means ::1). */
+		colon = strrchr(s, ':');
+		if (!colon || strpbrk(s, "[]"))
+			return false;
+		hostlen = (size_t)(colon - s);
+	}
+	if (hostlen >= sizeof(out->host) || !parse_port(colon + 1, &out->port))
+		return false;
+	memcpy(out->host, host, hostlen);
+	out->host[hostlen] = '\0';
+	return true;
+}
+
+static bool load_listen(struct ph_config *cfg, char *err, size_t errlen)
+{
+	const struct {
+		const char *name, *value;
+		struct ph_listen_addr *dst;
+	} addrs[] = {
+		{ "PGHOOK_LISTEN", cfg->listen, &cfg->listen_addr },
+		{ "PGHOOK_METRICS_LISTEN", cfg->metrics_listen, &cfg->metrics_addr },
+	};
+	for (size_t i = 0; i < PH_ARRAY_LEN(addrs); i++) {
+		if (!ph_listen_parse(addrs[i].value, addrs[i].dst)) {
+			snprintf(err, errlen,
+				"%s: expected host:port or [ipv6]:port with a port in 0..65535, "
+				"got \"%s\"",
+				addrs[i].name, addrs[i].value);
+			return false;
+		}
+	}
+	return true;
+}
+
 static bool load_numbers(
 	struct ph_config *cfg, const char *(*get)(const char *), char *err, size_t errlen)
 {
@@ -167,7 +224,8 @@ bool ph_config_load_from(
 {
 	set_defaults(cfg);
 	load_strings(cfg, get);
-	return load_numbers(cfg, get, err, errlen) && load_misc(cfg, get, err, errlen);
+	return load_listen(cfg, err, errlen) && load_numbers(cfg, get, err, errlen) &&
+		load_misc(cfg, get, err, errlen);
 }
 
 bool ph_config_load(struct ph_config *cfg, char *err, size_t errlen)

@@ -16,10 +16,18 @@
 
 #define PH_RETRY_MAX 64
 
+/* A listen address: "host:port", "[ipv6]:port", or ":port" for every interface. */
+struct ph_listen_addr {
+	char host[256]; /* brackets removed; "" when none was given */
+	uint16_t port; /* 0: the kernel picks one */
+};
+
 struct ph_config {
 	char *database_url; /* NULL: libpq's PG* variables apply */
-	char *listen; /* api "host:port" */
-	char *metrics_listen; /* worker "host:port" */
+	char *listen; /* api "host:port", as given (for logs) */
+	struct ph_listen_addr listen_addr; /* listen, parsed */
+	char *metrics_listen; /* worker "host:port", as given (for logs) */
+	struct ph_listen_addr metrics_addr; /* metrics_listen, parsed */
 	char *admin_key; /* NULL: admin routes off */
 	char *secret_key; /* base64 of 32 bytes (or a comma-separated list), or NULL */
 	struct ph_crypto crypto; /* secret_key decoded: signing secrets at rest */
@@ -49,5 +57,8 @@ bool ph_config_load_from(struct ph_config *cfg, const char *(*getenv_fn)(const c
 	char *err, size_t errlen) PH_MUSTCHECK;
 /* Free the strings of cfg; the struct itself is the caller's. */
 void ph_config_finish(struct ph_config *cfg);
+/* Parse a listen address into out. False when there is no ":port", the port is not a number
+ * in 0..65535, or a bracketed IPv6 address is not closed right before its ":port". */
+bool ph_listen_parse(const char *s, struct ph_listen_addr *out) PH_MUSTCHECK;
 
 #endif

@@ -6,11 +6,11 @@
 void ph_outcome_decide(long status, bool ok, const char *retry_after, time_t now, int attempts_done,
 	const int64_t *schedule, int count, uint32_t random, struct ph_outcome_plan *out)
 {
-	out->next = PH_OUTCOME_FAILED;
+	out->next = PH_DELIVERY_FAILED;
 	out->delay_ms = 0;
 	out->gone = false;
 	if (ok) {
-		out->next = PH_OUTCOME_DELIVERED;
+		out->next = PH_DELIVERY_DELIVERED;
 		return;
 	}
 	if (status == 410) {
@@ -24,19 +24,6 @@ void ph_outcome_decide(long status, bool ok, const char *retry_after, time_t now
 	if ((status == 429 || status == 503) && retry_after &&
 		ph_retry_after_parse(retry_after, now, &asked))
 		delay = asked;
-	out->next = PH_OUTCOME_RETRY;
+	out->next = PH_DELIVERY_RETRY_SCHEDULED;
 	out->delay_ms = delay;
-}
-
-const char *ph_outcome_status(enum ph_outcome_next next)
-{
-	switch (next) {
-	case PH_OUTCOME_DELIVERED:
-		return "delivered";
-	case PH_OUTCOME_RETRY:
-		return "retry_scheduled";
-	case PH_OUTCOME_FAILED:
-		break;
-	}
-	return "failed";
 }

@@ -15,15 +15,11 @@
 #include <stdint.h>
 #include <time.h>
 
-enum ph_outcome_next {
-	PH_OUTCOME_DELIVERED,
-	PH_OUTCOME_RETRY,
-	PH_OUTCOME_FAILED,
-};
+#include "delivery.h"
 
 struct ph_outcome_plan {
-	enum ph_outcome_next next;
-	int64_t delay_ms; /* before the next attempt, when next is PH_OUTCOME_RETRY */
+	enum ph_delivery_status next; /* delivered, retry_scheduled or failed */
+	int64_t delay_ms; /* before the next attempt, when next is retry_scheduled */
 	bool gone; /* the receiver answered 410: disable the webhook */
 };
 
@@ -32,7 +28,5 @@ struct ph_outcome_plan {
  * the wall clock for HTTP-date values; random is uniform over uint32 for the jitter. */
 void ph_outcome_decide(long status, bool ok, const char *retry_after, time_t now, int attempts_done,
 	const int64_t *schedule, int count, uint32_t random, struct ph_outcome_plan *out);
-/* The deliveries.status value for next: "delivered", "retry_scheduled", "failed". */
-const char *ph_outcome_status(enum ph_outcome_next next);
 
 #endif

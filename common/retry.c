@@ -122,24 +122,27 @@ static bool take_time(struct cursor *c, struct http_date *d)
 		take_digits(c, 2, false, &d->second);
 }
 
+/* "<day name>, dd<sep>Mon<sep>year hh:mm:ss GMT": the layout IMF-fixdate and RFC 850 share. */
+static bool parse_dated(struct cursor c, const char *const *days, const char *sep, int year_digits,
+	struct http_date *d)
+{
+	return take_word(&c, days, 7) >= 0 && take_literal(&c, ", ") &&
+		take_digits(&c, 2, false, &d->day) && take_literal(&c, sep) && take_month(&c, d) &&
+		take_literal(&c, sep) && take_digits(&c, year_digits, false, &d->year) &&
+		take_literal(&c, " ") && take_time(&c, d) && take_literal(&c, " GMT") &&
+		c.p == c.end;
+}
+
 /* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
 static bool parse_imf_fixdate(struct cursor c, struct http_date *d)
 {
-	return take_word(&c, short_days, 7) >= 0 && take_literal(&c, ", ") &&
-		take_digits(&c, 2, false, &d->day) && take_literal(&c, " ") && take_month(&c, d) &&
-		take_literal(&c, " ") && take_digits(&c, 4, false, &d->year) &&
-		take_literal(&c, " ") && take_time(&c, d) && take_literal(&c, " GMT") &&
-		c.p == c.end;
+	return parse_dated(c, short_days, " ", 4, d);
 }
 
 /* RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"; the century is settled by the caller. */
 static bool parse_rfc850(struct cursor c, struct http_date *d)
 {
-	return take_word(&c, long_days, 7) >= 0 && take_literal(&c, ", ") &&
-		take_digits(&c, 2, false, &d->day) && take_literal(&c, "-") && take_month(&c, d) &&
-		take_literal(&c, "-") && take_digits(&c, 2, false, &d->year) &&
-		take_literal(&c, " ") && take_time(&c, d) && take_literal(&c, " GMT") &&
-		c.p == c.end;
+	return parse_dated(c, long_days, "-", 2, d);
 }
 
 /* asctime: "Sun Nov  6 08:49:37 1994" */

@@ -1,21 +1,38 @@
 /* SPDX-License-Identifier: MIT
  *
- * claim: take due deliveries with pghook_claim() (one statement, FOR UPDATE SKIP LOCKED, commits
- * before any request starts) and turn each row into a running delivery job. The statement runs
- * asynchronously (pq.c); one claim at a time. A claim is taken
- * only when enough delivery slots are free, so a worker never holds leases it cannot work on;
- * "enough" is a full batch (or half the slots when they are fewer than two batches), so a busy
- * worker claims in batches rather than row by row.
+ * claim: see claim.h. A claim is taken only when enough delivery slots are free, so a worker
+ * never holds leases it cannot work on; "enough" is a full batch (or half the slots when they
+ * are fewer than two batches), so a busy worker claims in batches rather than row by row.
  */
-#include "worker.h"
+#include "claim.h"
 
 #include <json-c/json.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "deliver.h"
 #include "json.h"
+#include "lifecycle.h"
 #include "log.h"
+#include "metrics.h"
+#include "pq.h"
+#include "record.h"
+#include "worker.h"
+
+struct claim {
+	struct {
+		bool active; /* a claim statement is in flight */
+		bool skips_capped; /* it skips the webhooks at their cap */
+		bool woken; /* claim_wake came while it ran */
+		int want; /* rows it asked for */
+		double started_ms;
+	} running;
+	bool more_due; /* the last claim was full: there may be more right now */
+	/* A claim skipping the webhooks at their cap found nothing else due: claims wait for a
+	 * webhook below its cap, a NOTIFY or the poll (claim_wake). */
+	bool others_dry;
+};
 
 enum {
 	COL_ID,
@@ -43,7 +60,7 @@ static char *dup_value(const PGresult *res, int r, int c)
  * decrypted for its tenant and webhook. One that does not decrypt (its key is not configured
  * here) becomes "", which the request refuses as an invalid secret: the attempt is recorded as
  * failed and retried on schedule, never sent unsigned. */
-static char *open_secret(struct worker *w, const PGresult *res, int r, int c)
+static char *open_secret(const struct worker *w, const PGresult *res, int r, int c)
 {
 	const char *stored = ph_db_value(res, r, c), *why = NULL;
 	if (!stored)
@@ -57,7 +74,7 @@ static char *open_secret(struct worker *w, const PGresult *res, int r, int c)
 	return ph_xstrdup("");
 }
 
-static struct job *job_from_row(struct worker *w, const PGresult *res, int r)
+static struct job *job_from_row(const struct worker *w, const PGresult *res, int r)
 {
 	struct job *j = ph_xcalloc(1, sizeof(*j));
 
@@ -88,7 +105,7 @@ static void start_rows(struct worker *w, const PGresult *res)
 			snprintf(out.error, sizeof(out.error), "the webhook is disabled");
 			/* No attempts left for a disabled webhook: make the plan final. */
 			j->attempt_count = w->cfg->retry_count;
-			outcome_add(w, j, &out);
+			record_add(w, j, &out);
 			job_destroy(j);
 			continue;
 		}
@@ -97,98 +114,138 @@ static void start_rows(struct worker *w, const PGresult *res)
 }
 
 /* The claim statement finished: start what it took, and claim again if it was full. */
-static void on_claimed(struct worker *w, PGresult *res, void *arg)
+static void on_claimed(struct worker *w, PGresult *res, bool conn_lost)
 {
-	int want = (int)(intptr_t)arg;
+	struct claim *c = w->claim;
+	int n = res ? PQntuples(res) : -1, want = c->running.want;
+	bool skipped = c->running.skips_capped;
 
-	w->claiming = false;
-	w->m.claim_ms += ph_now_ms() - w->claim_started_ms;
+	c->running.active = false;
+	metrics_claim(w, ph_now_ms() - c->running.started_ms, n);
 	if (!res) {
-		w->m.db_errors++;
-		w->more_due = false;
+		c->more_due = false;
 		return;
 	}
-	int n = PQntuples(res);
-	w->m.claims++;
-	w->m.claimed += (uint64_t)n;
-	metrics_batch(&w->m, n);
+	/* Woken while this claim ran: the rows that woke us may have come after its snapshot. */
+	bool woken = c->running.woken;
+	c->running.woken = false;
 	if (n > 0)
 		log_debug("claimed %d deliveries", n);
 	/* Rows claimed while a shutdown began are started too: they finish or are released. */
 	start_rows(w, res);
-	/* Woken while this claim ran: the rows that woke us may have come after its snapshot. */
-	bool woken = w->woken_while_claiming;
-	w->woken_while_claiming = false;
-	w->more_due = n == want || woken;
-	if (w->claim_skipped)
-		w->others_dry = n < want && !woken;
-	if (w->more_due)
+	c->more_due = n == want || woken;
+	if (skipped)
+		c->others_dry = n < want && !woken;
+	if (c->more_due)
 		claim_pump(w);
 }
 
-void claim_pump(struct worker *w)
+/* Slots a claim needs free before it runs: a full batch when the slots allow one while others
+ * run, else half the slots. */
+static int threshold(const struct worker *w)
 {
 	const struct ph_config *cfg = w->cfg;
-	/* A full batch when the slots allow one while others run, else half the slots. */
 	int half = cfg->worker_concurrency / 2 > 0 ? cfg->worker_concurrency / 2 : 1;
-	int threshold = cfg->worker_batch < half ? cfg->worker_batch : half;
 	/* Slots held by webhooks at their cap may stay held for long (a slow receiver): waiting
 	 * for a batch's worth would hold up every other webhook, so claim what is free. */
-	if (w->hooks_full > 0)
-		threshold = 1;
+	if (deliver_capped_hooks(w) > 0)
+		return 1;
+	return cfg->worker_batch < half ? cfg->worker_batch : half;
+}
+
+/* Whether a claim should run now, and for how many rows (*want). */
+static bool should_claim(const struct worker *w, int *want)
+{
+	const struct claim *c = w->claim;
+	int inflight = deliver_inflight(w);
 	/* A delivery holds its slot until its outcome is recorded, not only while its request
 	 * runs: when completions fall behind, claiming on would hold leases for work already done
 	 * (they could expire before the outcome is written, and the delivery be sent again) and
 	 * spread the completions over rows long out of the caches. */
-	int slots = cfg->worker_concurrency - w->inflight - w->npending;
+	int slots = w->cfg->worker_concurrency - inflight - record_pending(w);
 
 	/* While outcomes cannot be written, claiming more would only pile them up. */
-	if (w->stopping || w->flush_backoff_ms > 0 || w->claiming)
-		return;
+	if (lifecycle_state(w) != WORKER_RUNNING || record_backing_off(w) || c->running.active)
+		return false;
 	/* A claim that skips the capped webhooks reads past all of their due rows first (the
 	 * whole backlog, when one busy webhook has it): after one found nothing else, reading
 	 * them again after every completion took most of the database's time. */
-	if (w->hooks_full > 0 && w->others_dry)
+	if (deliver_capped_hooks(w) > 0 && c->others_dry)
+		return false;
+	if (slots <= 0 || (slots < threshold(w) && inflight > 0))
+		return false;
+	*want = slots < w->cfg->worker_batch ? slots : w->cfg->worker_batch;
+	return true;
+}
+
+void claim_pump(struct worker *w)
+{
+	struct claim *c = w->claim;
+	int want;
+
+	if (!should_claim(w, &want))
 		return;
-	if (slots <= 0 || (slots < threshold && w->inflight > 0))
-		return;
-	int want = slots < cfg->worker_batch ? slots : cfg->worker_batch;
 	char limit[16], lease[32];
 	snprintf(limit, sizeof(limit), "%d", want);
-	snprintf(lease, sizeof(lease), "%lld", (long long)cfg->worker_lease_ms);
-	char *full = deliver_full_hooks(w); /* webhooks at their in-flight cap: not claimed */
-	const char *params[] = { limit, lease, full };
+	snprintf(lease, sizeof(lease), "%lld", (long long)w->cfg->worker_lease_ms);
+	char *capped = deliver_capped_hooks_array(w); /* webhooks at their cap: not claimed */
+	const char *params[] = { limit, lease, capped };
 
-	w->claiming = true;
-	w->claim_skipped = w->hooks_full > 0;
-	w->claim_started_ms = ph_now_ms();
+	c->running.active = true;
+	c->running.want = want;
+	c->running.skips_capped = deliver_capped_hooks(w) > 0;
+	c->running.started_ms = ph_now_ms();
 	pq_submit(w, PQ_CLAIM, "select * from pghook_claim($1::int, $2::bigint, $3::text[])", 3,
-		params, on_claimed, (void *)(intptr_t)want);
-	free(full);
+		params, on_claimed);
+	free(capped);
 }
 
 void claim_wake(struct worker *w)
 {
-	w->others_dry = false;
-	if (w->claiming)
-		w->woken_while_claiming = true;
+	struct claim *c = w->claim;
+
+	c->others_dry = false;
+	if (c->running.active)
+		c->running.woken = true;
 	claim_pump(w);
+}
+
+void claim_slots_freed(struct worker *w)
+{
+	if (w->claim->more_due)
+		claim_pump(w);
+}
+
+void claim_cap_lifted(struct worker *w)
+{
+	w->claim->others_dry = false;
+}
+
+void claim_init(struct worker *w)
+{
+	w->claim = ph_xcalloc(1, sizeof(*w->claim));
+}
+
+void claim_finish(struct worker *w)
+{
+	free(w->claim);
+	w->claim = NULL;
+}
+
+static void add_release(const struct job *j, void *arg)
+{
+	json_object *x = json_object_new_object();
+	json_object_object_add(x, "id", json_object_new_string(j->id));
+	json_object_object_add(x, "token", json_object_new_int64(j->token));
+	json_object_array_add(arg, x);
 }
 
 void claim_release_all(struct worker *w)
 {
 	json_object *arr = json_object_new_array();
-	int n = 0;
+	deliver_each_running(w, add_release, arr);
+	size_t n = json_object_array_length(arr);
 
-	for (struct job *j = w->jobs; j; j = j->next) {
-		if (j->kind != JOB_DELIVERY)
-			continue;
-		json_object *x = json_object_new_object();
-		json_object_object_add(x, "id", json_object_new_string(j->id));
-		json_object_object_add(x, "token", json_object_new_int64(j->token));
-		json_object_array_add(arr, x);
-		n++;
-	}
 	if (n > 0) {
 		const char *params[] = { ph_json_compact(arr, NULL) };
 		PGresult *res = ph_db_exec(&w->db, "select pghook_release($1::json)", 1, params);
@@ -196,7 +253,7 @@ void claim_release_all(struct worker *w)
 			log_info("released %s unfinished deliveries", PQgetvalue(res, 0, 0));
 			PQclear(res);
 		} else {
-			log_warn("cannot release %d deliveries; their leases will expire", n);
+			log_warn("cannot release %zu deliveries; their leases will expire", n);
 		}
 	}
 	json_object_put(arr);

@@ -1,19 +1,21 @@
 /* SPDX-License-Identifier: MIT
  *
- * notify: the notifications outbox, drained as plain-text emails through PGHOOK_SMTP_URL with
- * libcurl's SMTP support, in the same curl multi as deliveries. pghook_claim_notifications()
- * pushes each taken row a minute into the future while it is sent, so two workers do not send
- * the same email and a worker that dies leaves it for another. A failed send is retried with
- * exponential backoff (5 s doubling, at most an hour apart), and given up after
- * EMAIL_MAX_ATTEMPTS.
+ * notify: see notify.h. pghook_claim_notifications() pushes each taken row a minute into
+ * the future while it is sent, so two workers do not send the same email and a worker that
+ * dies leaves it for another. A failed send is retried with exponential backoff (5 s doubling,
+ * at most an hour apart), and given up after EMAIL_MAX_ATTEMPTS.
  */
-#include "worker.h"
+#include "notify.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "deliver.h"
+#include "lifecycle.h"
 #include "log.h"
+#include "metrics.h"
+#include "worker.h"
 
 #define EMAIL_BATCH	   16
 #define EMAIL_LEASE_MS	   60000
@@ -75,7 +77,7 @@ static char *build_message(const char *from, const char *to, const char *subject
 	return msg;
 }
 
-static bool setup_email(struct worker *w, struct job *j, const char *to)
+static bool setup_email(const struct worker *w, struct job *j, const char *to)
 {
 	CURLcode rc = CURLE_OK;
 	struct curl_slist *r = curl_slist_append(NULL, to);
@@ -142,7 +144,8 @@ static void start_row(struct worker *w, const PGresult *res, int r)
 
 void notify_pump(struct worker *w)
 {
-	if (!w->cfg->smtp_url || w->stopping || w->emails_inflight > 0)
+	if (!w->cfg->smtp_url || lifecycle_state(w) != WORKER_RUNNING ||
+		deliver_emails_inflight(w) > 0)
 		return;
 	char limit[16], lease[16];
 	snprintf(limit, sizeof(limit), "%d", EMAIL_BATCH);
@@ -157,25 +160,36 @@ void notify_pump(struct worker *w)
 	PQclear(res);
 }
 
+/* The delay before the next try after a failed one: EMAIL_BACKOFF_MS doubling per attempt
+ * (the claim counted this one), at most EMAIL_BACKOFF_MAX. */
+static int64_t email_backoff_ms(int attempts)
+{
+	int doublings = attempts < 1 ? 0 : attempts > 20 ? 19 : attempts - 1;
+	int64_t delay = EMAIL_BACKOFF_MS << doublings;
+	return delay > EMAIL_BACKOFF_MAX ? EMAIL_BACKOFF_MAX : delay;
+}
+
+static void email_failed(struct worker *w, const struct job *j, CURLcode rc)
+{
+	char error[PH_REQUEST_ERROR_MAX];
+	bool give_up = j->email_attempts >= EMAIL_MAX_ATTEMPTS;
+
+	snprintf(error, sizeof(error), "%.80s%s%.160s", curl_easy_strerror(rc),
+		j->error[0] ? ": " : "", j->error);
+	metrics_email(w, false);
+	log_warn("notification %lld not sent (attempt %d): %s", j->notification_id,
+		j->email_attempts, error);
+	settle(w, j->notification_id, error, give_up ? -1 : email_backoff_ms(j->email_attempts));
+}
+
 void notify_done(struct worker *w, struct job *j, CURLcode rc)
 {
 	if (rc == CURLE_OK) {
-		w->m.emails_sent++;
+		metrics_email(w, true);
 		log_info("notification %lld sent", j->notification_id);
 		settle(w, j->notification_id, NULL, -1);
 	} else {
-		char error[PH_REQUEST_ERROR_MAX];
-		snprintf(error, sizeof(error), "%.80s%s%.160s", curl_easy_strerror(rc),
-			j->error[0] ? ": " : "", j->error);
-		int64_t delay = EMAIL_BACKOFF_MS
-			<< (j->email_attempts < 20 ? j->email_attempts - 1 : 19);
-		if (delay > EMAIL_BACKOFF_MAX)
-			delay = EMAIL_BACKOFF_MAX;
-		bool give_up = j->email_attempts >= EMAIL_MAX_ATTEMPTS;
-		w->m.emails_failed++;
-		log_warn("notification %lld not sent (attempt %d): %s", j->notification_id,
-			j->email_attempts, error);
-		settle(w, j->notification_id, error, give_up ? -1 : delay);
+		email_failed(w, j, rc);
 	}
 	job_destroy(j);
 }

@@ -1,66 +1,96 @@
 /* SPDX-License-Identifier: MIT
  *
- * ops: the worker's operations endpoint on PGHOOK_METRICS_LISTEN, served by evhttp on the
- * worker's own loop. /healthz answers while the process runs; /readyz while it is not shutting
- * down and its database connection works; /metrics in the Prometheus text format. Queue lag
- * (the age of the oldest due delivery) is read from the database at scrape time.
+ * ops: see ops.h. Two answers need the database, and both are round trips on the worker's
+ * blocking connection, which holds up the delivery loop while they run:
+ *   - the schema version (ph_migrate_is_current) is checked at start and then on a timer,
+ *     every SCHEMA_RECHECK_MS while it is current and every SCHEMA_RETRY_MS while it is not
+ *     (a rollout migrates while new workers start: they become ready soon after), and
+ *     /readyz answers from the last check. A probe per second from each of several
+ *     orchestrators would otherwise put as many queries on the loop; a cache refreshed on
+ *     demand would still make some probes wait for the database. The check is skipped, and
+ *     readiness fails, while the claim connection is down, so an unreachable database never
+ *     blocks the loop for a connect timeout here.
+ *   - queue lag (the age of the oldest due delivery) is read at scrape time: scrapes are rare
+ *     (every 15 s or more) and the figure is only useful fresh.
  */
-#include "worker.h"
+#include "ops.h"
 
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "deliver.h"
+#include "lifecycle.h"
 #include "log.h"
+#include "metrics.h"
+#include "migrate.h"
+#include "pq.h"
+#include "prom.h"
+#include "record.h"
+#include "worker.h"
 
-static const int latency_bounds_ms[LATENCY_BUCKETS] = { 5, 10, 25, 50, 100, 250, 500, 1000, 2500,
-	5000, 10000, 30000 };
-static const int batch_bounds[BATCH_BUCKETS] = { 0, 1, 5, 10, 25, 50, 100, 250 };
+#define SCHEMA_RECHECK_MS 30000
+#define SCHEMA_RETRY_MS	  2000
 
-void metrics_latency(struct metrics *m, int ms)
+struct ops {
+	struct evhttp *http;
+	struct event *schema_timer;
+	bool schema_checked; /* once, at least */
+	bool schema_current; /* as of the last check */
+};
+
+/* Check the schema when the database is reachable, else count it as not current; either way
+ * look again later. Logs when the answer changes. */
+static void check_schema(struct worker *w, bool reachable)
 {
-	m->latency_count++;
-	m->latency_sum_ms += (uint64_t)(ms > 0 ? ms : 0);
-	for (int i = 0; i < LATENCY_BUCKETS; i++)
-		if (ms <= latency_bounds_ms[i])
-			m->latency_le[i]++;
+	struct ops *o = w->ops;
+	bool current = reachable && ph_migrate_is_current(&w->db);
+
+	if (!current && (o->schema_current || !o->schema_checked))
+		log_warn("not ready: the database is unreachable or lacks this version's "
+			 "migrations (pghook-api migrate)");
+	else if (current && !o->schema_current)
+		log_info("the database schema is current");
+	o->schema_checked = true;
+	o->schema_current = current;
+	worker_timer_add(o->schema_timer, current ? SCHEMA_RECHECK_MS : SCHEMA_RETRY_MS);
 }
 
-void metrics_batch(struct metrics *m, int n)
+static void on_schema_timer(evutil_socket_t fd, short what, void *arg)
 {
-	for (int i = 0; i < BATCH_BUCKETS; i++)
-		if (n <= batch_bounds[i])
-			m->batch_le[i]++;
+	struct worker *w = arg;
+
+	/* The claim connection is up: the server answers, so neither the check nor a reconnect
+	 * of the blocking connection waits for a connect timeout. */
+	if (lifecycle_state(w) == WORKER_RUNNING)
+		check_schema(w, pq_ready(w));
 }
 
-static void reply(struct evhttp_request *req, int code, const char *type, struct evbuffer *body)
+static bool ready(const struct worker *w)
 {
+	return lifecycle_state(w) == WORKER_RUNNING && w->ops->schema_current && pq_ready(w) &&
+		!record_backing_off(w);
+}
+
+static void reply(struct evhttp_request *req, int code, const char *type, const char *text)
+{
+	struct evbuffer *b = evbuffer_new();
+	evbuffer_add(b, text, strlen(text));
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
-	evhttp_send_reply(req, code, code == 200 ? "OK" : "Service Unavailable", body);
+	evhttp_send_reply(req, code, code == 200 ? "OK" : "Service Unavailable", b);
+	evbuffer_free(b);
 }
 
 static void on_healthz(struct evhttp_request *req, void *arg)
 {
-	struct evbuffer *b = evbuffer_new();
-	evbuffer_add_printf(b, "ok\n");
-	reply(req, 200, "text/plain", b);
-	evbuffer_free(b);
-}
-
-static bool db_ready(struct worker *w)
-{
-	return !w->stopping && pq_ready(w) && w->flush_backoff_ms == 0;
+	reply(req, 200, "text/plain", "ok\n");
 }
 
 static void on_readyz(struct evhttp_request *req, void *arg)
 {
-	struct worker *w = arg;
-	bool ok = db_ready(w);
-	struct evbuffer *b = evbuffer_new();
-	evbuffer_add_printf(b, ok ? "ready\n" : "not ready\n");
-	reply(req, ok ? 200 : 503, "text/plain", b);
-	evbuffer_free(b);
+	bool ok = ready(arg);
+	reply(req, ok ? 200 : 503, "text/plain", ok ? "ready\n" : "not ready\n");
 }
 
 static double queue_lag_seconds(struct worker *w)
@@ -77,114 +107,60 @@ static double queue_lag_seconds(struct worker *w)
 	return lag;
 }
 
-static void counter(struct evbuffer *b, const char *name, const char *help, uint64_t v)
-{
-	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
-		(unsigned long long)v);
-}
-
-static void write_histograms(struct evbuffer *b, const struct metrics *m)
-{
-	evbuffer_add_printf(b,
-		"# HELP pghook_attempt_duration_seconds Delivery attempt latency.\n"
-		"# TYPE pghook_attempt_duration_seconds histogram\n");
-	for (int i = 0; i < LATENCY_BUCKETS; i++)
-		evbuffer_add_printf(b, "pghook_attempt_duration_seconds_bucket{le=\"%g\"} %llu\n",
-			latency_bounds_ms[i] / 1000.0, (unsigned long long)m->latency_le[i]);
-	evbuffer_add_printf(b,
-		"pghook_attempt_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
-		"pghook_attempt_duration_seconds_sum "
-		"%g\npghook_attempt_duration_seconds_count %llu\n",
-		(unsigned long long)m->latency_count, m->latency_sum_ms / 1000.0,
-		(unsigned long long)m->latency_count);
-
-	evbuffer_add_printf(b,
-		"# HELP pghook_claim_batch_size Deliveries taken per claim.\n"
-		"# TYPE pghook_claim_batch_size histogram\n");
-	for (int i = 0; i < BATCH_BUCKETS; i++)
-		evbuffer_add_printf(b, "pghook_claim_batch_size_bucket{le=\"%d\"} %llu\n",
-			batch_bounds[i], (unsigned long long)m->batch_le[i]);
-	evbuffer_add_printf(b,
-		"pghook_claim_batch_size_bucket{le=\"+Inf\"} %llu\n"
-		"pghook_claim_batch_size_sum %llu\npghook_claim_batch_size_count %llu\n",
-		(unsigned long long)m->claims, (unsigned long long)m->claimed,
-		(unsigned long long)m->claims);
-}
-
 static void on_metrics(struct evhttp_request *req, void *arg)
 {
 	struct worker *w = arg;
-	const struct metrics *m = &w->m;
+	const struct metrics_gauges g = { .inflight = deliver_inflight(w),
+		.outcomes_pending = record_pending(w),
+		.queue_lag_s = queue_lag_seconds(w) };
 	struct evbuffer *b = evbuffer_new();
 
-	evbuffer_add_printf(b,
-		"# HELP pghook_deliveries_total Recorded delivery attempts by "
-		"outcome.\n# TYPE pghook_deliveries_total counter\n");
-	evbuffer_add_printf(b, "pghook_deliveries_total{outcome=\"delivered\"} %llu\n",
-		(unsigned long long)m->delivered);
-	evbuffer_add_printf(b, "pghook_deliveries_total{outcome=\"retry_scheduled\"} %llu\n",
-		(unsigned long long)m->retried);
-	evbuffer_add_printf(b, "pghook_deliveries_total{outcome=\"failed\"} %llu\n",
-		(unsigned long long)m->failed);
-	evbuffer_add_printf(b, "pghook_deliveries_total{outcome=\"stale\"} %llu\n",
-		(unsigned long long)m->stale);
-	write_histograms(b, m);
-	evbuffer_add_printf(b,
-		"# HELP pghook_inflight Delivery attempts in flight.\n"
-		"# TYPE pghook_inflight gauge\npghook_inflight %d\n",
-		w->inflight);
-	evbuffer_add_printf(b,
-		"# HELP pghook_outcomes_pending Outcomes not yet recorded.\n"
-		"# TYPE pghook_outcomes_pending gauge\npghook_outcomes_pending %d\n",
-		w->npending);
-	evbuffer_add_printf(b,
-		"# HELP pghook_queue_lag_seconds Age of the oldest due delivery.\n"
-		"# TYPE pghook_queue_lag_seconds gauge\npghook_queue_lag_seconds %g\n",
-		queue_lag_seconds(w));
-	counter(b, "pghook_emails_sent_total", "Notification emails sent.", m->emails_sent);
-	counter(b, "pghook_emails_failed_total", "Notification email send failures.",
-		m->emails_failed);
-	counter(b, "pghook_db_errors_total", "Failed worker statements.", m->db_errors);
-	counter(b, "pghook_completions_total", "Outcome batches written.", m->completes);
-	evbuffer_add_printf(b,
-		"# HELP pghook_db_seconds_total Time spent in claim and completion statements.\n"
-		"# TYPE pghook_db_seconds_total counter\n"
-		"pghook_db_seconds_total{statement=\"claim\"} %.3f\n"
-		"pghook_db_seconds_total{statement=\"complete\"} %.3f\n",
-		m->claim_ms / 1000.0, m->complete_ms / 1000.0);
-	reply(req, 200, "text/plain; version=0.0.4", b);
+	metrics_write(w, &g, b);
+	evhttp_add_header(
+		evhttp_request_get_output_headers(req), "Content-Type", PH_PROM_CONTENT_TYPE);
+	evhttp_send_reply(req, 200, "OK", b);
 	evbuffer_free(b);
+}
+
+static bool bind_http(struct worker *w, struct ops *o)
+{
+	const struct ph_listen_addr *at = &w->cfg->metrics_addr;
+
+	o->http = evhttp_new(w->base);
+	/* An empty host means every interface, as it always has for this variable: IPv4's. */
+	if (evhttp_bind_socket(o->http, at->host[0] ? at->host : "0.0.0.0", at->port) != 0) {
+		log_error("cannot listen on %s for metrics", w->cfg->metrics_listen);
+		return false;
+	}
+	evhttp_set_allowed_methods(o->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	evhttp_set_cb(o->http, "/healthz", on_healthz, w);
+	evhttp_set_cb(o->http, "/readyz", on_readyz, w);
+	evhttp_set_cb(o->http, "/metrics", on_metrics, w);
+	log_info("metrics on %s", w->cfg->metrics_listen);
+	return true;
 }
 
 bool ops_init(struct worker *w)
 {
-	const char *listen = w->cfg->metrics_listen;
-	const char *colon = strrchr(listen, ':');
+	struct ops *o = ph_xcalloc(1, sizeof(*o));
 
-	if (!colon) {
-		log_error("PGHOOK_METRICS_LISTEN must be host:port, not %s", listen);
+	w->ops = o;
+	if (!bind_http(w, o))
 		return false;
-	}
-	char *host = ph_xasprintf("%.*s", (int)(colon - listen), listen);
-	int port = atoi(colon + 1);
-	w->http = evhttp_new(w->base);
-	bool ok = evhttp_bind_socket(w->http, host[0] ? host : "0.0.0.0", (ev_uint16_t)port) == 0;
-	if (!ok)
-		log_error("cannot listen on %s for metrics", listen);
-	free(host);
-	if (!ok)
-		return false;
-	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-	evhttp_set_cb(w->http, "/healthz", on_healthz, w);
-	evhttp_set_cb(w->http, "/readyz", on_readyz, w);
-	evhttp_set_cb(w->http, "/metrics", on_metrics, w);
-	log_info("metrics on %s", listen);
+	o->schema_timer = evtimer_new(w->base, on_schema_timer, w);
+	/* At start the blocking connection was just opened (main.c): checking is one query. */
+	check_schema(w, w->db.conn != NULL);
 	return true;
 }
 
 void ops_finish(struct worker *w)
 {
-	if (w->http)
-		evhttp_free(w->http);
-	w->http = NULL;
+	struct ops *o = w->ops;
+	if (!o)
+		return;
+	if (o->http)
+		evhttp_free(o->http);
+	worker_event_free(&o->schema_timer);
+	free(o);
+	w->ops = NULL;
 }

@@ -1,24 +1,16 @@
 /* SPDX-License-Identifier: MIT
  *
- * pq: the hot statements run asynchronously, watched by the loop, so deliveries keep moving
- * while PostgreSQL works. There are two lanes, each with a connection of its own: claims
- * (PQ_CLAIM) and completions (PQ_COMPLETE), so a claim and a completion run at the same time
- * on two backends and their commits can share a WAL flush; one lane alone made every claim
- * wait for the previous completion and the other way round. Within a lane statements queue
- * and run one at a time in submission order; each one's callback gets its result (borrowed,
- * cleared after the callback) or NULL when it failed, with the lane's conn_lost telling a
- * broken connection from a rejected statement. A broken connection fails everything queued on
- * its lane; the next submission reconnects (blocking, bounded by PGCONNECT_TIMEOUT).
- *
- * Invariant: only the head of the queue may have been sent; `sent` says whether it was.
+ * pq: see pq.h. Invariant: only the head of a lane's queue may have been sent; `sent` says
+ * whether it was.
  */
-#include "worker.h"
+#include "pq.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "worker.h"
 
 struct pq_op {
 	struct pq_op *next;
@@ -26,10 +18,24 @@ struct pq_op {
 	int nparams;
 	char *params[PQ_MAX_PARAMS];
 	pq_done_fn done;
-	void *arg;
 };
 
-static void kick(struct pq *q);
+/* One lane: its connection and statement queue. */
+struct lane {
+	struct worker *w;
+	PGconn *conn;
+	struct event *rev, *wev;
+	struct pq_op *head, *tail;
+	bool sent; /* the head was sent and its results are awaited */
+	PGresult *result; /* the head's result so far */
+	bool conn_lost; /* the last failure was a broken connection */
+};
+
+struct pq {
+	struct lane lanes[PQ_LANES];
+};
+
+static void kick(struct lane *q);
 
 static void op_free(struct pq_op *op)
 {
@@ -39,7 +45,7 @@ static void op_free(struct pq_op *op)
 }
 
 /* Detach the whole queue, then fail each op: callbacks may submit again. */
-static void fail_all(struct pq *q)
+static void fail_all(struct lane *q)
 {
 	struct pq_op *op = q->head;
 
@@ -47,19 +53,16 @@ static void fail_all(struct pq *q)
 	q->sent = false;
 	while (op) {
 		struct pq_op *next = op->next;
-		op->done(q->w, NULL, op->arg);
+		op->done(q->w, NULL, q->conn_lost);
 		op_free(op);
 		op = next;
 	}
 }
 
-static void drop_connection(struct pq *q)
+static void drop_connection(struct lane *q)
 {
-	if (q->rev)
-		event_free(q->rev);
-	if (q->wev)
-		event_free(q->wev);
-	q->rev = q->wev = NULL;
+	worker_event_free(&q->rev);
+	worker_event_free(&q->wev);
 	if (q->conn)
 		PQfinish(q->conn);
 	q->conn = NULL;
@@ -67,7 +70,7 @@ static void drop_connection(struct pq *q)
 	q->result = NULL;
 }
 
-static void broken(struct pq *q, const char *what)
+static void broken(struct lane *q, const char *what)
 {
 	log_warn("%s: %s", what, q->conn ? PQerrorMessage(q->conn) : "no connection");
 	drop_connection(q);
@@ -76,7 +79,7 @@ static void broken(struct pq *q, const char *what)
 }
 
 /* The head op's results are all in: hand them over and start the next one. */
-static void finish_head(struct pq *q)
+static void finish_head(struct lane *q)
 {
 	struct pq_op *op = q->head;
 	PGresult *res = q->result;
@@ -92,14 +95,25 @@ static void finish_head(struct pq *q)
 	if (!ok)
 		log_error("statement failed: %s",
 			res ? PQresultErrorMessage(res) : PQerrorMessage(q->conn));
-	op->done(q->w, ok ? res : NULL, op->arg);
+	op->done(q->w, ok ? res : NULL, false);
 	PQclear(res);
 	op_free(op);
 }
 
+/* Keep the head's first result; a later one only matters if it is an error. */
+static void keep_result(struct lane *q, PGresult *res)
+{
+	if (!q->result || PQresultStatus(res) == PGRES_FATAL_ERROR) {
+		PQclear(q->result);
+		q->result = res;
+	} else {
+		PQclear(res);
+	}
+}
+
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
-	struct pq *q = arg;
+	struct lane *q = arg;
 
 	if (!PQconsumeInput(q->conn)) {
 		broken(q, "database connection lost");
@@ -112,19 +126,13 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 			kick(q);
 			return;
 		}
-		/* Keep the first result; a later one only matters if it is an error. */
-		if (!q->result || PQresultStatus(res) == PGRES_FATAL_ERROR) {
-			PQclear(q->result);
-			q->result = res;
-		} else {
-			PQclear(res);
-		}
+		keep_result(q, res);
 	}
 }
 
 static void on_writable(evutil_socket_t fd, short what, void *arg)
 {
-	struct pq *q = arg;
+	struct lane *q = arg;
 	int rc = PQflush(q->conn);
 
 	if (rc < 0)
@@ -133,7 +141,7 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 		event_del(q->wev);
 }
 
-/* pghook_claim (sql/0002_worker.sql) fails a delivery whose lease was lost this many
+/* pghook_claim fails a delivery whose lease was lost this many
  * times in a row: as many as the schedule has attempts, so a delivery that crashes workers
  * gets exactly the chances a failing one gets. */
 static bool set_lost_lease_limit(PGconn *conn, const struct ph_config *cfg)
@@ -148,7 +156,7 @@ static bool set_lost_lease_limit(PGconn *conn, const struct ph_config *cfg)
 	return ok;
 }
 
-static bool connect_now(struct pq *q)
+static bool connect_now(struct lane *q)
 {
 	struct worker *w = q->w;
 	const char *conninfo = w->cfg->database_url ? w->cfg->database_url : "";
@@ -165,7 +173,7 @@ static bool connect_now(struct pq *q)
 }
 
 /* Send the head op if nothing is in flight. */
-static void kick(struct pq *q)
+static void kick(struct lane *q)
 {
 	struct pq_op *op = q->head;
 
@@ -189,9 +197,9 @@ static void kick(struct pq *q)
 }
 
 void pq_submit(struct worker *w, enum pq_lane lane, const char *sql, int nparams,
-	const char *const *params, pq_done_fn done, void *arg)
+	const char *const *params, pq_done_fn done)
 {
-	struct pq *q = &w->pq[lane];
+	struct lane *q = &w->pq->lanes[lane];
 	struct pq_op *op = ph_xcalloc(1, sizeof(*op));
 
 	op->sql = sql;
@@ -199,7 +207,6 @@ void pq_submit(struct worker *w, enum pq_lane lane, const char *sql, int nparams
 	for (int i = 0; i < nparams; i++)
 		op->params[i] = params[i] ? ph_xstrdup(params[i]) : NULL;
 	op->done = done;
-	op->arg = arg;
 	if (q->tail)
 		q->tail->next = op;
 	else
@@ -208,7 +215,7 @@ void pq_submit(struct worker *w, enum pq_lane lane, const char *sql, int nparams
 	kick(q);
 }
 
-static void drain_lane(struct pq *q)
+static void drain_lane(struct lane *q)
 {
 	while (q->head) {
 		if (!q->sent) {
@@ -221,14 +228,8 @@ static void drain_lane(struct pq *q)
 		while (PQflush(q->conn) == 1)
 			;
 		PGresult *res;
-		while ((res = PQgetResult(q->conn))) {
-			if (!q->result || PQresultStatus(res) == PGRES_FATAL_ERROR) {
-				PQclear(q->result);
-				q->result = res;
-			} else {
-				PQclear(res);
-			}
-		}
+		while ((res = PQgetResult(q->conn)))
+			keep_result(q, res);
 		if (PQstatus(q->conn) != CONNECTION_OK) {
 			broken(q, "database connection lost");
 			return;
@@ -240,24 +241,25 @@ static void drain_lane(struct pq *q)
 
 void pq_drain(struct worker *w)
 {
+	struct lane *claims = &w->pq->lanes[PQ_CLAIM], *completions = &w->pq->lanes[PQ_COMPLETE];
+
 	/* A completion's callback may claim: drain until both lanes are idle. */
-	for (int i = 0; i < 16 && (w->pq[PQ_CLAIM].head || w->pq[PQ_COMPLETE].head); i++) {
-		drain_lane(&w->pq[PQ_COMPLETE]);
-		drain_lane(&w->pq[PQ_CLAIM]);
+	for (int i = 0; i < 16 && (claims->head || completions->head); i++) {
+		drain_lane(completions);
+		drain_lane(claims);
 	}
 }
 
 void pq_init(struct worker *w)
 {
+	w->pq = ph_xcalloc(1, sizeof(*w->pq));
 	for (int i = 0; i < PQ_LANES; i++)
-		w->pq[i].w = w;
+		w->pq->lanes[i].w = w;
 }
 
-/* Ready: the claim lane is connected (it claims at start), and the completion lane is
- * connected or has not needed a connection yet. */
 bool pq_ready(const struct worker *w)
 {
-	const struct pq *c = &w->pq[PQ_CLAIM], *d = &w->pq[PQ_COMPLETE];
+	const struct lane *c = &w->pq->lanes[PQ_CLAIM], *d = &w->pq->lanes[PQ_COMPLETE];
 
 	return c->conn && PQstatus(c->conn) == CONNECTION_OK &&
 		(d->conn ? PQstatus(d->conn) == CONNECTION_OK : !d->conn_lost);
@@ -265,8 +267,12 @@ bool pq_ready(const struct worker *w)
 
 void pq_finish(struct worker *w)
 {
+	if (!w->pq)
+		return;
 	for (int i = 0; i < PQ_LANES; i++) {
-		fail_all(&w->pq[i]);
-		drop_connection(&w->pq[i]);
+		fail_all(&w->pq->lanes[i]);
+		drop_connection(&w->pq->lanes[i]);
 	}
+	free(w->pq);
+	w->pq = NULL;
 }

@@ -42,13 +42,26 @@ static void case_done(const char *name, int failures_before)
 		fprintf(stderr, "  in case \"%s\"\n", name);
 }
 
+/* Load the environment env into cfg: it must succeed without a message. */
+static void load_ok(const struct env_var *env, struct ph_config *cfg)
+{
+	char err[256] = "";
+	fake_env = env;
+	CHECK(ph_config_load_from(cfg, fake_getenv, err, sizeof(err)));
+	CHECK_STR(err, "");
+}
+
 static void check_defaults(const struct ph_config *cfg)
 {
 	static const int64_t retry[] = { 0, 5 * SEC, 5 * MIN, 30 * MIN, 2 * HOUR, 5 * HOUR,
 		10 * HOUR, 10 * HOUR };
 	CHECK(cfg->database_url == NULL);
 	CHECK_STR(cfg->listen, "0.0.0.0:8080");
+	CHECK_STR(cfg->listen_addr.host, "0.0.0.0");
+	CHECK(cfg->listen_addr.port == 8080);
 	CHECK_STR(cfg->metrics_listen, "0.0.0.0:9090");
+	CHECK_STR(cfg->metrics_addr.host, "0.0.0.0");
+	CHECK(cfg->metrics_addr.port == 9090);
 	CHECK(cfg->admin_key == NULL);
 	CHECK(cfg->secret_key == NULL);
 	CHECK(cfg->allow_cidrs == NULL);
@@ -91,7 +104,7 @@ static void test_all_set(void)
 	static const struct env_var env[] = {
 		{ "DATABASE_URL", "postgres://u@db/pghook" },
 		{ "PGHOOK_LISTEN", "127.0.0.1:8081" },
-		{ "PGHOOK_METRICS_LISTEN", "127.0.0.1:9091" },
+		{ "PGHOOK_METRICS_LISTEN", "[::1]:9091" },
 		{ "PGHOOK_ADMIN_KEY", "admin-secret" },
 		{ "PGHOOK_SECRET_KEY", "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s=" },
 		{ "PGHOOK_ALLOW_CIDRS", "10.0.0.0/8,192.168.0.0/16" },
@@ -110,13 +123,12 @@ static void test_all_set(void)
 		{ NULL, NULL },
 	};
 	struct ph_config cfg;
-	char err[256] = "";
-	fake_env = env;
-	CHECK(ph_config_load_from(&cfg, fake_getenv, err, sizeof(err)));
-	CHECK_STR(err, "");
+	load_ok(env, &cfg);
 	CHECK_STR(cfg.database_url, "postgres://u@db/pghook");
 	CHECK_STR(cfg.listen, "127.0.0.1:8081");
-	CHECK_STR(cfg.metrics_listen, "127.0.0.1:9091");
+	CHECK_STR(cfg.metrics_listen, "[::1]:9091");
+	CHECK_STR(cfg.metrics_addr.host, "::1");
+	CHECK(cfg.metrics_addr.port == 9091);
 	CHECK_STR(cfg.admin_key, "admin-secret");
 	CHECK_STR(cfg.secret_key, "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s=");
 	CHECK_STR(cfg.allow_cidrs, "10.0.0.0/8,192.168.0.0/16");
@@ -142,9 +154,7 @@ static void test_lease_derived(void)
 {
 	static const struct env_var env[] = { { "PGHOOK_HTTP_TIMEOUT", "1m" }, { NULL, NULL } };
 	struct ph_config cfg;
-	char err[256];
-	fake_env = env;
-	CHECK(ph_config_load_from(&cfg, fake_getenv, err, sizeof(err)));
+	load_ok(env, &cfg);
 	CHECK(cfg.worker_lease_ms == 90 * SEC);
 	ph_config_finish(&cfg);
 }
@@ -169,9 +179,7 @@ static void test_limits(void)
 	};
 	struct ph_config cfg;
 	char err[256] = "";
-	fake_env = env;
-	CHECK(ph_config_load_from(&cfg, fake_getenv, err, sizeof(err)));
-	CHECK_STR(err, "");
+	load_ok(env, &cfg);
 	CHECK(cfg.retry_count == PH_RETRY_MAX);
 	CHECK(cfg.retry_schedule[PH_RETRY_MAX - 1] == SEC);
 	CHECK(cfg.worker_concurrency == 100000);
@@ -190,70 +198,112 @@ static void test_limits(void)
 	ph_config_finish(&cfg);
 }
 
+/* A variable's refused values and, when given, the whole message for the first of them. */
+static const struct {
+	const char *name;
+	const char *msg;
+	const char *values[4];
+} refused[] = {
+	{ "PGHOOK_WORKER_CONCURRENCY",
+		"PGHOOK_WORKER_CONCURRENCY: expected an integer in 1..100000, got \"0\"",
+		{ "0", "100001", "-5" } },
+	{ "PGHOOK_WORKER_BATCH",
+		"PGHOOK_WORKER_BATCH: expected an integer in 1..10000, got \"abc\"",
+		{ "abc", "10x", "1.5" } },
+	{ "PGHOOK_API_THREADS", NULL, { "513", "99999999999999999999999" } },
+	{ "PGHOOK_HTTP_TIMEOUT",
+		"PGHOOK_HTTP_TIMEOUT: expected a duration such as 500ms, 15s, 5m, got \"15\"",
+		{ "15", "0s", "1.5s" } },
+	{ "PGHOOK_WORKER_LEASE", NULL, { "999ms" } },
+	{ "PGHOOK_WORKER_POLL", NULL, { "9ms", "soon" } },
+	{ "PGHOOK_SHUTDOWN_TIMEOUT", NULL, { "-1s", "101d" } },
+	{ "PGHOOK_RETRY_SCHEDULE",
+		"PGHOOK_RETRY_SCHEDULE: expected 1..64 comma-separated durations, got \"5s,,5m\"",
+		{ "5s,,5m", "5s,5", "," } },
+	{ "PGHOOK_MAX_BODY_BYTES", "PGHOOK_MAX_BODY_BYTES: expected 1024..67108864, got \"1023\"",
+		{ "1023", "67108865", "1MB" } },
+	{ "PGHOOK_LOG_LEVEL",
+		"PGHOOK_LOG_LEVEL: expected debug, info, warn or error, got \"verbose\"",
+		{ "verbose", "INFO" } },
+	{ "PGHOOK_LISTEN",
+		"PGHOOK_LISTEN: expected host:port or [ipv6]:port with a port in 0..65535, got "
+		"\"8080\"",
+		{ "8080", "localhost:http", "127.0.0.1:65536" } },
+	{ "PGHOOK_METRICS_LISTEN",
+		"PGHOOK_METRICS_LISTEN: expected host:port or [ipv6]:port with a port in 0..65535, "
+		"got \"[::1]\"",
+		{ "[::1]", "[::1:9090" } },
+	/* The message never repeats a secret's value. */
+	{ "PGHOOK_SECRET_KEY", "PGHOOK_SECRET_KEY: expected base64 of 32 bytes", { "c2VjcmV0" } },
+};
+
+/* Load with name set to value alone: it must fail with an error that starts with the name
+ * and quotes the value (a secret's excepted), or is msg when msg is given. */
+static void check_refused(const char *name, const char *value, const char *msg)
+{
+	int before = check_failures;
+	const struct env_var env[] = { { name, value }, { NULL, NULL } };
+	struct ph_config cfg;
+	char err[256] = "", want_start[64], want_value[64];
+	fake_env = env;
+	CHECK(!ph_config_load_from(&cfg, fake_getenv, err, sizeof(err)));
+	snprintf(want_start, sizeof(want_start), "%s: ", name);
+	snprintf(want_value, sizeof(want_value), "got \"%s\"", value);
+	CHECK(strncmp(err, want_start, strlen(want_start)) == 0);
+	if (strcmp(name, "PGHOOK_SECRET_KEY") == 0)
+		CHECK(strstr(err, value) == NULL);
+	else
+		CHECK(strstr(err, want_value) != NULL);
+	if (msg)
+		CHECK_STR(err, msg);
+	ph_config_finish(&cfg);
+	case_done(value, before);
+}
+
 static void test_invalid(void)
 {
-	/* Each case sets one variable; the error must start with its name and quote the value.
-	 * Where msg is given, the whole message must match. */
+	for (size_t i = 0; i < PH_ARRAY_LEN(refused); i++)
+		for (size_t k = 0; k < PH_ARRAY_LEN(refused[i].values) && refused[i].values[k]; k++)
+			check_refused(refused[i].name, refused[i].values[k],
+				k == 0 ? refused[i].msg : NULL);
+}
+
+static void test_listen_parse(void)
+{
 	static const struct {
-		const char *name;
-		const char *value;
-		const char *msg;
-	} cases[] = {
-		{ "PGHOOK_WORKER_CONCURRENCY", "0",
-			"PGHOOK_WORKER_CONCURRENCY: expected an integer in 1..100000, got \"0\"" },
-		{ "PGHOOK_WORKER_CONCURRENCY", "100001", NULL },
-		{ "PGHOOK_WORKER_CONCURRENCY", "-5", NULL },
-		{ "PGHOOK_WORKER_BATCH", "abc",
-			"PGHOOK_WORKER_BATCH: expected an integer in 1..10000, got \"abc\"" },
-		{ "PGHOOK_WORKER_BATCH", "10x", NULL },
-		{ "PGHOOK_WORKER_BATCH", "1.5", NULL },
-		{ "PGHOOK_API_THREADS", "513", NULL },
-		{ "PGHOOK_API_THREADS", "99999999999999999999999", NULL },
-		{ "PGHOOK_HTTP_TIMEOUT", "15",
-			"PGHOOK_HTTP_TIMEOUT: expected a duration such as 500ms, 15s, 5m, got \"15\"" },
-		{ "PGHOOK_HTTP_TIMEOUT", "0s", NULL },
-		{ "PGHOOK_HTTP_TIMEOUT", "1.5s", NULL },
-		{ "PGHOOK_WORKER_LEASE", "999ms", NULL },
-		{ "PGHOOK_WORKER_POLL", "9ms", NULL },
-		{ "PGHOOK_WORKER_POLL", "soon", NULL },
-		{ "PGHOOK_SHUTDOWN_TIMEOUT", "-1s", NULL },
-		{ "PGHOOK_SHUTDOWN_TIMEOUT", "101d", NULL },
-		{ "PGHOOK_RETRY_SCHEDULE", "5s,,5m",
-			"PGHOOK_RETRY_SCHEDULE: expected 1..64 comma-separated durations, got "
-			"\"5s,,5m\"" },
-		{ "PGHOOK_RETRY_SCHEDULE", "5s,5", NULL },
-		{ "PGHOOK_RETRY_SCHEDULE", ",", NULL },
-		{ "PGHOOK_MAX_BODY_BYTES", "1023",
-			"PGHOOK_MAX_BODY_BYTES: expected 1024..67108864, got \"1023\"" },
-		{ "PGHOOK_MAX_BODY_BYTES", "67108865", NULL },
-		{ "PGHOOK_MAX_BODY_BYTES", "1MB", NULL },
-		{ "PGHOOK_LOG_LEVEL", "verbose",
-			"PGHOOK_LOG_LEVEL: expected debug, info, warn or error, got \"verbose\"" },
-		{ "PGHOOK_LOG_LEVEL", "INFO", NULL },
-		/* The message never repeats a secret's value. */
-		{ "PGHOOK_SECRET_KEY", "c2VjcmV0",
-			"PGHOOK_SECRET_KEY: expected base64 of 32 bytes" },
+		const char *in, *host;
+		uint16_t port;
+	} ok[] = {
+		{ "127.0.0.1:8080", "127.0.0.1", 8080 }, { "[::1]:9090", "::1", 9090 },
+		{ "[::]:0", "::", 0 }, { "[fe80::1%eth0]:80", "fe80::1%eth0", 80 },
+		{ ":9090", "", 9090 }, { "[]:9090", "", 9090 },
+		{ "localhost:65535", "localhost", 65535 },
+		{ "::1:9090", "::1", 9090 }, /* unbracketed: the last colon starts the port */
 	};
-	for (size_t i = 0; i < PH_ARRAY_LEN(cases); i++) {
+	for (size_t i = 0; i < PH_ARRAY_LEN(ok); i++) {
 		int before = check_failures;
-		const struct env_var env[] = { { cases[i].name, cases[i].value }, { NULL, NULL } };
-		struct ph_config cfg;
-		char err[256] = "", want_start[64], want_value[64];
-		fake_env = env;
-		CHECK(!ph_config_load_from(&cfg, fake_getenv, err, sizeof(err)));
-		snprintf(want_start, sizeof(want_start), "%s: ", cases[i].name);
-		snprintf(want_value, sizeof(want_value), "got \"%s\"", cases[i].value);
-		CHECK(strncmp(err, want_start, strlen(want_start)) == 0);
-		/* Messages quote the bad value, except a secret's. */
-		if (strcmp(cases[i].name, "PGHOOK_SECRET_KEY") == 0)
-			CHECK(strstr(err, cases[i].value) == NULL);
-		else
-			CHECK(strstr(err, want_value) != NULL);
-		if (cases[i].msg)
-			CHECK_STR(err, cases[i].msg);
-		ph_config_finish(&cfg);
-		case_done(cases[i].value, before);
+		struct ph_listen_addr a;
+		CHECK(ph_listen_parse(ok[i].in, &a));
+		CHECK_STR(a.host, ok[i].host);
+		CHECK(a.port == ok[i].port);
+		case_done(ok[i].in, before);
 	}
+	static const char *const bad[] = { "", ":", "8080", "127.0.0.1:", "127.0.0.1: 80",
+		"127.0.0.1:+80", "127.0.0.1:080808", "[::1]", "[::1]9090", "::1]:9090", "[::1]:-1",
+		"[::1:9090", "a[b]:80" };
+	for (size_t i = 0; i < PH_ARRAY_LEN(bad); i++) {
+		struct ph_listen_addr a;
+		int before = check_failures;
+		CHECK(!ph_listen_parse(bad[i], &a));
+		case_done(bad[i], before);
+	}
+	char longest[300];
+	struct ph_listen_addr a;
+	memset(longest, 'h', sizeof(longest));
+	strcpy(longest + 255, ":1");
+	CHECK(ph_listen_parse(longest, &a) && strlen(a.host) == 255);
+	strcpy(longest + 256, ":1");
+	CHECK(!ph_listen_parse(longest, &a)); /* one character too long for a host */
 }
 
 /* A message longer than the buffer is cut, still NUL-terminated. */
@@ -276,6 +326,7 @@ int main(void)
 	test_lease_derived();
 	test_limits();
 	test_invalid();
+	test_listen_parse();
 	test_small_err_buffer();
 	return check_finish("config");
 }

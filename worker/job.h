@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * job: one transfer in the curl multi, a delivery attempt or a notification email. Made by
+ * claim (deliveries) or notify (emails), run by deliver, and handed with its result to record
+ * or back to notify; whoever holds a job owns it, and job_destroy frees it.
+ */
+#ifndef PGHOOK_WORKER_JOB_H
+#define PGHOOK_WORKER_JOB_H
+
+#include <curl/curl.h>
+#include <stddef.h>
+
+#include "request.h"
+
+enum job_kind {
+	JOB_DELIVERY,
+	JOB_EMAIL,
+};
+
+struct job {
+	enum job_kind kind;
+	struct job *prev, *next; /* deliver's list of running jobs: only deliver.c links them */
+	CURL *easy; /* the handle in the multi (req.easy for deliveries) */
+	/* JOB_DELIVERY */
+	struct ph_request req; /* req.owner points back here */
+	char *id, *webhook_id, *event_id, *url, *secret, *previous_secret, *payload;
+	long long token; /* the claim's: an outcome is written only while it still matches */
+	int attempt_count; /* attempts before this one */
+	/* JOB_EMAIL */
+	long long notification_id;
+	int email_attempts;
+	char *message;
+	size_t message_len, message_off;
+	struct curl_slist *rcpt;
+	char error[CURL_ERROR_SIZE];
+};
+
+/* Free j and everything it holds, its easy handle included (NULL is fine). Remove the handle
+ * from the multi first. */
+void job_destroy(struct job *j);
+
+#endif
