@@ -4,18 +4,12 @@
  * (seed 002), and replays (seed 004).
  */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "routes.h"
 #include "validate.h"
 
 static const char *const delivery_statuses[] = { "pending", "retry_scheduled", "delivering",
 	"delivered", "failed" };
-
-/* Statuses an external attempt may set: all but delivering, the worker's own. */
-static const char *const attempt_statuses[] = { "pending", "retry_scheduled", "delivered",
-	"failed" };
 
 void deliveries_list(struct req *r)
 {
@@ -64,66 +58,18 @@ void deliveries_attempts(struct req *r)
 		2, params);
 }
 
-/* The attempt body of seed 002; strings borrowed from the body object. */
-struct attempt_input {
-	const char *status, *error, *next_retry, *response_body;
-	char code[8];
-	bool has_code;
-};
-
-static void check_code(struct ph_verr *v, json_object *body, struct attempt_input *in)
-{
-	json_object *c = NULL;
-	if (!json_object_object_get_ex(body, "responseStatusCode", &c) || !c)
-		return;
-	int64_t n = json_object_is_type(c, json_type_int) ? json_object_get_int64(c) : 0;
-	if (n < 100 || n > 599) {
-		ph_verr_add(v, "body", "responseStatusCode", "greater_than_equal",
-			"responseStatusCode must be an integer from 100 to 599 or null");
-		return;
-	}
-	snprintf(in->code, sizeof(in->code), "%d", (int)n);
-	in->has_code = true;
-}
-
-static bool check_attempt(struct req *r, json_object *body, struct attempt_input *in)
-{
-	struct ph_verr v;
-	json_object *rb = NULL;
-	ph_verr_init(&v);
-	memset(in, 0, sizeof(*in));
-	if (v_string(&v, body, LOC_BODY, "status", true, false, 32, &in->status) == FIELD_SET &&
-		!str_in(in->status, attempt_statuses, PH_ARRAY_LEN(attempt_statuses)))
-		ph_verr_add(&v, "body", "status", "enum",
-			"status must be pending, retry_scheduled, delivered or failed");
-	check_code(&v, body, in);
-	if (v_object(&v, body, LOC_BODY, "responseBody", false, true, &rb) == FIELD_SET)
-		in->response_body = ph_json_compact(rb, NULL);
-	v_string(&v, body, LOC_BODY, "lastError", false, true, 4096, &in->error);
-	if (v_string(&v, body, LOC_BODY, "nextRetryAt", false, true, 64, &in->next_retry) ==
-			FIELD_SET &&
-		!rfc3339_valid(in->next_retry))
-		ph_verr_add(&v, "body", "nextRetryAt", "datetime_parsing",
-			"nextRetryAt must be an RFC 3339 date-time");
-	if (in->status && strcmp(in->status, "retry_scheduled") == 0 && !in->next_retry &&
-		!ph_verr_any(&v))
-		ph_verr_add(&v, "body", "nextRetryAt", "missing",
-			"nextRetryAt is required when status is retry_scheduled");
-	if (!ph_verr_any(&v))
-		return true;
-	reply_verr(r, &v);
-	return false;
-}
-
 void deliveries_record_attempt(struct req *r)
 {
-	struct attempt_input in;
+	struct ph_attempt_input in;
+	struct ph_verr v;
 	json_object *body = req_body_object(r);
 	if (!body)
 		return;
-	if (check_attempt(r, body, &in)) {
+	ph_verr_init(&v);
+	ph_validate_attempt(&v, body, &in);
+	if (req_valid(r, &v)) {
 		const char *params[] = { r->tenant_id, r->params[0], in.status,
-			in.has_code ? in.code : NULL, in.response_body, in.error, in.next_retry };
+			in.code[0] ? in.code : NULL, in.response_body, in.error, in.next_retry };
 		reply_query(r, 200, "delivery",
 			"select pghook_record_attempt($1, $2, $3, $4::int, $5, $6, $7::timestamptz,"
 			" 'external', null, null, null)",

@@ -21,8 +21,6 @@
 #include "routes.h"
 #include "validate.h"
 
-#define BATCH_MAX 1000
-
 static const char *const event_statuses[] = { "pending", "delivered", "failed", "skipped" };
 
 /* What the api knows of one event it stores, borrowed from the parsed body. The answer is
@@ -188,23 +186,8 @@ static bool check_batch(struct req *r, json_object *body, json_object **events)
 {
 	struct ph_verr v;
 	ph_verr_init(&v);
-	*events = ph_json_get(body, "events");
-	size_t n = 0;
-	if (!*events || !json_object_is_type(*events, json_type_array)) {
-		ph_verr_add(&v, "body", "events", "list_type", "events must be an array");
-	} else {
-		n = json_object_array_length(*events);
-		if (n < 1 || n > BATCH_MAX)
-			ph_verr_add(&v, "body", "events", "too_long",
-				"events must hold 1 to 1000 events");
-	}
-	for (size_t i = 0; i < n && n <= BATCH_MAX; i++)
-		validate_event(&v, json_object_array_get_idx(*events, i),
-			(struct field_loc){ "events", (int)i });
-	if (!ph_verr_any(&v))
-		return true;
-	reply_verr(r, &v);
-	return false;
+	*events = ph_validate_batch(&v, body);
+	return req_valid(r, &v);
 }
 
 /* The JSON array pghook_ingest_rows reads, written from evs (each payload serialized once,
@@ -427,10 +410,9 @@ void events_create(struct req *r)
 	if (!body)
 		return;
 	ph_verr_init(&v);
-	validate_event(&v, body, LOC_BODY);
-	if (ph_verr_any(&v)) {
+	ph_validate_event(&v, body, PH_LOC_BODY);
+	if (!req_valid(r, &v)) {
 		json_object_put(body);
-		reply_verr(r, &v);
 		return;
 	}
 	if (ctx->ingest_queued == INGEST_QUEUE_MAX)
@@ -463,7 +445,7 @@ void events_batch(struct req *r)
 	struct ingest_event *evs = NULL;
 	struct evbuffer *out = NULL;
 	PGresult *res = NULL;
-	int first[BATCH_MAX];
+	int first[PH_BATCH_MAX];
 	if (!body)
 		return;
 	if (!check_batch(r, body, &events))

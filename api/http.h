@@ -82,8 +82,9 @@ void reply_buffer(struct req *r, int status, struct evbuffer *buf);
 void reply_json(struct req *r, int status, json_object *obj);
 /* Answer {"error": {"code": code, "message": ...}}. */
 void reply_error(struct req *r, int status, const char *code, const char *fmt, ...) PH_PRINTF(4, 5);
-/* Answer 422 with the collected validation errors; leaves v empty. */
-void reply_verr(struct req *r, struct ph_verr *v);
+/* True when v collected no validation error; otherwise answers 422 with them (leaving v
+ * empty) and returns false. */
+bool req_valid(struct req *r, struct ph_verr *v) PH_MUSTCHECK;
 /* Answer 422 for a single problem at [where, name]. */
 void reply_invalid(
 	struct req *r, const char *where, const char *name, const char *type, const char *msg);
@@ -128,8 +129,5 @@ bool req_enum_param(struct req *r, const char *name, const char *const *set, siz
 /* Parse an RFC 3339 query parameter into a normalised string for PostgreSQL; NULL when absent.
  * On bad input answers 422 and sets *ok to false. */
 const char *req_time_param(struct req *r, const char *name, bool *ok);
-
-/* True when s is an RFC 3339 date-time with a Z or numeric offset. */
-bool rfc3339_valid(const char *s);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "route.h"
 #include "routes.h"
 
 #define GET    EVHTTP_REQ_GET
@@ -95,50 +96,12 @@ static void record(size_t route, int status, long long us)
 	}
 }
 
-/* Split path into segments and compare with pattern; {x} segments capture into r->params. */
-static bool match(const char *pattern, struct req *r)
-{
-	const char *p = pattern, *s = r->path_buf;
-	int np = 0;
-	while (*p && *s) {
-		if (*p != '/' || *s != '/')
-			return false;
-		p++;
-		s++;
-		const char *pe = strchr(p, '/'), *se = strchr(s, '/');
-		size_t pl = pe ? (size_t)(pe - p) : strlen(p);
-		size_t sl = se ? (size_t)(se - s) : strlen(s);
-		if (*p == '{') {
-			if (sl == 0 || np == REQ_MAX_PARAMS)
-				return false;
-			r->params[np++] = s;
-		} else if (pl != sl || strncmp(p, s, pl) != 0) {
-			return false;
-		}
-		p += pl;
-		s += sl;
-	}
-	return *p == '\0' && *s == '\0';
-}
-
-/* Terminate the captured parameters in place: each ends at the next '/'. Only done once the
- * route is chosen, since matching needs the slashes. */
-static void terminate_params(struct req *r)
-{
-	for (int i = 0; i < REQ_MAX_PARAMS && r->params[i]; i++) {
-		char *slash = strchr((char *)r->params[i], '/');
-		if (slash)
-			*slash = '\0';
-	}
-}
-
 static size_t find_route(struct req *r, bool *path_known)
 {
 	enum evhttp_cmd_type method = evhttp_request_get_command(r->ev);
 	*path_known = false;
 	for (size_t i = 0; i < N_ROUTES; i++) {
-		memset(r->params, 0, sizeof(r->params));
-		if (!match(routes[i].pattern, r))
+		if (!ph_route_match(routes[i].pattern, r->path_buf, r->params, REQ_MAX_PARAMS))
 			continue;
 		*path_known = true;
 		if (routes[i].method == method ||
@@ -176,7 +139,8 @@ static void run(struct req *r, size_t idx, bool path_known)
 		return;
 	}
 	r->route = &routes[idx];
-	terminate_params(r);
+	/* Only now that the route is chosen: matching needs the slashes. */
+	ph_route_cut(r->path_buf, r->params, REQ_MAX_PARAMS);
 	if (r->route->auth == ROUTE_TENANT && !auth_tenant(r))
 		return;
 	if (r->route->auth == ROUTE_ADMIN && !auth_admin(r))

@@ -14,13 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "log.h"
 #include "request.h"
 #include "router.h"
 #include "routes.h"
+#include "validate.h"
 
 struct send_job {
 	struct req r; /* a copy: the router's request context ends when the handler returns */
@@ -181,8 +181,8 @@ static bool load(struct send_job *j)
 static void send_now(struct req *r)
 {
 	const char *nf = req_query(r, "notify_failure");
-	if (nf && strcasecmp(nf, "true") != 0 && strcasecmp(nf, "false") != 0 &&
-		strcmp(nf, "1") != 0 && strcmp(nf, "0") != 0) {
+	bool notify_failure = true;
+	if (nf && !ph_parse_bool(nf, &notify_failure)) {
 		reply_invalid(r, "query", "notify_failure", "bool_parsing",
 			"notify_failure must be true or false");
 		return;
@@ -190,7 +190,7 @@ static void send_now(struct req *r)
 	struct send_job *j = ph_xcalloc(1, sizeof(*j));
 	j->r = *r;
 	TAILQ_INIT(&j->r.query); /* the router frees the original query list */
-	j->notify_failure = !nf || strcasecmp(nf, "true") == 0 || strcmp(nf, "1") == 0;
+	j->notify_failure = notify_failure;
 	if (!load(j)) {
 		r->status = j->r.status;
 		job_free(j);

@@ -11,81 +11,16 @@
 #include "hash.h"
 #include "log.h"
 #include "routes.h"
-#include "sign.h"
 #include "validate.h"
 
-/* What a create or patch body asked for; strings borrowed from the parsed body. */
-struct webhook_input {
-	const char *url;
-	const char *description;
-	const char *email;
-	const char *secret;
-	const char *subscriptions; /* compact JSON array, or NULL */
-	const char *metadata; /* compact JSON object, or NULL */
-	enum field_state description_st, email_st;
-};
-
-static void check_subscriptions(
-	struct ph_verr *v, json_object *body, bool required, struct webhook_input *in)
-{
-	json_object *subs = NULL;
-	if (!json_object_object_get_ex(body, "subscriptions", &subs)) {
-		if (required)
-			ph_verr_add(v, "body", "subscriptions", "missing", "field required");
-		return;
-	}
-	size_t n = subs && json_object_is_type(subs, json_type_array)
-		? json_object_array_length(subs)
-		: 0;
-	if (n == 0 || n > 500) {
-		ph_verr_add(v, "body", "subscriptions", "list_type",
-			"subscriptions must be a non-empty array of event types (\"*\" for all)");
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		json_object *t = json_object_array_get_idx(subs, i);
-		const char *s =
-			json_object_is_type(t, json_type_string) ? json_object_get_string(t) : "";
-		if (strcmp(s, "*") != 0 && !event_type_valid(s)) {
-			ph_verr_add_item(v, "subscriptions", (int)i, NULL,
-				"string_pattern_mismatch",
-				"event types match ^[A-Za-z0-9_.:-]{1,128}$");
-			return;
-		}
-	}
-	in->subscriptions = ph_json_compact(subs, NULL);
-}
-
 /* Validate a webhook body; required fields are enforced only when creating. */
-static bool parse_input(struct req *r, json_object *body, bool creating, struct webhook_input *in)
+static bool parse_input(
+	struct req *r, json_object *body, bool creating, struct ph_webhook_input *in)
 {
 	struct ph_verr v;
 	ph_verr_init(&v);
-	memset(in, 0, sizeof(*in));
-	if (v_string(&v, body, LOC_BODY, "url", creating, false, 2048, &in->url) == FIELD_SET &&
-		!webhook_url_valid(in->url))
-		ph_verr_add(&v, "body", "url", "url_scheme",
-			"url must be an http or https URL with a host");
-	check_subscriptions(&v, body, creating, in);
-	in->description_st =
-		v_string(&v, body, LOC_BODY, "description", false, true, 1024, &in->description);
-	in->email_st =
-		v_string(&v, body, LOC_BODY, "notificationEmail", false, true, 254, &in->email);
-	if (in->email_st == FIELD_SET && !email_valid(in->email))
-		ph_verr_add(&v, "body", "notificationEmail", "value_error",
-			"not a valid email address");
-	if (v_string(&v, body, LOC_BODY, "secret", false, !creating, 128, &in->secret) ==
-			FIELD_SET &&
-		!ph_sign_secret_valid(in->secret))
-		ph_verr_add(&v, "body", "secret", "value_error",
-			"secret must be whsec_ followed by base64 of 24 to 64 bytes");
-	json_object *meta = NULL;
-	if (v_object(&v, body, LOC_BODY, "metadata", false, false, &meta) == FIELD_SET)
-		in->metadata = ph_json_compact(meta, NULL);
-	if (!ph_verr_any(&v))
-		return true;
-	reply_verr(r, &v);
-	return false;
+	ph_validate_webhook(&v, body, creating, in);
+	return req_valid(r, &v);
 }
 
 /* Signing secrets at rest: encrypted when PGHOOK_SECRET_KEY is set (common/crypto.h), bound to
@@ -165,7 +100,7 @@ static void reply_webhook(struct req *r, int status, PGresult *res)
 static void create(struct req *r, int status)
 {
 	json_object *body = req_body_object(r);
-	struct webhook_input in;
+	struct ph_webhook_input in;
 	if (!body)
 		return;
 	if (!parse_input(r, body, true, &in)) {
@@ -242,15 +177,15 @@ void webhooks_list(struct req *r)
 void webhooks_patch(struct req *r)
 {
 	json_object *body = req_body_object(r);
-	struct webhook_input in;
+	struct ph_webhook_input in;
 	if (!body)
 		return;
 	if (!parse_input(r, body, false, &in)) {
 		json_object_put(body);
 		return;
 	}
-	const char *set_desc = in.description_st == FIELD_ABSENT ? "f" : "t";
-	const char *set_email = in.email_st == FIELD_ABSENT ? "f" : "t";
+	const char *set_desc = in.description_st == PH_FIELD_ABSENT ? "f" : "t";
+	const char *set_email = in.email_st == PH_FIELD_ABSENT ? "f" : "t";
 	char *stored = seal(r, in.secret, r->params[0]);
 	const char *params[] = { r->tenant_id, r->params[0], in.url, set_desc, in.description,
 		in.subscriptions, set_email, in.email, in.metadata, stored };
