@@ -16,8 +16,8 @@
 
 #include "log.h"
 
+#include "defer.h"
 #include "notifier.h"
-#include "router.h"
 #include "routes.h"
 #include "validate.h"
 
@@ -313,36 +313,27 @@ static PGresult *store(
  * of the earlier request's event (200), as it would be one statement later.
  */
 struct ingest_job {
-	struct req r; /* a copy: the router's request context ends when the handler returns */
+	struct deferred d;
 	json_object *body;
 	struct ingest_event e; /* borrowed from body */
-	bool orphaned; /* the client left: evhttp freed r.ev */
 };
-
-static void job_conn_closed(struct evhttp_connection *conn, void *arg)
-{
-	((struct ingest_job *)arg)->orphaned = true;
-}
 
 /* Answer job i of a stored group (res NULL when the statement failed) and count it. The
  * group's other events stay alive: a repeated sourceKey shows an earlier job's event. */
 static void job_finish(
 	struct ingest_job *j, const struct ingest_event *evs, size_t i, PGresult *res, int *first)
 {
-	if (j->orphaned)
-		j->r.ev = NULL;
-	else
-		evhttp_connection_set_closecb(evhttp_request_get_connection(j->r.ev), NULL, NULL);
+	struct req *r = &j->d.r;
+	defer_resume(&j->d);
 	struct evbuffer *out = evbuffer_new();
-	enum shown shown = res ? add_event(out, &j->r.ctx->db, j->r.tenant_id, evs, i, res, first)
-			       : SHOWN_FAILED;
+	enum shown shown =
+		res ? add_event(out, &r->ctx->db, r->tenant_id, evs, i, res, first) : SHOWN_FAILED;
 	if (shown == SHOWN_FAILED)
-		reply_db_error(&j->r);
+		reply_db_error(r);
 	else
-		reply_buffer(&j->r, shown == SHOWN_CREATED ? 201 : 200, out);
+		reply_buffer(r, shown == SHOWN_CREATED ? 201 : 200, out);
 	evbuffer_free(out);
-	j->r.ctx->deferred--;
-	router_record(&j->r);
+	defer_end(&j->d);
 }
 
 /* Store the n queued jobs of one tenant with one statement and answer them. */
@@ -354,8 +345,9 @@ static void store_group(struct api_ctx *ctx, struct ingest_job **g, size_t n)
 		evs[i] = g[i]->e;
 	PGresult *res = NULL;
 	/* The router ended each request's tenant scope when its handler returned: scope again. */
-	if (ph_db_set_tenant(&ctx->db, g[0]->r.tenant_id))
-		res = store(&ctx->db, g[0]->r.tenant_id, evs, n, first);
+	const char *tenant = g[0]->d.r.tenant_id;
+	if (ph_db_set_tenant(&ctx->db, tenant))
+		res = store(&ctx->db, tenant, evs, n, first);
 	else
 		log_error("cannot set the tenant scope");
 	if (res)
@@ -387,7 +379,8 @@ static void ingest_flush(struct api_ctx *ctx)
 			continue;
 		size_t k = 0;
 		for (size_t j = i; j < n; j++) {
-			if (jobs[j] && strcmp(jobs[j]->r.tenant_id, jobs[i]->r.tenant_id) == 0) {
+			if (jobs[j] &&
+				strcmp(jobs[j]->d.r.tenant_id, jobs[i]->d.r.tenant_id) == 0) {
 				group[k++] = jobs[j];
 				if (j > i)
 					jobs[j] = NULL;
@@ -429,14 +422,10 @@ void events_create(struct req *r)
 		return;
 	}
 	struct ingest_job *j = ph_xcalloc(1, sizeof(*j));
-	j->r = *r;
-	TAILQ_INIT(&j->r.query); /* the router frees the original query list */
 	j->body = body;
 	ingest_event_init(&j->e, body);
-	evhttp_connection_set_closecb(conn, job_conn_closed, j);
+	defer_begin(&j->d, r);
 	ctx->ingest_queue[ctx->ingest_queued++] = j;
-	r->deferred = true;
-	ctx->deferred++; /* the loop does not exit at shutdown before this is answered */
 }
 
 void events_batch(struct req *r)

@@ -47,7 +47,7 @@ struct api_ctx {
 	struct server *srv;
 	struct ph_db db;
 	int thread_index;
-	int deferred; /* requests answered later (send.c); this loop only */
+	int deferred; /* requests answered later (defer.h); this loop only */
 	long long last_answer_us; /* when this loop last answered, for the shutdown drain */
 	struct auth_cache_entry auth_cache[AUTH_CACHE_SLOTS];
 	/* single-event ingests waiting for this loop's next group commit (events.c) */
@@ -67,7 +67,7 @@ struct req {
 	struct evkeyvalq query;
 	char tenant_id[PH_ID_MAX];
 	int status; /* 0 until answered */
-	bool deferred; /* the handler will answer later, from another callback */
+	bool deferred; /* the handler will answer later (defer.h) */
 	size_t route_index; /* for metrics */
 	long long start_us;
 };

@@ -173,7 +173,7 @@ void router_dispatch(struct evhttp_request *ev, void *arg)
 	}
 	evhttp_clear_headers(&r.query);
 	/* The tenant scope ends with the handler; a deferred handler scopes its later statements
-	 * itself (send.c). */
+	 * itself (events.c, send.c). */
 	if (!ph_db_set_tenant(&r.ctx->db, NULL))
 		log_warn("cannot clear the tenant scope");
 	if (!r.deferred)
