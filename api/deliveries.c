@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
- * deliveries: reading deliveries and their attempts, recording attempts made elsewhere
- * (seed 002), and replays (seed 004).
+ * deliveries: reading deliveries and their attempts, recording attempts made elsewhere,
+ * and replays.
  */
 #include <stdio.h>
 
@@ -83,12 +83,4 @@ void deliveries_replay(struct req *r)
 	const char *params[] = { r->tenant_id, r->params[0] };
 	reply_query(r, 201, "delivery", "select pghook_delivery_json(pghook_replay($1, $2))", 2,
 		params);
-}
-
-/* Seed 004 answers 200 with its snake_case WebhookDeliveryResponse. */
-void deliveries_replay_seed004(struct req *r)
-{
-	const char *params[] = { r->tenant_id, r->params[0] };
-	reply_query(
-		r, 200, "delivery", "select pghook_seed004_json(pghook_replay($1, $2))", 2, params);
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "compat.h"
 #include "log.h"
 #include "route.h"
 #include "routes.h"
@@ -28,8 +29,8 @@ static const struct route routes[] = {
 	{ GET, "/openapi.json", ops_openapi, ROUTE_PUBLIC },
 	{ POST, "/admin/v1/tenants", admin_tenants_create, ROUTE_ADMIN },
 	{ POST, "/admin/v1/tenants/{id}/keys", admin_keys_create, ROUTE_ADMIN },
-	{ POST, "/v1/webhook/create", webhooks_create_seed003, ROUTE_TENANT },
-	{ POST, "/v1/webhooks/deliveries/{id}/replay", deliveries_replay_seed004, ROUTE_TENANT },
+	{ POST, "/v1/webhook/create", compat_decoda_webhook_create, ROUTE_TENANT },
+	{ POST, "/v1/webhooks/deliveries/{id}/replay", compat_replay_delivery, ROUTE_TENANT },
 	{ POST, "/v1/webhooks", webhooks_create, ROUTE_TENANT },
 	{ GET, "/v1/webhooks", webhooks_list, ROUTE_TENANT },
 	{ GET, "/v1/webhooks/{id}", webhooks_get, ROUTE_TENANT },
@@ -49,9 +50,9 @@ static const struct route routes[] = {
 	{ POST, "/v1/deliveries/{id}/attempts", deliveries_record_attempt, ROUTE_TENANT },
 	{ POST, "/v1/deliveries/{id}/replay", deliveries_replay, ROUTE_TENANT },
 	{ POST, "/v1/deliveries/{id}/send", deliveries_send, ROUTE_TENANT },
-	{ POST, "/v1/outbound-webhook-deliveries/{id}/attempts", deliveries_record_attempt,
+	{ POST, "/v1/outbound-webhook-deliveries/{id}/attempts", compat_outbound_record_attempt,
 		ROUTE_TENANT },
-	{ GET, "/webhook/decoda/events/{id}/send", deliveries_send_seed001, ROUTE_TENANT },
+	{ GET, "/webhook/decoda/events/{id}/send", compat_decoda_event_send, ROUTE_TENANT },
 };
 
 #define N_ROUTES PH_ARRAY_LEN(routes)

@@ -155,7 +155,7 @@ static bool load(struct send_job *j, struct req *r)
 	return true;
 }
 
-static void send_now(struct req *r)
+void deliveries_send(struct req *r)
 {
 	const char *nf = req_query(r, "notify_failure");
 	bool notify_failure = true;
@@ -175,14 +175,4 @@ static void send_now(struct req *r)
 		job_free(j);
 		reply_error(r, 503, "unavailable", "cannot start the attempt, try again");
 	}
-}
-
-void deliveries_send(struct req *r)
-{
-	send_now(r);
-}
-
-void deliveries_send_seed001(struct req *r)
-{
-	send_now(r);
 }

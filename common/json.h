@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
  * json: request parsing with the limits the API promises (depth 64, finite numbers, valid
- * UTF-8, no duplicate keys, no NUL in keys) and the collector of validation errors rendered in seed
- * 004's 422 shape:
+ * UTF-8, no duplicate keys, no NUL in keys) and the collector of validation errors, rendered
+ * in the 422 shape of FastAPI's HTTPValidationError that the API documents (docs/api.md):
  *   {"detail": [{"loc": ["body", "events", 3, "type"], "msg": "...", "type": "..."}]}
  */
 #ifndef PGHOOK_COMMON_JSON_H
