@@ -5,7 +5,7 @@
  * the answer is sent only after the commit, so an acknowledged event is durable. The database
  * returns only what the api cannot know (ids, statuses, the timestamp, the webhooks): the
  * answer is rendered here from the parsed request, in exactly the shape pghook_event_obj
- * (sql/0001_init.sql) gives stored events.
+ * (sql/0001_init.sql) gives stored events once compacted (http.h).
  */
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -50,9 +50,10 @@ enum {
 #define ADD_LIT(b, lit) evbuffer_add((b), (lit), sizeof(lit) - 1)
 
 /* Append s (len bytes) as a JSON string escaped as PostgreSQL's escape_json does, so the
- * answer matches what json_build_object rendered before, byte for byte. */
+ * answer matches what pghook_event_json renders for the stored event, byte for byte. */
 static void add_str_len(struct evbuffer *b, const char *s, size_t len)
 {
+	static const char special[] = "\b\f\n\r\t\"\\", letter[] = "bfnrt\"\\";
 	const char *run = s, *end = s + len;
 	ADD_LIT(b, "\"");
 	for (const char *p = s; p < end; p++) {
@@ -61,31 +62,11 @@ static void add_str_len(struct evbuffer *b, const char *s, size_t len)
 			continue;
 		evbuffer_add(b, run, (size_t)(p - run));
 		run = p + 1;
-		switch (c) {
-		case '\b':
-			ADD_LIT(b, "\\b");
-			break;
-		case '\f':
-			ADD_LIT(b, "\\f");
-			break;
-		case '\n':
-			ADD_LIT(b, "\\n");
-			break;
-		case '\r':
-			ADD_LIT(b, "\\r");
-			break;
-		case '\t':
-			ADD_LIT(b, "\\t");
-			break;
-		case '"':
-			ADD_LIT(b, "\\\"");
-			break;
-		case '\\':
-			ADD_LIT(b, "\\\\");
-			break;
-		default:
+		const char *k = c ? strchr(special, c) : NULL;
+		if (k)
+			evbuffer_add(b, (char[]){ '\\', letter[k - special] }, 2);
+		else
 			evbuffer_add_printf(b, "\\u%04x", c);
-		}
 	}
 	evbuffer_add(b, run, (size_t)(end - run));
 	ADD_LIT(b, "\"");
@@ -100,7 +81,7 @@ static void add_str(struct evbuffer *b, const char *s)
 		ADD_LIT(b, "null");
 }
 
-/* Append `"key" : "s"` as json_build_object separates them (sep is ", " after the first). */
+/* Append `,"key":"s"` (sep_key is the separator and the key). */
 static void add_member(struct evbuffer *b, const char *sep_key, const char *s)
 {
 	evbuffer_add(b, sep_key, strlen(sep_key));
@@ -115,22 +96,22 @@ static void add_delivery(struct evbuffer *b, const char *tenant, const struct in
 	const char *webhook = PQgetvalue(res, row, COL_WEBHOOK);
 	const char *url = PQgetvalue(res, row, COL_URL);
 	const char *name = ph_db_value(res, row, COL_DESCRIPTION);
-	add_member(b, "{\"id\" : ", PQgetvalue(res, row, COL_DELIVERY));
-	add_member(b, ", \"eventId\" : ", id);
-	add_member(b, ", \"webhookId\" : ", webhook);
-	add_member(b, ", \"eventType\" : ", e->type);
-	ADD_LIT(b, ", \"status\" : \"pending\", \"attemptCount\" : 0");
-	add_member(b, ", \"nextRetryAt\" : ", ts);
+	add_member(b, "{\"id\":", PQgetvalue(res, row, COL_DELIVERY));
+	add_member(b, ",\"eventId\":", id);
+	add_member(b, ",\"webhookId\":", webhook);
+	add_member(b, ",\"eventType\":", e->type);
+	ADD_LIT(b, ",\"status\":\"pending\",\"attemptCount\":0");
+	add_member(b, ",\"nextRetryAt\":", ts);
 	ADD_LIT(b,
-		", \"lastAttemptAt\" : null, \"deliveredAt\" : null, \"responseStatusCode\" : "
-		"null, \"lastError\" : null, \"replayOfDeliveryId\" : null");
-	add_member(b, ", \"organizationId\" : ", tenant);
-	add_member(b, ", \"endpointId\" : ", webhook);
-	add_member(b, ", \"endpointName\" : ", name ? name : url);
-	add_member(b, ", \"endpointUrl\" : ", url);
-	ADD_LIT(b, ", \"attemptedAt\" : null");
-	add_member(b, ", \"createdAt\" : ", ts);
-	add_member(b, ", \"updatedAt\" : ", ts);
+		",\"lastAttemptAt\":null,\"deliveredAt\":null,\"responseStatusCode\":null,"
+		"\"lastError\":null,\"replayOfDeliveryId\":null");
+	add_member(b, ",\"organizationId\":", tenant);
+	add_member(b, ",\"endpointId\":", webhook);
+	add_member(b, ",\"endpointName\":", name ? name : url);
+	add_member(b, ",\"endpointUrl\":", url);
+	ADD_LIT(b, ",\"attemptedAt\":null");
+	add_member(b, ",\"createdAt\":", ts);
+	add_member(b, ",\"updatedAt\":", ts);
 	ADD_LIT(b, "}");
 }
 
@@ -140,30 +121,30 @@ static void add_created(struct evbuffer *b, const char *tenant, const struct ing
 	const PGresult *res, int first)
 {
 	const char *ts = PQgetvalue(res, first, COL_TS);
-	add_member(b, "{\"id\" : ", PQgetvalue(res, first, COL_ID));
-	add_member(b, ", \"organizationId\" : ", tenant);
-	add_member(b, ", \"eventType\" : ", e->type);
-	add_member(b, ", \"eventGroup\" : ", e->group);
-	add_member(b, ", \"sourceKey\" : ", e->key);
-	add_member(b, ", \"status\" : ", PQgetvalue(res, first, COL_STATUS));
-	ADD_LIT(b, ", \"endpointCount\" : ");
+	add_member(b, "{\"id\":", PQgetvalue(res, first, COL_ID));
+	add_member(b, ",\"organizationId\":", tenant);
+	add_member(b, ",\"eventType\":", e->type);
+	add_member(b, ",\"eventGroup\":", e->group);
+	add_member(b, ",\"sourceKey\":", e->key);
+	add_member(b, ",\"status\":", PQgetvalue(res, first, COL_STATUS));
+	ADD_LIT(b, ",\"endpointCount\":");
 	evbuffer_add(
 		b, PQgetvalue(res, first, COL_COUNT), (size_t)PQgetlength(res, first, COL_COUNT));
-	ADD_LIT(b, ", \"payload\" : ");
+	ADD_LIT(b, ",\"payload\":");
 	evbuffer_add(b, e->data, e->data_len);
-	ADD_LIT(b, ", \"deliveries\" : [");
+	ADD_LIT(b, ",\"deliveries\":[");
 	const char *ord = PQgetvalue(res, first, COL_ORD);
 	for (int i = first; i < PQntuples(res) && strcmp(PQgetvalue(res, i, COL_ORD), ord) == 0;
 		i++) {
 		if (PQgetisnull(res, i, COL_DELIVERY))
 			continue;
 		if (i > first)
-			ADD_LIT(b, ", ");
+			ADD_LIT(b, ",");
 		add_delivery(b, tenant, e, res, i);
 	}
 	ADD_LIT(b, "]");
-	add_member(b, ", \"createdAt\" : ", ts);
-	add_member(b, ", \"updatedAt\" : ", ts);
+	add_member(b, ",\"createdAt\":", ts);
+	add_member(b, ",\"updatedAt\":", ts);
 	ADD_LIT(b, "}");
 }
 
@@ -243,7 +224,7 @@ static bool add_stored(struct evbuffer *b, struct ph_db *db, const char *tenant,
 	if (!res)
 		return false;
 	if (PQntuples(res) == 1)
-		evbuffer_add(b, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+		rendered_add(b, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 	else
 		ADD_LIT(b, "null");
 	PQclear(res);
@@ -268,7 +249,7 @@ static enum shown add_event(struct evbuffer *b, struct ph_db *db, const char *te
 		return SHOWN_REPEAT;
 	}
 	if (!PQgetisnull(res, row, COL_STORED)) {
-		evbuffer_add(b, PQgetvalue(res, row, COL_STORED),
+		rendered_add(b, PQgetvalue(res, row, COL_STORED),
 			(size_t)PQgetlength(res, row, COL_STORED));
 		return SHOWN_REPEAT;
 	}

@@ -74,8 +74,16 @@ struct req {
 
 /* Every reply_* function only records the status when r->ev is NULL (the client left). */
 
-/* Answer with a JSON document already rendered (by PostgreSQL, usually). */
+/* Answers are compact JSON. What PostgreSQL renders (json_build_object writes
+ * {"id" : "wh_1", "url" : ...}) is compacted where it is written into the answer, by
+ * reply_rendered and rendered_add; json-c and the api's own renderers write compact JSON. */
+
+/* Answer with a JSON document as it is (compact already, or the OpenAPI document). */
 void reply_raw(struct req *r, int status, const char *json, size_t len);
+/* Answer with a JSON document PostgreSQL rendered, compacted. */
+void reply_rendered(struct req *r, int status, const char *json, size_t len);
+/* Append a JSON document PostgreSQL rendered to buf, compacted. */
+void rendered_add(struct evbuffer *buf, const char *json, size_t len);
 /* Answer with the JSON document in buf, moved into the answer (the caller still frees buf). */
 void reply_buffer(struct req *r, int status, struct evbuffer *buf);
 /* Answer with a json-c object; takes ownership of obj. */
@@ -96,11 +104,13 @@ void reply_query(struct req *r, int status, const char *what, const char *sql, i
 	const char *const *params);
 /* Answer 204 with no body. */
 void reply_no_content(struct req *r);
-/* Answer a list: rows of res hold the object's JSON in column json_col and its id in id_col;
- * res has at most limit + 1 rows, the extra one only tells that another page exists. */
+/* Answer a list: rows of res hold the object's JSON in column json_col (rendered by
+ * PostgreSQL) and its id in id_col; res has at most limit + 1 rows, the extra one only tells
+ * that another page exists. */
 void reply_list(struct req *r, const PGresult *res, int limit, int json_col, int id_col);
-/* Turns one rendered object into what the answer shows: a new string (the list frees it), or
- * NULL with *ok true to show it as it is; NULL with *ok false fails the whole answer (500). */
+/* Turns one rendered object into what the answer shows: a new compact string (the list frees
+ * it), or NULL with *ok true to show it as it is; NULL with *ok false fails the whole answer
+ * (500). */
 typedef char *(*reply_map_fn)(struct req *r, const char *json, bool *ok);
 /* reply_list, each object passed through map first. */
 void reply_list_mapped(

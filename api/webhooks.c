@@ -91,7 +91,8 @@ static void reply_webhook(struct req *r, int status, PGresult *res)
 		else if (shown)
 			reply_raw(r, status, shown, strlen(shown));
 		else
-			reply_raw(r, status, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+			reply_rendered(
+				r, status, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 		free_secret(shown);
 	}
 	PQclear(res);
@@ -281,10 +282,12 @@ void webhooks_recover(struct req *r)
 	if (strcmp(PQgetvalue(res, 0, 0), "0") == 0) {
 		reply_error(r, 404, "not_found", "no such webhook");
 	} else {
-		char *body =
-			ph_xasprintf("{\"data\":%s,\"nextCursor\":null}", PQgetvalue(res, 0, 1));
-		reply_raw(r, 202, body, strlen(body));
-		free(body);
+		struct evbuffer *body = evbuffer_new();
+		evbuffer_add(body, "{\"data\":", 8);
+		rendered_add(body, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
+		evbuffer_add(body, ",\"nextCursor\":null}", 19);
+		reply_buffer(r, 202, body);
+		evbuffer_free(body);
 	}
 	PQclear(res);
 }

@@ -308,3 +308,26 @@ const char *ph_json_compact(json_object *obj, size_t *len)
 	return json_object_to_json_string_length(
 		obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len);
 }
+
+size_t ph_json_compact_text(const char *in, size_t len, char *out)
+{
+	size_t n = 0;
+	bool in_string = false;
+	for (size_t i = 0; i < len; i++) {
+		char c = in[i];
+		if (in_string) {
+			if (c == '\\' && i + 1 < len) {
+				out[n++] = c; /* the escaped character is copied as it is */
+				c = in[++i];
+			} else if (c == '"') {
+				in_string = false;
+			}
+		} else if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+			continue;
+		} else if (c == '"') {
+			in_string = true;
+		}
+		out[n++] = c;
+	}
+	return n;
+}
