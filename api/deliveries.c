@@ -3,8 +3,6 @@
  * deliveries: reading deliveries and their attempts, recording attempts made elsewhere,
  * and replays.
  */
-#include <stdio.h>
-
 #include "routes.h"
 #include "validate.h"
 
@@ -13,22 +11,12 @@ static const char *const delivery_statuses[] = { "pending", "retry_scheduled", "
 
 void deliveries_list(struct req *r)
 {
-	int limit;
-	char cursor[PH_ID_MAX], lim[16];
-	bool ok = true;
-	if (!req_page(r, "dlv", &limit, cursor))
+	struct list_query q;
+	if (!req_list_query(r, "dlv", delivery_statuses, PH_ARRAY_LEN(delivery_statuses), &q))
 		return;
-	const char *status;
-	if (!req_enum_param(
-		    r, "status", delivery_statuses, PH_ARRAY_LEN(delivery_statuses), &status))
-		return;
-	const char *since = req_time_param(r, "since", &ok);
-	if (!ok)
-		return;
-	snprintf(lim, sizeof(lim), "%d", limit + 1);
-	const char *params[] = { r->tenant_id, cursor[0] ? cursor : NULL, status,
-		req_query(r, "webhookId"), req_query(r, "eventId"), since, lim };
-	reply_list_query(r, limit,
+	const char *params[] = { r->tenant_id, q.cursor[0] ? q.cursor : NULL, q.status,
+		req_query(r, "webhookId"), req_query(r, "eventId"), q.since, q.fetch };
+	reply_list_query(r, q.limit,
 		"select pghook_delivery_json(d), d.id from deliveries d where d.tenant_id = $1"
 		" and ($2::text is null or d.id < $2) and ($3::text is null or d.status = $3)"
 		" and ($4::text is null or d.webhook_id = $4)"

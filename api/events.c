@@ -452,22 +452,16 @@ out:
 
 void events_list(struct req *r)
 {
-	int limit;
-	char cursor[PH_ID_MAX], lim[16];
+	struct list_query q;
 	bool ok = true;
-	if (!req_page(r, "evt", &limit, cursor))
+	if (!req_list_query(r, "evt", event_statuses, PH_ARRAY_LEN(event_statuses), &q))
 		return;
-	const char *status;
-	if (!req_enum_param(r, "status", event_statuses, PH_ARRAY_LEN(event_statuses), &status))
-		return;
-	const char *since = req_time_param(r, "since", &ok);
-	const char *until = ok ? req_time_param(r, "until", &ok) : NULL;
+	const char *until = req_time_param(r, "until", &ok);
 	if (!ok)
 		return;
-	snprintf(lim, sizeof(lim), "%d", limit + 1);
-	const char *params[] = { r->tenant_id, cursor[0] ? cursor : NULL, req_query(r, "type"),
-		status, since, until, lim };
-	reply_list_query(r, limit,
+	const char *params[] = { r->tenant_id, q.cursor[0] ? q.cursor : NULL, req_query(r, "type"),
+		q.status, q.since, until, q.fetch };
+	reply_list_query(r, q.limit,
 		"select pghook_event_json(e), e.id from events e where e.tenant_id = $1"
 		" and ($2::text is null or e.id < $2) and ($3::text is null or e.event_type = $3)"
 		" and ($4::text is null or (pghook_event_state(e)).status = $4)"

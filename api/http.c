@@ -297,6 +297,18 @@ bool req_enum_param(
 	return false;
 }
 
+bool req_list_query(struct req *r, const char *prefix, const char *const *statuses, size_t n,
+	struct list_query *q)
+{
+	bool ok = true;
+	if (!req_page(r, prefix, &q->limit, q->cursor) ||
+		!req_enum_param(r, "status", statuses, n, &q->status))
+		return false;
+	q->since = req_time_param(r, "since", &ok);
+	snprintf(q->fetch, sizeof(q->fetch), "%d", q->limit + 1);
+	return ok;
+}
+
 void reply_list_query(
 	struct req *r, int limit, const char *sql, int nparams, const char *const *params)
 {

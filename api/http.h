@@ -132,6 +132,18 @@ const char *req_header(struct req *r, const char *name);
  * returns false. cursor_id is "" when there is no cursor. */
 bool req_page(
 	struct req *r, const char *prefix, int *limit, char cursor_id[PH_ID_MAX]) PH_MUSTCHECK;
+/* What a filtered list reads from its query string. */
+struct list_query {
+	int limit;
+	char cursor[PH_ID_MAX]; /* "" when there is none */
+	char fetch[16]; /* limit + 1 as text, for the statement: the extra row tells a page follows
+			 */
+	const char *status, *since; /* NULL when absent */
+};
+/* Parse, in this order, ?limit= and ?cursor= (ids with prefix), ?status= (one of the n
+ * statuses) and ?since= (RFC 3339). On bad input answers 422 and returns false. */
+bool req_list_query(struct req *r, const char *prefix, const char *const *statuses, size_t n,
+	struct list_query *q) PH_MUSTCHECK;
 /* The query parameter name, which must be one of the n values of set when present (*out NULL
  * when absent). On another value answers 422 naming the allowed ones and returns false. */
 bool req_enum_param(struct req *r, const char *name, const char *const *set, size_t n,

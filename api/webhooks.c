@@ -13,14 +13,20 @@
 #include "routes.h"
 #include "validate.h"
 
-/* Validate a webhook body; required fields are enforced only when creating. */
-static bool parse_input(
-	struct req *r, json_object *body, bool creating, struct ph_webhook_input *in)
+/* The request's webhook body, checked into in (required fields only when creating): the
+ * body in borrows from, which the caller puts, or NULL after answering 422. */
+static json_object *read_input(struct req *r, bool creating, struct ph_webhook_input *in)
 {
 	struct ph_verr v;
+	json_object *body = req_body_object(r);
+	if (!body)
+		return NULL;
 	ph_verr_init(&v);
 	ph_validate_webhook(&v, body, creating, in);
-	return req_valid(r, &v);
+	if (req_valid(r, &v))
+		return body;
+	json_object_put(body);
+	return NULL;
 }
 
 /* Signing secrets at rest: encrypted when PGHOOK_SECRET_KEY is set (common/crypto.h), bound to
@@ -100,14 +106,10 @@ static void reply_webhook(struct req *r, int status, PGresult *res)
 
 void webhooks_create_answering(struct req *r, int status)
 {
-	json_object *body = req_body_object(r);
 	struct ph_webhook_input in;
+	json_object *body = read_input(r, true, &in);
 	if (!body)
 		return;
-	if (!parse_input(r, body, true, &in)) {
-		json_object_put(body);
-		return;
-	}
 	char id[PH_ID_MAX], secret[PH_SECRET_MAX];
 	ph_id_new(id, "wh");
 	if (!in.secret) {
@@ -171,14 +173,10 @@ void webhooks_list(struct req *r)
 
 void webhooks_patch(struct req *r)
 {
-	json_object *body = req_body_object(r);
 	struct ph_webhook_input in;
+	json_object *body = read_input(r, false, &in);
 	if (!body)
 		return;
-	if (!parse_input(r, body, false, &in)) {
-		json_object_put(body);
-		return;
-	}
 	const char *set_desc = in.description_st == PH_FIELD_ABSENT ? "f" : "t";
 	const char *set_email = in.email_st == PH_FIELD_ABSENT ? "f" : "t";
 	char *stored = seal(r, in.secret, r->params[0]);
