@@ -177,14 +177,22 @@ bool ph_db_set_tenant(struct ph_db *db, const char *tenant)
 	return true;
 }
 
-PGresult *ph_db_exec(struct ph_db *db, const char *sql, int nparams, const char *const *params)
+/* Clear the last statement's outcome and connect if need be; false, the connection counted
+ * as lost, when that fails. */
+static bool begin_statement(struct ph_db *db)
 {
 	db->sqlstate[0] = '\0';
 	db->last_conn_lost = false;
-	if (!ph_db_ensure(db)) {
-		db->last_conn_lost = true;
+	if (ph_db_ensure(db))
+		return true;
+	db->last_conn_lost = true;
+	return false;
+}
+
+PGresult *ph_db_exec(struct ph_db *db, const char *sql, int nparams, const char *const *params)
+{
+	if (!begin_statement(db))
 		return NULL;
-	}
 	if (db->tenant[0])
 		return exec_scoped(db, NULL, sql, false, nparams, params);
 	return check(db, PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0));
@@ -202,12 +210,8 @@ static bool is_prepared(const struct ph_db *db, const char *name)
 PGresult *ph_db_exec_prepared(
 	struct ph_db *db, const char *name, const char *sql, int nparams, const char *const *params)
 {
-	db->sqlstate[0] = '\0';
-	db->last_conn_lost = false;
-	if (!ph_db_ensure(db)) {
-		db->last_conn_lost = true;
+	if (!begin_statement(db))
 		return NULL;
-	}
 	if (db->tenant[0])
 		return exec_scoped(db, name, sql, !is_prepared(db, name), nparams, params);
 	if (!is_prepared(db, name)) {

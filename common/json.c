@@ -219,23 +219,18 @@ enum ph_json_parse_status ph_json_parse(const char *buf, size_t len, json_object
 
 const char *ph_json_parse_message(enum ph_json_parse_status st)
 {
-	switch (st) {
-	case PH_JSON_OK:
-		return "ok";
-	case PH_JSON_TOO_DEEP:
-		return "JSON nested deeper than 64 levels";
-	case PH_JSON_BAD_UTF8:
-		return "request body is not valid UTF-8";
-	case PH_JSON_NOT_FINITE:
-		return "number out of range";
-	case PH_JSON_DUPLICATE_KEY:
-		return "a JSON object has the same key twice";
-	case PH_JSON_NUL_KEY:
-		return "a JSON object key contains a NUL character";
-	case PH_JSON_SYNTAX:
-		break;
-	}
-	return "request body is not valid JSON";
+	static const char *const messages[] = {
+		[PH_JSON_OK] = "ok",
+		[PH_JSON_SYNTAX] = "request body is not valid JSON",
+		[PH_JSON_TOO_DEEP] = "JSON nested deeper than 64 levels",
+		[PH_JSON_BAD_UTF8] = "request body is not valid UTF-8",
+		[PH_JSON_NOT_FINITE] = "number out of range",
+		[PH_JSON_DUPLICATE_KEY] = "a JSON object has the same key twice",
+		[PH_JSON_NUL_KEY] = "a JSON object key contains a NUL character",
+	};
+	if ((size_t)st >= PH_ARRAY_LEN(messages))
+		return messages[PH_JSON_SYNTAX];
+	return messages[st];
 }
 
 void ph_verr_init(struct ph_verr *v)
