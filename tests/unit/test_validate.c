@@ -138,40 +138,100 @@ static void test_bool_and_bearer(void)
 	CHECK(ph_bearer_token(NULL) == NULL);
 }
 
-static void test_event(void)
-{
-	check_errors("{\"type\":\"a.b\",\"data\":{},\"sourceKey\":null}", event_check, NULL, "[]");
-	check_errors("{}", event_check, NULL,
+/* What a check finds in a body, the whole "detail" array compared. */
+static const struct {
+	const char *name;
+	body_check check;
+	const char *body, *want;
+} error_cases[] = {
+	{ "good event", event_check, "{\"type\":\"a.b\",\"data\":{},\"sourceKey\":null}", "[]" },
+	{ "empty event", event_check, "{}",
 		"[{\"loc\":[\"body\",\"type\"],\"msg\":\"field required\",\"type\":\"missing\"},"
-		"{\"loc\":[\"body\",\"data\"],\"msg\":\"field required\",\"type\":\"missing\"}]");
-	check_errors("{\"type\":\"a b\",\"data\":[],\"eventGroup\":\"\"}", event_check, NULL,
+		"{\"loc\":[\"body\",\"data\"],\"msg\":\"field required\",\"type\":\"missing\"}]" },
+	{ "bad event fields", event_check, "{\"type\":\"a b\",\"data\":[],\"eventGroup\":\"\"}",
 		"[{\"loc\":[\"body\",\"type\"],\"msg\":\"type must match ^[A-Za-z0-9_.:-]{1,128}$\","
 		"\"type\":\"string_pattern_mismatch\"},"
 		"{\"loc\":[\"body\",\"data\"],\"msg\":\"input should be a JSON object\","
 		"\"type\":\"dict_type\"},"
 		"{\"loc\":[\"body\",\"eventGroup\"],"
 		"\"msg\":\"string should have 1 to 255 characters and no NUL\","
-		"\"type\":\"string_length\"}]");
-	check_errors("{\"type\":null,\"data\":{}}", event_check, NULL,
+		"\"type\":\"string_length\"}]" },
+	{ "null type", event_check, "{\"type\":null,\"data\":{}}",
 		"[{\"loc\":[\"body\",\"type\"],\"msg\":\"field may not be null\","
-		"\"type\":\"null_not_allowed\"}]");
-}
-
-static void test_batch(void)
-{
-	check_errors("{\"events\":[{\"type\":\"a\",\"data\":{}}]}", batch_check, NULL, "[]");
-	check_errors("{}", batch_check, NULL,
+		"\"type\":\"null_not_allowed\"}]" },
+	{ "good batch", batch_check, "{\"events\":[{\"type\":\"a\",\"data\":{}}]}", "[]" },
+	{ "no events", batch_check, "{}",
 		"[{\"loc\":[\"body\",\"events\"],\"msg\":\"events must be an array\","
-		"\"type\":\"list_type\"}]");
-	check_errors("{\"events\":[]}", batch_check, NULL,
+		"\"type\":\"list_type\"}]" },
+	{ "empty batch", batch_check, "{\"events\":[]}",
 		"[{\"loc\":[\"body\",\"events\"],\"msg\":\"events must hold 1 to 1000 events\","
-		"\"type\":\"too_long\"}]");
-	check_errors("{\"events\":[{\"type\":\"a\",\"data\":{}},7,{\"type\":1,\"data\":{}}]}",
-		batch_check, NULL,
+		"\"type\":\"too_long\"}]" },
+	{ "bad events in a batch", batch_check,
+		"{\"events\":[{\"type\":\"a\",\"data\":{}},7,{\"type\":1,\"data\":{}}]}",
 		"[{\"loc\":[\"body\",\"events\",1],\"msg\":\"each event must be a JSON object\","
 		"\"type\":\"dict_type\"},"
 		"{\"loc\":[\"body\",\"events\",2,\"type\"],\"msg\":\"input should be a valid string\","
-		"\"type\":\"string_type\"}]");
+		"\"type\":\"string_type\"}]" },
+	{ "empty webhook", webhook_create_check, "{}",
+		"[{\"loc\":[\"body\",\"url\"],\"msg\":\"field required\",\"type\":\"missing\"},"
+		"{\"loc\":[\"body\",\"subscriptions\"],\"msg\":\"field required\","
+		"\"type\":\"missing\"}]" },
+	/* Patching: nothing is required, and a null secret is allowed (it keeps the old one). */
+	{ "patch with a null secret", webhook_patch_check, "{\"secret\":null}", "[]" },
+	{ "bad webhook fields", webhook_patch_check,
+		"{\"url\":\"mailto:x@example.com\",\"subscriptions\":[\"a\",\"b c\"],"
+		"\"notificationEmail\":\"nope\",\"secret\":\"whsec_short\",\"metadata\":[]}",
+		"[{\"loc\":[\"body\",\"url\"],"
+		"\"msg\":\"url must be an http or https URL with a host\",\"type\":\"url_scheme\"},"
+		"{\"loc\":[\"body\",\"subscriptions\",1],"
+		"\"msg\":\"event types match ^[A-Za-z0-9_.:-]{1,128}$\","
+		"\"type\":\"string_pattern_mismatch\"},"
+		"{\"loc\":[\"body\",\"notificationEmail\"],\"msg\":\"not a valid email address\","
+		"\"type\":\"value_error\"},"
+		"{\"loc\":[\"body\",\"secret\"],"
+		"\"msg\":\"secret must be whsec_ followed by base64 of 24 to 64 bytes\","
+		"\"type\":\"value_error\"},"
+		"{\"loc\":[\"body\",\"metadata\"],\"msg\":\"input should be a JSON object\","
+		"\"type\":\"dict_type\"}]" },
+	{ "no subscriptions", webhook_patch_check, "{\"subscriptions\":[]}",
+		"[{\"loc\":[\"body\",\"subscriptions\"],"
+		"\"msg\":\"subscriptions must be a non-empty array of event types (\\\"*\\\" for "
+		"all)\",\"type\":\"list_type\"}]" },
+	{ "bad attempt fields", attempt_check,
+		"{\"status\":\"delivering\",\"responseStatusCode\":600,"
+		"\"nextRetryAt\":\"2023-02-30T00:00:00Z\"}",
+		"[{\"loc\":[\"body\",\"status\"],"
+		"\"msg\":\"status must be pending, retry_scheduled, delivered or failed\","
+		"\"type\":\"enum\"},"
+		"{\"loc\":[\"body\",\"responseStatusCode\"],"
+		"\"msg\":\"responseStatusCode must be an integer from 100 to 599 or null\","
+		"\"type\":\"greater_than_equal\"},"
+		"{\"loc\":[\"body\",\"nextRetryAt\"],"
+		"\"msg\":\"nextRetryAt must be an RFC 3339 date-time\","
+		"\"type\":\"datetime_parsing\"}]" },
+	{ "retry without a time", attempt_check, "{\"status\":\"retry_scheduled\"}",
+		"[{\"loc\":[\"body\",\"nextRetryAt\"],"
+		"\"msg\":\"nextRetryAt is required when status is retry_scheduled\","
+		"\"type\":\"missing\"}]" },
+	{ "status code as a string", attempt_check,
+		"{\"status\":\"failed\",\"responseStatusCode\":\"500\"}",
+		"[{\"loc\":[\"body\",\"responseStatusCode\"],"
+		"\"msg\":\"responseStatusCode must be an integer from 100 to 599 or null\","
+		"\"type\":\"greater_than_equal\"}]" },
+};
+
+static void test_errors(void)
+{
+	for (size_t i = 0; i < PH_ARRAY_LEN(error_cases); i++) {
+		union {
+			struct ph_webhook_input webhook;
+			struct ph_attempt_input attempt;
+		} in;
+		int before = check_failures;
+		check_errors(error_cases[i].body, error_cases[i].check, &in, error_cases[i].want);
+		if (check_failures != before)
+			fprintf(stderr, "  in case \"%s\"\n", error_cases[i].name);
+	}
 	/* 1001 events: refused as a whole, without looking at each. */
 	size_t n = 1001, cap = 16 + n * 2;
 	char *big = malloc(cap);
@@ -185,96 +245,44 @@ static void test_batch(void)
 	free(big);
 }
 
-static void test_webhook(void)
+/* What a check handed back, for the bodies it accepted. */
+static void test_accepted_values(void)
 {
-	struct ph_webhook_input in;
+	struct ph_webhook_input w;
 	json_object *obj;
 	char *e = errors_of("{\"url\":\"https://example.com/h\",\"subscriptions\":[\"*\",\"a.b\"],"
 			    "\"metadata\":{\"k\": [1, 2]},\"secret\":\"" SECRET "\","
 			    "\"description\":null}",
-		webhook_create_check, &in, &obj);
+		webhook_create_check, &w, &obj);
 	CHECK_STR(e, "[]");
-	CHECK_STR(in.url, "https://example.com/h");
-	CHECK_STR(in.subscriptions, "[\"*\",\"a.b\"]");
-	CHECK_STR(in.metadata, "{\"k\":[1,2]}");
-	CHECK_STR(in.secret, SECRET);
-	CHECK(in.description_st == PH_FIELD_NULL && in.description == NULL);
-	CHECK(in.email_st == PH_FIELD_ABSENT);
+	CHECK_STR(w.url, "https://example.com/h");
+	CHECK_STR(w.subscriptions, "[\"*\",\"a.b\"]");
+	CHECK_STR(w.metadata, "{\"k\":[1,2]}");
+	CHECK_STR(w.secret, SECRET);
+	CHECK(w.description_st == PH_FIELD_NULL && w.description == NULL);
+	CHECK(w.email_st == PH_FIELD_ABSENT);
 	free(e);
 	json_object_put(obj);
 
-	check_errors("{}", webhook_create_check, &in,
-		"[{\"loc\":[\"body\",\"url\"],\"msg\":\"field required\",\"type\":\"missing\"},"
-		"{\"loc\":[\"body\",\"subscriptions\"],\"msg\":\"field required\","
-		"\"type\":\"missing\"}]");
-	/* Patching: nothing is required, and a null secret is allowed (it keeps the old one). */
-	check_errors("{\"secret\":null}", webhook_patch_check, &in, "[]");
-	check_errors("{\"url\":\"mailto:x@example.com\",\"subscriptions\":[\"a\",\"b c\"],"
-		     "\"notificationEmail\":\"nope\",\"secret\":\"whsec_short\",\"metadata\":[]}",
-		webhook_patch_check, &in,
-		"[{\"loc\":[\"body\",\"url\"],"
-		"\"msg\":\"url must be an http or https URL with a host\",\"type\":\"url_scheme\"},"
-		"{\"loc\":[\"body\",\"subscriptions\",1],"
-		"\"msg\":\"event types match ^[A-Za-z0-9_.:-]{1,128}$\","
-		"\"type\":\"string_pattern_mismatch\"},"
-		"{\"loc\":[\"body\",\"notificationEmail\"],\"msg\":\"not a valid email address\","
-		"\"type\":\"value_error\"},"
-		"{\"loc\":[\"body\",\"secret\"],"
-		"\"msg\":\"secret must be whsec_ followed by base64 of 24 to 64 bytes\","
-		"\"type\":\"value_error\"},"
-		"{\"loc\":[\"body\",\"metadata\"],\"msg\":\"input should be a JSON object\","
-		"\"type\":\"dict_type\"}]");
-	check_errors("{\"subscriptions\":[]}", webhook_patch_check, &in,
-		"[{\"loc\":[\"body\",\"subscriptions\"],"
-		"\"msg\":\"subscriptions must be a non-empty array of event types (\\\"*\\\" for "
-		"all)\",\"type\":\"list_type\"}]");
-}
-
-static void test_attempt(void)
-{
-	struct ph_attempt_input in;
-	json_object *obj;
-	char *e = errors_of("{\"status\":\"retry_scheduled\",\"responseStatusCode\":349,"
-			    "\"responseBody\":{\"a\": 1},\"lastError\":\"x\","
-			    "\"nextRetryAt\":\"2023-11-07T05:31:56Z\"}",
-		attempt_check, &in, &obj);
+	struct ph_attempt_input a;
+	e = errors_of("{\"status\":\"retry_scheduled\",\"responseStatusCode\":349,"
+		      "\"responseBody\":{\"a\": 1},\"lastError\":\"x\","
+		      "\"nextRetryAt\":\"2023-11-07T05:31:56Z\"}",
+		attempt_check, &a, &obj);
 	CHECK_STR(e, "[]");
-	CHECK_STR(in.status, "retry_scheduled");
-	CHECK_STR(in.code, "349");
-	CHECK_STR(in.response_body, "{\"a\":1}");
-	CHECK_STR(in.error, "x");
-	CHECK_STR(in.next_retry, "2023-11-07T05:31:56Z");
+	char got[256];
+	snprintf(got, sizeof(got), "%s %s %s %s %s", a.status, a.code, a.response_body, a.error,
+		a.next_retry);
+	CHECK_STR(got, "retry_scheduled 349 {\"a\":1} x 2023-11-07T05:31:56Z");
 	free(e);
 	json_object_put(obj);
 
 	e = errors_of(
-		"{\"status\":\"delivered\",\"responseStatusCode\":null}", attempt_check, &in, &obj);
+		"{\"status\":\"delivered\",\"responseStatusCode\":null}", attempt_check, &a, &obj);
 	CHECK_STR(e, "[]");
-	CHECK_STR(in.code, "");
-	CHECK(in.response_body == NULL && in.next_retry == NULL);
+	CHECK(a.code[0] == '\0' && a.response_body == NULL && a.next_retry == NULL);
 	free(e);
 	json_object_put(obj);
-
-	check_errors("{\"status\":\"delivering\",\"responseStatusCode\":600,"
-		     "\"nextRetryAt\":\"2023-02-30T00:00:00Z\"}",
-		attempt_check, &in,
-		"[{\"loc\":[\"body\",\"status\"],"
-		"\"msg\":\"status must be pending, retry_scheduled, delivered or failed\","
-		"\"type\":\"enum\"},"
-		"{\"loc\":[\"body\",\"responseStatusCode\"],"
-		"\"msg\":\"responseStatusCode must be an integer from 100 to 599 or null\","
-		"\"type\":\"greater_than_equal\"},"
-		"{\"loc\":[\"body\",\"nextRetryAt\"],"
-		"\"msg\":\"nextRetryAt must be an RFC 3339 date-time\","
-		"\"type\":\"datetime_parsing\"}]");
-	check_errors("{\"status\":\"retry_scheduled\"}", attempt_check, &in,
-		"[{\"loc\":[\"body\",\"nextRetryAt\"],"
-		"\"msg\":\"nextRetryAt is required when status is retry_scheduled\","
-		"\"type\":\"missing\"}]");
-	check_errors("{\"status\":\"failed\",\"responseStatusCode\":\"500\"}", attempt_check, &in,
-		"[{\"loc\":[\"body\",\"responseStatusCode\"],"
-		"\"msg\":\"responseStatusCode must be an integer from 100 to 599 or null\","
-		"\"type\":\"greater_than_equal\"}]");
 }
 
 int main(void)
@@ -282,9 +290,7 @@ int main(void)
 	test_values();
 	test_limit();
 	test_bool_and_bearer();
-	test_event();
-	test_batch();
-	test_webhook();
-	test_attempt();
+	test_errors();
+	test_accepted_values();
 	return check_finish("validate");
 }
