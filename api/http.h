@@ -136,8 +136,7 @@ bool req_page(
 struct list_query {
 	int limit;
 	char cursor[PH_ID_MAX]; /* "" when there is none */
-	char fetch[16]; /* limit + 1 as text, for the statement: the extra row tells a page follows
-			 */
+	char fetch[16]; /* limit + 1 as text: the extra row tells that a page follows */
 	const char *status, *since; /* NULL when absent */
 };
 /* Parse, in this order, ?limit= and ?cursor= (ids with prefix), ?status= (one of the n
