@@ -4,21 +4,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "hash.h"
 #include "log.h"
+#include "validate.h"
 
-/* The token of "Authorization: Bearer <token>", or NULL. */
 static const char *bearer(struct req *r)
 {
-	const char *h = req_header(r, "Authorization");
-	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-		return NULL;
-	h += 7;
-	while (*h == ' ')
-		h++;
-	return *h ? h : NULL;
+	return ph_bearer_token(req_header(r, "Authorization"));
 }
 
 /* Keys checked in the last AUTH_CACHE_US are not looked up again: that saves a round trip on

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT
  *
- * auth: who is calling. Tenant routes take TENANT + API-KEY (seeds 001, 003) or
- * x-organization-id + Authorization: Bearer (seeds 002, 004). A key belongs to one tenant; a
- * missing, unknown, revoked key or a key of another tenant all answer the same 401, so the
- * answer never tells whether a tenant exists.
+ * auth: who is calling. Every tenant route takes TENANT + API-KEY (as Decoda's API does) or
+ * x-organization-id + Authorization: Bearer (as the other APIs of compat.h do). A key belongs
+ * to one tenant; a missing, unknown, revoked key or a key of another tenant all answer the
+ * same 401, so the answer never tells whether a tenant exists.
  */
 #ifndef PGHOOK_API_AUTH_H
 #define PGHOOK_API_AUTH_H

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "db.h"
@@ -11,15 +12,16 @@
 #include "migrate.h"
 #include "tenants.h"
 
-void cli_usage(void)
+void cli_usage(FILE *out)
 {
-	fprintf(stderr,
+	fprintf(out,
 		"usage: pghook-api [serve]\n"
 		"       pghook-api migrate\n"
 		"       pghook-api tenant create NAME\n"
 		"       pghook-api key create TENANT_ID\n"
 		"       pghook-api stats\n"
 		"       pghook-api prune --older-than DURATION (e.g. 30d)\n"
+		"       pghook-api --help | --version\n"
 		"configuration comes from the environment: see README.md\n");
 }
 
@@ -34,12 +36,17 @@ static int print_json(json_object *obj)
 	return 0;
 }
 
+/* Print the JSON the statement's first column renders, compact like print_json's. */
 static int print_row(struct ph_db *db, const char *sql, int n, const char *const *params)
 {
 	PGresult *res = ph_db_exec(db, sql, n, params);
 	if (!res)
 		return 1;
-	printf("%s\n", PQgetvalue(res, 0, 0));
+	size_t len = (size_t)PQgetlength(res, 0, 0);
+	char *out = ph_xmalloc(len + 1);
+	len = ph_json_compact_text(PQgetvalue(res, 0, 0), len, out);
+	printf("%.*s\n", (int)len, out);
+	free(out);
 	PQclear(res);
 	return 0;
 }
@@ -64,7 +71,7 @@ static int cmd_prune(struct ph_db *db, int argc, char **argv)
 {
 	int64_t ms;
 	if (argc != 3 || strcmp(argv[1], "--older-than") != 0 || !ph_duration_parse(argv[2], &ms)) {
-		cli_usage();
+		cli_usage(stderr);
 		return 2;
 	}
 	char secs[32];
@@ -100,7 +107,7 @@ static int dispatch(struct ph_db *db, int argc, char **argv)
 		return cmd_stats(db);
 	if (strcmp(cmd, "prune") == 0)
 		return cmd_prune(db, argc, argv);
-	cli_usage();
+	cli_usage(stderr);
 	return 2;
 }
 

@@ -5,7 +5,7 @@
  * the answer is sent only after the commit, so an acknowledged event is durable. The database
  * returns only what the api cannot know (ids, statuses, the timestamp, the webhooks): the
  * answer is rendered here from the parsed request, in exactly the shape pghook_event_obj
- * (sql/0001_init.sql) gives stored events.
+ * (sql/0001_init.sql) gives stored events once compacted (http.h).
  */
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -16,12 +16,10 @@
 
 #include "log.h"
 
+#include "defer.h"
 #include "notifier.h"
-#include "router.h"
 #include "routes.h"
 #include "validate.h"
-
-#define BATCH_MAX 1000
 
 static const char *const event_statuses[] = { "pending", "delivered", "failed", "skipped" };
 
@@ -52,9 +50,10 @@ enum {
 #define ADD_LIT(b, lit) evbuffer_add((b), (lit), sizeof(lit) - 1)
 
 /* Append s (len bytes) as a JSON string escaped as PostgreSQL's escape_json does, so the
- * answer matches what json_build_object rendered before, byte for byte. */
+ * answer matches what pghook_event_json renders for the stored event, byte for byte. */
 static void add_str_len(struct evbuffer *b, const char *s, size_t len)
 {
+	static const char special[] = "\b\f\n\r\t\"\\", letter[] = "bfnrt\"\\";
 	const char *run = s, *end = s + len;
 	ADD_LIT(b, "\"");
 	for (const char *p = s; p < end; p++) {
@@ -63,31 +62,11 @@ static void add_str_len(struct evbuffer *b, const char *s, size_t len)
 			continue;
 		evbuffer_add(b, run, (size_t)(p - run));
 		run = p + 1;
-		switch (c) {
-		case '\b':
-			ADD_LIT(b, "\\b");
-			break;
-		case '\f':
-			ADD_LIT(b, "\\f");
-			break;
-		case '\n':
-			ADD_LIT(b, "\\n");
-			break;
-		case '\r':
-			ADD_LIT(b, "\\r");
-			break;
-		case '\t':
-			ADD_LIT(b, "\\t");
-			break;
-		case '"':
-			ADD_LIT(b, "\\\"");
-			break;
-		case '\\':
-			ADD_LIT(b, "\\\\");
-			break;
-		default:
+		const char *k = c ? strchr(special, c) : NULL;
+		if (k)
+			evbuffer_add(b, (char[]){ '\\', letter[k - special] }, 2);
+		else
 			evbuffer_add_printf(b, "\\u%04x", c);
-		}
 	}
 	evbuffer_add(b, run, (size_t)(end - run));
 	ADD_LIT(b, "\"");
@@ -102,7 +81,7 @@ static void add_str(struct evbuffer *b, const char *s)
 		ADD_LIT(b, "null");
 }
 
-/* Append `"key" : "s"` as json_build_object separates them (sep is ", " after the first). */
+/* Append `,"key":"s"` (sep_key is the separator and the key). */
 static void add_member(struct evbuffer *b, const char *sep_key, const char *s)
 {
 	evbuffer_add(b, sep_key, strlen(sep_key));
@@ -117,22 +96,22 @@ static void add_delivery(struct evbuffer *b, const char *tenant, const struct in
 	const char *webhook = PQgetvalue(res, row, COL_WEBHOOK);
 	const char *url = PQgetvalue(res, row, COL_URL);
 	const char *name = ph_db_value(res, row, COL_DESCRIPTION);
-	add_member(b, "{\"id\" : ", PQgetvalue(res, row, COL_DELIVERY));
-	add_member(b, ", \"eventId\" : ", id);
-	add_member(b, ", \"webhookId\" : ", webhook);
-	add_member(b, ", \"eventType\" : ", e->type);
-	ADD_LIT(b, ", \"status\" : \"pending\", \"attemptCount\" : 0");
-	add_member(b, ", \"nextRetryAt\" : ", ts);
+	add_member(b, "{\"id\":", PQgetvalue(res, row, COL_DELIVERY));
+	add_member(b, ",\"eventId\":", id);
+	add_member(b, ",\"webhookId\":", webhook);
+	add_member(b, ",\"eventType\":", e->type);
+	ADD_LIT(b, ",\"status\":\"pending\",\"attemptCount\":0");
+	add_member(b, ",\"nextRetryAt\":", ts);
 	ADD_LIT(b,
-		", \"lastAttemptAt\" : null, \"deliveredAt\" : null, \"responseStatusCode\" : "
-		"null, \"lastError\" : null, \"replayOfDeliveryId\" : null");
-	add_member(b, ", \"organizationId\" : ", tenant);
-	add_member(b, ", \"endpointId\" : ", webhook);
-	add_member(b, ", \"endpointName\" : ", name ? name : url);
-	add_member(b, ", \"endpointUrl\" : ", url);
-	ADD_LIT(b, ", \"attemptedAt\" : null");
-	add_member(b, ", \"createdAt\" : ", ts);
-	add_member(b, ", \"updatedAt\" : ", ts);
+		",\"lastAttemptAt\":null,\"deliveredAt\":null,\"responseStatusCode\":null,"
+		"\"lastError\":null,\"replayOfDeliveryId\":null");
+	add_member(b, ",\"organizationId\":", tenant);
+	add_member(b, ",\"endpointId\":", webhook);
+	add_member(b, ",\"endpointName\":", name ? name : url);
+	add_member(b, ",\"endpointUrl\":", url);
+	ADD_LIT(b, ",\"attemptedAt\":null");
+	add_member(b, ",\"createdAt\":", ts);
+	add_member(b, ",\"updatedAt\":", ts);
 	ADD_LIT(b, "}");
 }
 
@@ -142,30 +121,30 @@ static void add_created(struct evbuffer *b, const char *tenant, const struct ing
 	const PGresult *res, int first)
 {
 	const char *ts = PQgetvalue(res, first, COL_TS);
-	add_member(b, "{\"id\" : ", PQgetvalue(res, first, COL_ID));
-	add_member(b, ", \"organizationId\" : ", tenant);
-	add_member(b, ", \"eventType\" : ", e->type);
-	add_member(b, ", \"eventGroup\" : ", e->group);
-	add_member(b, ", \"sourceKey\" : ", e->key);
-	add_member(b, ", \"status\" : ", PQgetvalue(res, first, COL_STATUS));
-	ADD_LIT(b, ", \"endpointCount\" : ");
+	add_member(b, "{\"id\":", PQgetvalue(res, first, COL_ID));
+	add_member(b, ",\"organizationId\":", tenant);
+	add_member(b, ",\"eventType\":", e->type);
+	add_member(b, ",\"eventGroup\":", e->group);
+	add_member(b, ",\"sourceKey\":", e->key);
+	add_member(b, ",\"status\":", PQgetvalue(res, first, COL_STATUS));
+	ADD_LIT(b, ",\"endpointCount\":");
 	evbuffer_add(
 		b, PQgetvalue(res, first, COL_COUNT), (size_t)PQgetlength(res, first, COL_COUNT));
-	ADD_LIT(b, ", \"payload\" : ");
+	ADD_LIT(b, ",\"payload\":");
 	evbuffer_add(b, e->data, e->data_len);
-	ADD_LIT(b, ", \"deliveries\" : [");
+	ADD_LIT(b, ",\"deliveries\":[");
 	const char *ord = PQgetvalue(res, first, COL_ORD);
 	for (int i = first; i < PQntuples(res) && strcmp(PQgetvalue(res, i, COL_ORD), ord) == 0;
 		i++) {
 		if (PQgetisnull(res, i, COL_DELIVERY))
 			continue;
 		if (i > first)
-			ADD_LIT(b, ", ");
+			ADD_LIT(b, ",");
 		add_delivery(b, tenant, e, res, i);
 	}
 	ADD_LIT(b, "]");
-	add_member(b, ", \"createdAt\" : ", ts);
-	add_member(b, ", \"updatedAt\" : ", ts);
+	add_member(b, ",\"createdAt\":", ts);
+	add_member(b, ",\"updatedAt\":", ts);
 	ADD_LIT(b, "}");
 }
 
@@ -188,23 +167,8 @@ static bool check_batch(struct req *r, json_object *body, json_object **events)
 {
 	struct ph_verr v;
 	ph_verr_init(&v);
-	*events = ph_json_get(body, "events");
-	size_t n = 0;
-	if (!*events || !json_object_is_type(*events, json_type_array)) {
-		ph_verr_add(&v, "body", "events", "list_type", "events must be an array");
-	} else {
-		n = json_object_array_length(*events);
-		if (n < 1 || n > BATCH_MAX)
-			ph_verr_add(&v, "body", "events", "too_long",
-				"events must hold 1 to 1000 events");
-	}
-	for (size_t i = 0; i < n && n <= BATCH_MAX; i++)
-		validate_event(&v, json_object_array_get_idx(*events, i),
-			(struct field_loc){ "events", (int)i });
-	if (!ph_verr_any(&v))
-		return true;
-	reply_verr(r, &v);
-	return false;
+	*events = ph_validate_batch(&v, body);
+	return req_valid(r, &v);
 }
 
 /* The JSON array pghook_ingest_rows reads, written from evs (each payload serialized once,
@@ -260,7 +224,7 @@ static bool add_stored(struct evbuffer *b, struct ph_db *db, const char *tenant,
 	if (!res)
 		return false;
 	if (PQntuples(res) == 1)
-		evbuffer_add(b, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+		rendered_add(b, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 	else
 		ADD_LIT(b, "null");
 	PQclear(res);
@@ -285,7 +249,7 @@ static enum shown add_event(struct evbuffer *b, struct ph_db *db, const char *te
 		return SHOWN_REPEAT;
 	}
 	if (!PQgetisnull(res, row, COL_STORED)) {
-		evbuffer_add(b, PQgetvalue(res, row, COL_STORED),
+		rendered_add(b, PQgetvalue(res, row, COL_STORED),
 			(size_t)PQgetlength(res, row, COL_STORED));
 		return SHOWN_REPEAT;
 	}
@@ -330,36 +294,27 @@ static PGresult *store(
  * of the earlier request's event (200), as it would be one statement later.
  */
 struct ingest_job {
-	struct req r; /* a copy: the router's request context ends when the handler returns */
+	struct deferred d;
 	json_object *body;
 	struct ingest_event e; /* borrowed from body */
-	bool orphaned; /* the client left: evhttp freed r.ev */
 };
-
-static void job_conn_closed(struct evhttp_connection *conn, void *arg)
-{
-	((struct ingest_job *)arg)->orphaned = true;
-}
 
 /* Answer job i of a stored group (res NULL when the statement failed) and count it. The
  * group's other events stay alive: a repeated sourceKey shows an earlier job's event. */
 static void job_finish(
 	struct ingest_job *j, const struct ingest_event *evs, size_t i, PGresult *res, int *first)
 {
-	if (j->orphaned)
-		j->r.ev = NULL;
-	else
-		evhttp_connection_set_closecb(evhttp_request_get_connection(j->r.ev), NULL, NULL);
+	struct req *r = &j->d.r;
+	defer_resume(&j->d);
 	struct evbuffer *out = evbuffer_new();
-	enum shown shown = res ? add_event(out, &j->r.ctx->db, j->r.tenant_id, evs, i, res, first)
-			       : SHOWN_FAILED;
+	enum shown shown =
+		res ? add_event(out, &r->ctx->db, r->tenant_id, evs, i, res, first) : SHOWN_FAILED;
 	if (shown == SHOWN_FAILED)
-		reply_db_error(&j->r);
+		reply_db_error(r);
 	else
-		reply_buffer(&j->r, shown == SHOWN_CREATED ? 201 : 200, out);
+		reply_buffer(r, shown == SHOWN_CREATED ? 201 : 200, out);
 	evbuffer_free(out);
-	j->r.ctx->deferred--;
-	router_record(&j->r);
+	defer_end(&j->d);
 }
 
 /* Store the n queued jobs of one tenant with one statement and answer them. */
@@ -371,8 +326,9 @@ static void store_group(struct api_ctx *ctx, struct ingest_job **g, size_t n)
 		evs[i] = g[i]->e;
 	PGresult *res = NULL;
 	/* The router ended each request's tenant scope when its handler returned: scope again. */
-	if (ph_db_set_tenant(&ctx->db, g[0]->r.tenant_id))
-		res = store(&ctx->db, g[0]->r.tenant_id, evs, n, first);
+	const char *tenant = g[0]->d.r.tenant_id;
+	if (ph_db_set_tenant(&ctx->db, tenant))
+		res = store(&ctx->db, tenant, evs, n, first);
 	else
 		log_error("cannot set the tenant scope");
 	if (res)
@@ -404,7 +360,8 @@ static void ingest_flush(struct api_ctx *ctx)
 			continue;
 		size_t k = 0;
 		for (size_t j = i; j < n; j++) {
-			if (jobs[j] && strcmp(jobs[j]->r.tenant_id, jobs[i]->r.tenant_id) == 0) {
+			if (jobs[j] &&
+				strcmp(jobs[j]->d.r.tenant_id, jobs[i]->d.r.tenant_id) == 0) {
 				group[k++] = jobs[j];
 				if (j > i)
 					jobs[j] = NULL;
@@ -427,10 +384,9 @@ void events_create(struct req *r)
 	if (!body)
 		return;
 	ph_verr_init(&v);
-	validate_event(&v, body, LOC_BODY);
-	if (ph_verr_any(&v)) {
+	ph_validate_event(&v, body, PH_LOC_BODY);
+	if (!req_valid(r, &v)) {
 		json_object_put(body);
-		reply_verr(r, &v);
 		return;
 	}
 	if (ctx->ingest_queued == INGEST_QUEUE_MAX)
@@ -447,14 +403,10 @@ void events_create(struct req *r)
 		return;
 	}
 	struct ingest_job *j = ph_xcalloc(1, sizeof(*j));
-	j->r = *r;
-	TAILQ_INIT(&j->r.query); /* the router frees the original query list */
 	j->body = body;
 	ingest_event_init(&j->e, body);
-	evhttp_connection_set_closecb(conn, job_conn_closed, j);
+	defer_begin(&j->d, r);
 	ctx->ingest_queue[ctx->ingest_queued++] = j;
-	r->deferred = true;
-	ctx->deferred++; /* the loop does not exit at shutdown before this is answered */
 }
 
 void events_batch(struct req *r)
@@ -463,7 +415,7 @@ void events_batch(struct req *r)
 	struct ingest_event *evs = NULL;
 	struct evbuffer *out = NULL;
 	PGresult *res = NULL;
-	int first[BATCH_MAX];
+	int first[PH_BATCH_MAX];
 	if (!body)
 		return;
 	if (!check_batch(r, body, &events))
@@ -500,22 +452,16 @@ out:
 
 void events_list(struct req *r)
 {
-	int limit;
-	char cursor[PH_ID_MAX], lim[16];
+	struct list_query q;
 	bool ok = true;
-	if (!req_page(r, "evt", &limit, cursor))
+	if (!req_list_query(r, "evt", event_statuses, PH_ARRAY_LEN(event_statuses), &q))
 		return;
-	const char *status;
-	if (!req_enum_param(r, "status", event_statuses, PH_ARRAY_LEN(event_statuses), &status))
-		return;
-	const char *since = req_time_param(r, "since", &ok);
-	const char *until = ok ? req_time_param(r, "until", &ok) : NULL;
+	const char *until = req_time_param(r, "until", &ok);
 	if (!ok)
 		return;
-	snprintf(lim, sizeof(lim), "%d", limit + 1);
-	const char *params[] = { r->tenant_id, cursor[0] ? cursor : NULL, req_query(r, "type"),
-		status, since, until, lim };
-	reply_list_query(r, limit,
+	const char *params[] = { r->tenant_id, q.cursor[0] ? q.cursor : NULL, req_query(r, "type"),
+		q.status, q.since, until, q.fetch };
+	reply_list_query(r, q.limit,
 		"select pghook_event_json(e), e.id from events e where e.tenant_id = $1"
 		" and ($2::text is null or e.id < $2) and ($3::text is null or e.event_type = $3)"
 		" and ($4::text is null or (pghook_event_state(e)).status = $4)"

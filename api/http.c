@@ -9,6 +9,7 @@
 
 #include "cursor.h"
 #include "log.h"
+#include "rfc3339.h"
 #include "server.h"
 #include "validate.h"
 
@@ -71,6 +72,26 @@ void reply_raw(struct req *r, int status, const char *json, size_t len)
 	evbuffer_free(buf);
 }
 
+void rendered_add(struct evbuffer *buf, const char *json, size_t len)
+{
+	struct evbuffer_iovec v;
+	/* Compacted straight into the answer's memory: one pass, as the copy was before. */
+	if (len == 0 || evbuffer_reserve_space(buf, (ev_ssize_t)len, &v, 1) != 1) {
+		evbuffer_add(buf, json, len);
+		return;
+	}
+	v.iov_len = ph_json_compact_text(json, len, v.iov_base);
+	evbuffer_commit_space(buf, &v, 1);
+}
+
+void reply_rendered(struct req *r, int status, const char *json, size_t len)
+{
+	struct evbuffer *buf = evbuffer_new();
+	rendered_add(buf, json, len);
+	send_buffer(r, status, buf);
+	evbuffer_free(buf);
+}
+
 void reply_buffer(struct req *r, int status, struct evbuffer *buf)
 {
 	send_buffer(r, status, buf);
@@ -99,9 +120,17 @@ void reply_error(struct req *r, int status, const char *code, const char *fmt, .
 	reply_json(r, status, body);
 }
 
-void reply_verr(struct req *r, struct ph_verr *v)
+static void reply_verr(struct req *r, struct ph_verr *v)
 {
 	reply_json(r, 422, ph_verr_take_body(v));
+}
+
+bool req_valid(struct req *r, struct ph_verr *v)
+{
+	if (!ph_verr_any(v))
+		return true;
+	reply_verr(r, v);
+	return false;
 }
 
 void reply_invalid(
@@ -130,7 +159,7 @@ void reply_query(struct req *r, int status, const char *what, const char *sql, i
 	else if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0))
 		reply_error(r, 404, "not_found", "no such %s", what);
 	else
-		reply_raw(r, status, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+		reply_rendered(r, status, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 	PQclear(res);
 }
 
@@ -157,7 +186,7 @@ static bool add_mapped(
 	if (shown)
 		evbuffer_add(buf, shown, strlen(shown));
 	else if (ok)
-		evbuffer_add(buf, PQgetvalue(res, i, col), (size_t)PQgetlength(res, i, col));
+		rendered_add(buf, PQgetvalue(res, i, col), (size_t)PQgetlength(res, i, col));
 	free(shown);
 	return ok;
 }
@@ -226,17 +255,12 @@ bool req_page(struct req *r, const char *prefix, int *limit, char cursor_id[PH_I
 {
 	const char *l = req_query(r, "limit");
 	const char *c = req_query(r, "cursor");
-	*limit = 50;
+	*limit = PH_LIMIT_DEFAULT;
 	cursor_id[0] = '\0';
-	if (l) {
-		char *end;
-		long v = strtol(l, &end, 10);
-		if (end == l || *end || v < 1 || v > 250) {
-			reply_invalid(r, "query", "limit", "less_than_equal",
-				"limit must be an integer from 1 to 250");
-			return false;
-		}
-		*limit = (int)v;
+	if (l && !ph_parse_limit(l, limit)) {
+		reply_invalid(r, "query", "limit", "less_than_equal",
+			"limit must be an integer from 1 to 250");
+		return false;
 	}
 	if (c && *c && !ph_cursor_decode(c, prefix, cursor_id)) {
 		reply_invalid(r, "query", "cursor", "value_error", "cursor is not valid");
@@ -245,60 +269,12 @@ bool req_page(struct req *r, const char *prefix, int *limit, char cursor_id[PH_I
 	return true;
 }
 
-static int days_in_month(int y, int mo)
-{
-	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	return mo == 2 && leap ? 29 : days[mo - 1];
-}
-
-/* Everything accepted here must also be accepted by PostgreSQL's timestamptz input: a value it
- * refuses (February 30, a sign in the year, an offset over 15:59) would fail the statement
- * and answer 500 instead of 422. */
-bool rfc3339_valid(const char *s)
-{
-	/* Digits exactly where they belong: sscanf's %d alone would take signs and spaces. */
-	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
-	for (size_t i = 0; shape[i]; i++) {
-		bool ok = shape[i] == 'd' ? s[i] >= '0' && s[i] <= '9'
-			: shape[i] == 'T' ? s[i] == 'T' || s[i] == 't'
-					  : s[i] == shape[i];
-		if (!ok)
-			return false;
-	}
-	int y, mo, d, h, mi, sec;
-	if (sscanf(s, "%4d-%2d-%2d%*c%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6)
-		return false;
-	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
-		sec > 60)
-		return false;
-	const char *p = s + 19;
-	bool fraction = false; /* a non-zero fraction of a second */
-	if (*p == '.') {
-		p++;
-		if (*p < '0' || *p > '9')
-			return false;
-		for (; *p >= '0' && *p <= '9'; p++)
-			fraction = fraction || *p != '0';
-	}
-	if (sec == 60 && fraction) /* a leap second, but not past its end */
-		return false;
-	if (*p == 'Z' || *p == 'z')
-		return p[1] == '\0';
-	if (*p != '+' && *p != '-')
-		return false;
-	p++;
-	return p[0] >= '0' && p[0] <= '1' && p[1] >= '0' && p[1] <= '9' && p[2] == ':' &&
-		p[3] >= '0' && p[3] <= '5' && p[4] >= '0' && p[4] <= '9' && p[5] == '\0' &&
-		(p[0] - '0') * 10 + (p[1] - '0') <= 15;
-}
-
 const char *req_time_param(struct req *r, const char *name, bool *ok)
 {
 	const char *v = req_query(r, name);
 	if (!v)
 		return NULL;
-	if (!rfc3339_valid(v)) {
+	if (!ph_rfc3339_valid(v)) {
 		reply_invalid(r, "query", name, "datetime_parsing",
 			"expected an RFC 3339 date-time such as 2026-11-22T10:01:02Z");
 		*ok = false;
@@ -310,7 +286,7 @@ bool req_enum_param(
 	struct req *r, const char *name, const char *const *set, size_t n, const char **out)
 {
 	*out = req_query(r, name);
-	if (!*out || str_in(*out, set, n))
+	if (!*out || ph_str_in(*out, set, n))
 		return true;
 	char msg[256];
 	int len = snprintf(msg, sizeof(msg), "%s must be one of", name);
@@ -319,6 +295,18 @@ bool req_enum_param(
 			msg + len, sizeof(msg) - (size_t)len, "%s %s", i ? "," : "", set[i]);
 	reply_invalid(r, "query", name, "enum", msg);
 	return false;
+}
+
+bool req_list_query(struct req *r, const char *prefix, const char *const *statuses, size_t n,
+	struct list_query *q)
+{
+	bool ok = true;
+	if (!req_page(r, prefix, &q->limit, q->cursor) ||
+		!req_enum_param(r, "status", statuses, n, &q->status))
+		return false;
+	q->since = req_time_param(r, "since", &ok);
+	snprintf(q->fetch, sizeof(q->fetch), "%d", q->limit + 1);
+	return ok;
 }
 
 void reply_list_query(

@@ -47,7 +47,7 @@ struct api_ctx {
 	struct server *srv;
 	struct ph_db db;
 	int thread_index;
-	int deferred; /* requests answered later (send.c); this loop only */
+	int deferred; /* requests answered later (defer.h); this loop only */
 	long long last_answer_us; /* when this loop last answered, for the shutdown drain */
 	struct auth_cache_entry auth_cache[AUTH_CACHE_SLOTS];
 	/* single-event ingests waiting for this loop's next group commit (events.c) */
@@ -67,23 +67,32 @@ struct req {
 	struct evkeyvalq query;
 	char tenant_id[PH_ID_MAX];
 	int status; /* 0 until answered */
-	bool deferred; /* the handler will answer later, from another callback */
+	bool deferred; /* the handler will answer later (defer.h) */
 	size_t route_index; /* for metrics */
 	long long start_us;
 };
 
 /* Every reply_* function only records the status when r->ev is NULL (the client left). */
 
-/* Answer with a JSON document already rendered (by PostgreSQL, usually). */
+/* Answers are compact JSON. What PostgreSQL renders (json_build_object writes
+ * {"id" : "wh_1", "url" : ...}) is compacted where it is written into the answer, by
+ * reply_rendered and rendered_add; json-c and the api's own renderers write compact JSON. */
+
+/* Answer with a JSON document as it is (compact already, or the OpenAPI document). */
 void reply_raw(struct req *r, int status, const char *json, size_t len);
+/* Answer with a JSON document PostgreSQL rendered, compacted. */
+void reply_rendered(struct req *r, int status, const char *json, size_t len);
+/* Append a JSON document PostgreSQL rendered to buf, compacted. */
+void rendered_add(struct evbuffer *buf, const char *json, size_t len);
 /* Answer with the JSON document in buf, moved into the answer (the caller still frees buf). */
 void reply_buffer(struct req *r, int status, struct evbuffer *buf);
 /* Answer with a json-c object; takes ownership of obj. */
 void reply_json(struct req *r, int status, json_object *obj);
 /* Answer {"error": {"code": code, "message": ...}}. */
 void reply_error(struct req *r, int status, const char *code, const char *fmt, ...) PH_PRINTF(4, 5);
-/* Answer 422 with the collected validation errors; leaves v empty. */
-void reply_verr(struct req *r, struct ph_verr *v);
+/* True when v collected no validation error; otherwise answers 422 with them (leaving v
+ * empty) and returns false. */
+bool req_valid(struct req *r, struct ph_verr *v) PH_MUSTCHECK;
 /* Answer 422 for a single problem at [where, name]. */
 void reply_invalid(
 	struct req *r, const char *where, const char *name, const char *type, const char *msg);
@@ -95,11 +104,13 @@ void reply_query(struct req *r, int status, const char *what, const char *sql, i
 	const char *const *params);
 /* Answer 204 with no body. */
 void reply_no_content(struct req *r);
-/* Answer a list: rows of res hold the object's JSON in column json_col and its id in id_col;
- * res has at most limit + 1 rows, the extra one only tells that another page exists. */
+/* Answer a list: rows of res hold the object's JSON in column json_col (rendered by
+ * PostgreSQL) and its id in id_col; res has at most limit + 1 rows, the extra one only tells
+ * that another page exists. */
 void reply_list(struct req *r, const PGresult *res, int limit, int json_col, int id_col);
-/* Turns one rendered object into what the answer shows: a new string (the list frees it), or
- * NULL with *ok true to show it as it is; NULL with *ok false fails the whole answer (500). */
+/* Turns one rendered object into what the answer shows: a new compact string (the list frees
+ * it), or NULL with *ok true to show it as it is; NULL with *ok false fails the whole answer
+ * (500). */
 typedef char *(*reply_map_fn)(struct req *r, const char *json, bool *ok);
 /* reply_list, each object passed through map first. */
 void reply_list_mapped(
@@ -121,6 +132,17 @@ const char *req_header(struct req *r, const char *name);
  * returns false. cursor_id is "" when there is no cursor. */
 bool req_page(
 	struct req *r, const char *prefix, int *limit, char cursor_id[PH_ID_MAX]) PH_MUSTCHECK;
+/* What a filtered list reads from its query string. */
+struct list_query {
+	int limit;
+	char cursor[PH_ID_MAX]; /* "" when there is none */
+	char fetch[16]; /* limit + 1 as text: the extra row tells that a page follows */
+	const char *status, *since; /* NULL when absent */
+};
+/* Parse, in this order, ?limit= and ?cursor= (ids with prefix), ?status= (one of the n
+ * statuses) and ?since= (RFC 3339). On bad input answers 422 and returns false. */
+bool req_list_query(struct req *r, const char *prefix, const char *const *statuses, size_t n,
+	struct list_query *q) PH_MUSTCHECK;
 /* The query parameter name, which must be one of the n values of set when present (*out NULL
  * when absent). On another value answers 422 naming the allowed ones and returns false. */
 bool req_enum_param(struct req *r, const char *name, const char *const *set, size_t n,
@@ -128,8 +150,5 @@ bool req_enum_param(struct req *r, const char *name, const char *const *set, siz
 /* Parse an RFC 3339 query parameter into a normalised string for PostgreSQL; NULL when absent.
  * On bad input answers 422 and sets *ok to false. */
 const char *req_time_param(struct req *r, const char *name, bool *ok);
-
-/* True when s is an RFC 3339 date-time with a Z or numeric offset. */
-bool rfc3339_valid(const char *s);
 
 #endif

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT
  *
- * pghook-api: start-up only. Reads the configuration, then either runs an admin subcommand
- * or serves HTTP until told to stop.
+ * pghook-api: start-up only. Reads and checks the configuration first, whatever the arguments
+ * (so `pghook-api --help` also tells whether the environment is valid: deploy tests rely on
+ * it), then prints the usage or the version, runs an admin subcommand, or serves HTTP until
+ * told to stop.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +24,26 @@ static int serve(const struct ph_config *cfg)
 	return ok ? 0 : 1;
 }
 
+static int run(const struct ph_config *cfg, int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : "serve";
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		cli_usage(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "--version") == 0) {
+		printf("pghook-api %s\n", PGHOOK_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "serve") == 0)
+		return serve(cfg);
+	int rc = cli_run(cfg, argc - 1, argv + 1);
+	if (rc >= 0)
+		return rc;
+	cli_usage(stderr);
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	struct ph_config cfg;
@@ -34,19 +56,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	ph_log_set_level(cfg.log_level);
-	int rc;
-	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		cli_usage();
-		rc = 0;
-	} else if (argc < 2 || strcmp(argv[1], "serve") == 0) {
-		rc = serve(&cfg);
-	} else {
-		rc = cli_run(&cfg, argc - 1, argv + 1);
-		if (rc < 0) {
-			cli_usage();
-			rc = 2;
-		}
-	}
+	int rc = run(&cfg, argc, argv);
 	ph_config_finish(&cfg);
 	return rc;
 }

@@ -12,8 +12,10 @@
 #include <string.h>
 
 #include "auth.h"
+#include "compat.h"
 #include "log.h"
 #include "prom.h"
+#include "route.h"
 #include "routes.h"
 
 #define GET    EVHTTP_REQ_GET
@@ -28,8 +30,8 @@ static const struct route routes[] = {
 	{ GET, "/openapi.json", ops_openapi, ROUTE_PUBLIC },
 	{ POST, "/admin/v1/tenants", admin_tenants_create, ROUTE_ADMIN },
 	{ POST, "/admin/v1/tenants/{id}/keys", admin_keys_create, ROUTE_ADMIN },
-	{ POST, "/v1/webhook/create", webhooks_create_seed003, ROUTE_TENANT },
-	{ POST, "/v1/webhooks/deliveries/{id}/replay", deliveries_replay_seed004, ROUTE_TENANT },
+	{ POST, "/v1/webhook/create", compat_decoda_webhook_create, ROUTE_TENANT },
+	{ POST, "/v1/webhooks/deliveries/{id}/replay", compat_replay_delivery, ROUTE_TENANT },
 	{ POST, "/v1/webhooks", webhooks_create, ROUTE_TENANT },
 	{ GET, "/v1/webhooks", webhooks_list, ROUTE_TENANT },
 	{ GET, "/v1/webhooks/{id}", webhooks_get, ROUTE_TENANT },
@@ -49,9 +51,9 @@ static const struct route routes[] = {
 	{ POST, "/v1/deliveries/{id}/attempts", deliveries_record_attempt, ROUTE_TENANT },
 	{ POST, "/v1/deliveries/{id}/replay", deliveries_replay, ROUTE_TENANT },
 	{ POST, "/v1/deliveries/{id}/send", deliveries_send, ROUTE_TENANT },
-	{ POST, "/v1/outbound-webhook-deliveries/{id}/attempts", deliveries_record_attempt,
+	{ POST, "/v1/outbound-webhook-deliveries/{id}/attempts", compat_outbound_record_attempt,
 		ROUTE_TENANT },
-	{ GET, "/webhook/decoda/events/{id}/send", deliveries_send_seed001, ROUTE_TENANT },
+	{ GET, "/webhook/decoda/events/{id}/send", compat_decoda_event_send, ROUTE_TENANT },
 };
 
 #define N_ROUTES PH_ARRAY_LEN(routes)
@@ -96,50 +98,12 @@ static void record(size_t route, int status, long long us)
 	}
 }
 
-/* Split path into segments and compare with pattern; {x} segments capture into r->params. */
-static bool match(const char *pattern, struct req *r)
-{
-	const char *p = pattern, *s = r->path_buf;
-	int np = 0;
-	while (*p && *s) {
-		if (*p != '/' || *s != '/')
-			return false;
-		p++;
-		s++;
-		const char *pe = strchr(p, '/'), *se = strchr(s, '/');
-		size_t pl = pe ? (size_t)(pe - p) : strlen(p);
-		size_t sl = se ? (size_t)(se - s) : strlen(s);
-		if (*p == '{') {
-			if (sl == 0 || np == REQ_MAX_PARAMS)
-				return false;
-			r->params[np++] = s;
-		} else if (pl != sl || strncmp(p, s, pl) != 0) {
-			return false;
-		}
-		p += pl;
-		s += sl;
-	}
-	return *p == '\0' && *s == '\0';
-}
-
-/* Terminate the captured parameters in place: each ends at the next '/'. Only done once the
- * route is chosen, since matching needs the slashes. */
-static void terminate_params(struct req *r)
-{
-	for (int i = 0; i < REQ_MAX_PARAMS && r->params[i]; i++) {
-		char *slash = strchr((char *)r->params[i], '/');
-		if (slash)
-			*slash = '\0';
-	}
-}
-
 static size_t find_route(struct req *r, bool *path_known)
 {
 	enum evhttp_cmd_type method = evhttp_request_get_command(r->ev);
 	*path_known = false;
 	for (size_t i = 0; i < N_ROUTES; i++) {
-		memset(r->params, 0, sizeof(r->params));
-		if (!match(routes[i].pattern, r))
+		if (!ph_route_match(routes[i].pattern, r->path_buf, r->params, REQ_MAX_PARAMS))
 			continue;
 		*path_known = true;
 		if (routes[i].method == method ||
@@ -177,7 +141,8 @@ static void run(struct req *r, size_t idx, bool path_known)
 		return;
 	}
 	r->route = &routes[idx];
-	terminate_params(r);
+	/* Only now that the route is chosen: matching needs the slashes. */
+	ph_route_cut(r->path_buf, r->params, REQ_MAX_PARAMS);
 	if (r->route->auth == ROUTE_TENANT && !auth_tenant(r))
 		return;
 	if (r->route->auth == ROUTE_ADMIN && !auth_admin(r))
@@ -210,7 +175,7 @@ void router_dispatch(struct evhttp_request *ev, void *arg)
 	}
 	evhttp_clear_headers(&r.query);
 	/* The tenant scope ends with the handler; a deferred handler scopes its later statements
-	 * itself (send.c). */
+	 * itself (events.c, send.c). */
 	if (!ph_db_set_tenant(&r.ctx->db, NULL))
 		log_warn("cannot clear the tenant scope");
 	if (!r.deferred)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
- * routes: every handler of the api, by resource file. The table itself is in router.c.
+ * routes: every native handler of the api, by resource file; the routes that mirror other
+ * services' APIs are in compat.h. The table itself is in router.c.
  */
 #ifndef PGHOOK_API_ROUTES_H
 #define PGHOOK_API_ROUTES_H
@@ -9,7 +10,8 @@
 
 /* webhooks.c */
 void webhooks_create(struct req *r);
-void webhooks_create_seed003(struct req *r);
+/* webhooks_create, answered with status instead of 201. */
+void webhooks_create_answering(struct req *r, int status);
 void webhooks_list(struct req *r);
 void webhooks_get(struct req *r);
 void webhooks_patch(struct req *r);
@@ -31,11 +33,9 @@ void deliveries_get(struct req *r);
 void deliveries_attempts(struct req *r);
 void deliveries_record_attempt(struct req *r);
 void deliveries_replay(struct req *r);
-void deliveries_replay_seed004(struct req *r);
 
-/* send.c: one synchronous attempt (seed 001) */
+/* send.c: one synchronous attempt */
 void deliveries_send(struct req *r);
-void deliveries_send_seed001(struct req *r);
 
 /* admin.c */
 void admin_tenants_create(struct req *r);

@@ -1,32 +1,26 @@
 /* SPDX-License-Identifier: MIT
  *
- * send: one delivery attempt now, on request (seed 001 and POST /v1/deliveries/{id}/send).
- * The attempt blocks for up to PGHOOK_HTTP_TIMEOUT, so it runs on a thread of its own with the
- * same request code, signing and SSRF policy as the worker; the loop stays free and gets the
- * result back through an event, then records the attempt and answers in seed 001's shape.
- *
- * If the client hangs up first, the connection's close callback marks the job orphaned: the
- * attempt is still recorded (it happened), but no answer is written to a freed request.
+ * send: one delivery attempt now, on request (POST /v1/deliveries/{id}/send, and Decoda's
+ * Webhook Event Send in compat.c). The attempt blocks for up to PGHOOK_HTTP_TIMEOUT, so it runs
+ * on a thread of its own (defer.h) with the same request code, signing and SSRF policy as the
+ * worker; back on the loop, the attempt is recorded and answered in the shape of Decoda's
+ * Event (pghook_manual_attempt). If the client hung up meanwhile, the attempt is still
+ * recorded: it happened.
  */
-#include <event2/event.h>
-#include <event2/http.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
+#include "defer.h"
 #include "log.h"
 #include "request.h"
-#include "router.h"
 #include "routes.h"
+#include "validate.h"
 
 struct send_job {
-	struct req r; /* a copy: the router's request context ends when the handler returns */
-	struct event *done_ev;
+	struct deferred d; /* first: the job is found from it */
 	bool notify_failure;
-	bool orphaned;
 	char delivery_id[PH_ID_MAX], event_id[PH_ID_MAX], status[32];
 	char *url, *secret, *previous_secret, *payload;
 	long long timestamp;
@@ -36,8 +30,6 @@ struct send_job {
 
 static void job_free(struct send_job *j)
 {
-	if (j->done_ev)
-		event_free(j->done_ev);
 	free(j->url);
 	free(j->secret);
 	free(j->previous_secret);
@@ -45,9 +37,9 @@ static void job_free(struct send_job *j)
 	free(j);
 }
 
-static void *attempt_thread(void *arg)
+static void attempt(struct deferred *d)
 {
-	struct send_job *j = arg;
+	struct send_job *j = (struct send_job *)d;
 	struct ph_request req;
 	struct ph_request_params p = { .url = j->url,
 		.msg_id = j->event_id,
@@ -56,8 +48,8 @@ static void *attempt_thread(void *arg)
 		.body = j->payload,
 		.body_len = strlen(j->payload),
 		.timestamp = j->timestamp,
-		.timeout_ms = j->r.ctx->cfg->http_timeout_ms,
-		.ssrf = j->r.ctx->ssrf };
+		.timeout_ms = d->r.ctx->cfg->http_timeout_ms,
+		.ssrf = d->r.ctx->ssrf };
 	memset(&req, 0, sizeof(req));
 	if (ph_request_init(&req, &p, j->result.error, sizeof(j->result.error))) {
 		CURLcode rc = ph_request_perform(&req);
@@ -68,13 +60,6 @@ static void *attempt_thread(void *arg)
 		j->result.retry_after = NULL;
 	}
 	ph_request_finish(&req);
-	event_active(j->done_ev, 0, 0);
-	return NULL;
-}
-
-static void conn_closed(struct evhttp_connection *conn, void *arg)
-{
-	((struct send_job *)arg)->orphaned = true;
 }
 
 /* A failed manual attempt does not move the delivery's schedule: a delivered or failed one
@@ -90,51 +75,43 @@ static const char *status_after(const struct send_job *j)
 
 static void record_and_reply(struct send_job *j)
 {
+	struct req *r = &j->d.r;
 	char code[16], duration[16];
 	snprintf(code, sizeof(code), "%ld", j->result.status);
 	snprintf(duration, sizeof(duration), "%d", j->result.duration_ms);
-	const char *params[] = { j->r.tenant_id, j->delivery_id, status_after(j),
+	const char *params[] = { r->tenant_id, j->delivery_id, status_after(j),
 		j->result.status ? code : NULL, j->result.error[0] ? j->result.error : NULL,
 		duration, j->notify_failure && !j->result.ok ? "t" : "f", j->started };
 	/* The router ended the request's tenant scope when the handler returned: scope again. */
-	if (!ph_db_set_tenant(&j->r.ctx->db, j->r.tenant_id)) {
-		reply_error(&j->r, 500, "internal", "internal error");
+	if (!ph_db_set_tenant(&r->ctx->db, r->tenant_id)) {
+		reply_error(r, 500, "internal", "internal error");
 		return;
 	}
-	reply_query(&j->r, 200, "delivery",
+	reply_query(r, 200, "delivery",
 		"select pghook_manual_attempt($1, $2, $3, $4::int, $5, $6::int, $7::bool,"
 		" $8::timestamptz)",
 		8, params);
-	if (!ph_db_set_tenant(&j->r.ctx->db, NULL))
+	if (!ph_db_set_tenant(&r->ctx->db, NULL))
 		log_warn("cannot clear the tenant scope");
 }
 
-static void attempt_done(evutil_socket_t fd, short what, void *arg)
+static void attempt_done(struct deferred *d)
 {
-	struct send_job *j = arg;
-	struct evhttp_connection *conn = NULL;
-	if (!j->orphaned) {
-		conn = evhttp_request_get_connection(j->r.ev);
-		evhttp_connection_set_closecb(conn, NULL, NULL);
-	} else {
-		j->r.ev = NULL;
-	}
-	record_and_reply(j);
-	j->r.ctx->deferred--;
-	router_record(&j->r);
-	job_free(j);
+	record_and_reply((struct send_job *)d);
+	defer_end(d);
+	job_free((struct send_job *)d);
 }
 
 /* Decrypt the webhook's secrets (stored encrypted when PGHOOK_SECRET_KEY is set, see
  * common/crypto.h) into the job. False, logged, when one does not decrypt. */
-static bool open_secrets(
-	struct send_job *j, const char *webhook_id, const char *secret, const char *previous)
+static bool open_secrets(struct send_job *j, const struct req *r, const char *webhook_id,
+	const char *secret, const char *previous)
 {
-	const struct ph_crypto *c = &j->r.ctx->cfg->crypto;
+	const struct ph_crypto *c = &r->ctx->cfg->crypto;
 	const char *why = NULL;
-	j->secret = ph_crypto_open(c, secret, j->r.tenant_id, webhook_id, &why);
+	j->secret = ph_crypto_open(c, secret, r->tenant_id, webhook_id, &why);
 	if (j->secret && previous)
-		j->previous_secret = ph_crypto_open(c, previous, j->r.tenant_id, webhook_id, &why);
+		j->previous_secret = ph_crypto_open(c, previous, r->tenant_id, webhook_id, &why);
 	if (j->secret && (!previous || j->previous_secret))
 		return true;
 	log_error("cannot decrypt the signing secret of webhook %s: %s", webhook_id, why);
@@ -142,10 +119,10 @@ static bool open_secrets(
 }
 
 /* Load what the attempt needs; false after answering 404 or a database error. */
-static bool load(struct send_job *j)
+static bool load(struct send_job *j, struct req *r)
 {
-	const char *params[] = { j->r.tenant_id, j->r.params[0] };
-	PGresult *res = ph_db_exec(&j->r.ctx->db,
+	const char *params[] = { r->tenant_id, r->params[0] };
+	PGresult *res = ph_db_exec(&r->ctx->db,
 		"select d.id, e.id, e.payload::text, w.url, w.secret,"
 		" case when w.previous_secret_until > now() then w.previous_secret end,"
 		" extract(epoch from now())::bigint, d.status, pghook_ts(now()), w.id"
@@ -155,9 +132,9 @@ static bool load(struct send_job *j)
 		2, params);
 	if (!res || PQntuples(res) == 0) {
 		if (res)
-			reply_error(&j->r, 404, "not_found", "no such delivery");
+			reply_error(r, 404, "not_found", "no such delivery");
 		else
-			reply_db_error(&j->r);
+			reply_db_error(r);
 		PQclear(res);
 		return false;
 	}
@@ -166,8 +143,8 @@ static bool load(struct send_job *j)
 	j->payload = ph_xstrdup(PQgetvalue(res, 0, 2));
 	j->url = ph_xstrdup(PQgetvalue(res, 0, 3));
 	if (!open_secrets(
-		    j, PQgetvalue(res, 0, 9), PQgetvalue(res, 0, 4), ph_db_value(res, 0, 5))) {
-		reply_error(&j->r, 500, "internal", "internal error");
+		    j, r, PQgetvalue(res, 0, 9), PQgetvalue(res, 0, 4), ph_db_value(res, 0, 5))) {
+		reply_error(r, 500, "internal", "internal error");
 		PQclear(res);
 		return false;
 	}
@@ -178,48 +155,24 @@ static bool load(struct send_job *j)
 	return true;
 }
 
-static void send_now(struct req *r)
+void deliveries_send(struct req *r)
 {
 	const char *nf = req_query(r, "notify_failure");
-	if (nf && strcasecmp(nf, "true") != 0 && strcasecmp(nf, "false") != 0 &&
-		strcmp(nf, "1") != 0 && strcmp(nf, "0") != 0) {
+	bool notify_failure = true;
+	if (nf && !ph_parse_bool(nf, &notify_failure)) {
 		reply_invalid(r, "query", "notify_failure", "bool_parsing",
 			"notify_failure must be true or false");
 		return;
 	}
 	struct send_job *j = ph_xcalloc(1, sizeof(*j));
-	j->r = *r;
-	TAILQ_INIT(&j->r.query); /* the router frees the original query list */
-	j->notify_failure = !nf || strcasecmp(nf, "true") == 0 || strcmp(nf, "1") == 0;
-	if (!load(j)) {
-		r->status = j->r.status;
+	j->notify_failure = notify_failure;
+	if (!load(j, r)) {
 		job_free(j);
 		return;
 	}
-	j->done_ev = event_new(evhttp_connection_get_base(evhttp_request_get_connection(r->ev)), -1,
-		0, attempt_done, j);
-	pthread_t tid;
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&tid, &attr, attempt_thread, j) != 0) {
-		pthread_attr_destroy(&attr);
+	/* The loop does not exit at shutdown before this attempt ends. */
+	if (!defer_to_thread(&j->d, r, attempt, attempt_done)) {
 		job_free(j);
 		reply_error(r, 503, "unavailable", "cannot start the attempt, try again");
-		return;
 	}
-	pthread_attr_destroy(&attr);
-	evhttp_connection_set_closecb(evhttp_request_get_connection(r->ev), conn_closed, j);
-	r->deferred = true;
-	r->ctx->deferred++; /* the loop does not exit at shutdown before this attempt ends */
-}
-
-void deliveries_send(struct req *r)
-{
-	send_now(r);
-}
-
-void deliveries_send_seed001(struct req *r)
-{
-	send_now(r);
 }

@@ -499,18 +499,22 @@ bool server_run(struct server *s)
 	return true;
 }
 
+/* event_free, for an event that may never have been created. */
+static void free_event(struct event *ev)
+{
+	if (ev)
+		event_free(ev);
+}
+
 void server_destroy(struct server *s)
 {
 	if (!s)
 		return;
 	for (int i = 0; i < s->nloops; i++) {
 		struct loop *l = &s->loops[i];
-		if (l->stop_ev)
-			event_free(l->stop_ev);
-		if (l->drain_ev)
-			event_free(l->drain_ev);
-		if (l->sweep_ev)
-			event_free(l->sweep_ev);
+		free_event(l->stop_ev);
+		free_event(l->drain_ev);
+		free_event(l->sweep_ev);
 		if (l->http)
 			evhttp_free(l->http);
 		/* evhttp_free freed its connections; drop our references last. */
@@ -524,12 +528,9 @@ void server_destroy(struct server *s)
 	free(s->loops);
 	notifier_destroy(s->notifier);
 	ph_ssrf_policy_destroy(s->ssrf);
-	if (s->sig_term)
-		event_free(s->sig_term);
-	if (s->sig_int)
-		event_free(s->sig_int);
-	if (s->drain_timer)
-		event_free(s->drain_timer);
+	free_event(s->sig_term);
+	free_event(s->sig_int);
+	free_event(s->drain_timer);
 	if (s->main_base)
 		event_base_free(s->main_base);
 	free(s);

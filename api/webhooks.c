@@ -11,81 +11,22 @@
 #include "hash.h"
 #include "log.h"
 #include "routes.h"
-#include "sign.h"
 #include "validate.h"
 
-/* What a create or patch body asked for; strings borrowed from the parsed body. */
-struct webhook_input {
-	const char *url;
-	const char *description;
-	const char *email;
-	const char *secret;
-	const char *subscriptions; /* compact JSON array, or NULL */
-	const char *metadata; /* compact JSON object, or NULL */
-	enum field_state description_st, email_st;
-};
-
-static void check_subscriptions(
-	struct ph_verr *v, json_object *body, bool required, struct webhook_input *in)
-{
-	json_object *subs = NULL;
-	if (!json_object_object_get_ex(body, "subscriptions", &subs)) {
-		if (required)
-			ph_verr_add(v, "body", "subscriptions", "missing", "field required");
-		return;
-	}
-	size_t n = subs && json_object_is_type(subs, json_type_array)
-		? json_object_array_length(subs)
-		: 0;
-	if (n == 0 || n > 500) {
-		ph_verr_add(v, "body", "subscriptions", "list_type",
-			"subscriptions must be a non-empty array of event types (\"*\" for all)");
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		json_object *t = json_object_array_get_idx(subs, i);
-		const char *s =
-			json_object_is_type(t, json_type_string) ? json_object_get_string(t) : "";
-		if (strcmp(s, "*") != 0 && !event_type_valid(s)) {
-			ph_verr_add_item(v, "subscriptions", (int)i, NULL,
-				"string_pattern_mismatch",
-				"event types match ^[A-Za-z0-9_.:-]{1,128}$");
-			return;
-		}
-	}
-	in->subscriptions = ph_json_compact(subs, NULL);
-}
-
-/* Validate a webhook body; required fields are enforced only when creating. */
-static bool parse_input(struct req *r, json_object *body, bool creating, struct webhook_input *in)
+/* The request's webhook body, checked into in (required fields only when creating): the
+ * body in borrows from, which the caller puts, or NULL after answering 422. */
+static json_object *read_input(struct req *r, bool creating, struct ph_webhook_input *in)
 {
 	struct ph_verr v;
+	json_object *body = req_body_object(r);
+	if (!body)
+		return NULL;
 	ph_verr_init(&v);
-	memset(in, 0, sizeof(*in));
-	if (v_string(&v, body, LOC_BODY, "url", creating, false, 2048, &in->url) == FIELD_SET &&
-		!webhook_url_valid(in->url))
-		ph_verr_add(&v, "body", "url", "url_scheme",
-			"url must be an http or https URL with a host");
-	check_subscriptions(&v, body, creating, in);
-	in->description_st =
-		v_string(&v, body, LOC_BODY, "description", false, true, 1024, &in->description);
-	in->email_st =
-		v_string(&v, body, LOC_BODY, "notificationEmail", false, true, 254, &in->email);
-	if (in->email_st == FIELD_SET && !email_valid(in->email))
-		ph_verr_add(&v, "body", "notificationEmail", "value_error",
-			"not a valid email address");
-	if (v_string(&v, body, LOC_BODY, "secret", false, !creating, 128, &in->secret) ==
-			FIELD_SET &&
-		!ph_sign_secret_valid(in->secret))
-		ph_verr_add(&v, "body", "secret", "value_error",
-			"secret must be whsec_ followed by base64 of 24 to 64 bytes");
-	json_object *meta = NULL;
-	if (v_object(&v, body, LOC_BODY, "metadata", false, false, &meta) == FIELD_SET)
-		in->metadata = ph_json_compact(meta, NULL);
-	if (!ph_verr_any(&v))
-		return true;
-	reply_verr(r, &v);
-	return false;
+	ph_validate_webhook(&v, body, creating, in);
+	if (req_valid(r, &v))
+		return body;
+	json_object_put(body);
+	return NULL;
 }
 
 /* Signing secrets at rest: encrypted when PGHOOK_SECRET_KEY is set (common/crypto.h), bound to
@@ -156,22 +97,19 @@ static void reply_webhook(struct req *r, int status, PGresult *res)
 		else if (shown)
 			reply_raw(r, status, shown, strlen(shown));
 		else
-			reply_raw(r, status, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+			reply_rendered(
+				r, status, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 		free_secret(shown);
 	}
 	PQclear(res);
 }
 
-static void create(struct req *r, int status)
+void webhooks_create_answering(struct req *r, int status)
 {
-	json_object *body = req_body_object(r);
-	struct webhook_input in;
+	struct ph_webhook_input in;
+	json_object *body = read_input(r, true, &in);
 	if (!body)
 		return;
-	if (!parse_input(r, body, true, &in)) {
-		json_object_put(body);
-		return;
-	}
 	char id[PH_ID_MAX], secret[PH_SECRET_MAX];
 	ph_id_new(id, "wh");
 	if (!in.secret) {
@@ -195,13 +133,7 @@ static void create(struct req *r, int status)
 
 void webhooks_create(struct req *r)
 {
-	create(r, 201);
-}
-
-/* Seed 003 documents 200 for its create route; its fields are a subset of ours. */
-void webhooks_create_seed003(struct req *r)
-{
-	create(r, 200);
+	webhooks_create_answering(r, 201);
 }
 
 static void reply_one(struct req *r, const char *sql, int n, const char *const *params, int status)
@@ -241,16 +173,12 @@ void webhooks_list(struct req *r)
 
 void webhooks_patch(struct req *r)
 {
-	json_object *body = req_body_object(r);
-	struct webhook_input in;
+	struct ph_webhook_input in;
+	json_object *body = read_input(r, false, &in);
 	if (!body)
 		return;
-	if (!parse_input(r, body, false, &in)) {
-		json_object_put(body);
-		return;
-	}
-	const char *set_desc = in.description_st == FIELD_ABSENT ? "f" : "t";
-	const char *set_email = in.email_st == FIELD_ABSENT ? "f" : "t";
+	const char *set_desc = in.description_st == PH_FIELD_ABSENT ? "f" : "t";
+	const char *set_email = in.email_st == PH_FIELD_ABSENT ? "f" : "t";
 	char *stored = seal(r, in.secret, r->params[0]);
 	const char *params[] = { r->tenant_id, r->params[0], in.url, set_desc, in.description,
 		in.subscriptions, set_email, in.email, in.metadata, stored };
@@ -352,10 +280,12 @@ void webhooks_recover(struct req *r)
 	if (strcmp(PQgetvalue(res, 0, 0), "0") == 0) {
 		reply_error(r, 404, "not_found", "no such webhook");
 	} else {
-		char *body =
-			ph_xasprintf("{\"data\":%s,\"nextCursor\":null}", PQgetvalue(res, 0, 1));
-		reply_raw(r, 202, body, strlen(body));
-		free(body);
+		struct evbuffer *body = evbuffer_new();
+		evbuffer_add(body, "{\"data\":", 8);
+		rendered_add(body, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
+		evbuffer_add(body, ",\"nextCursor\":null}", 19);
+		reply_buffer(r, 202, body);
+		evbuffer_free(body);
 	}
 	PQclear(res);
 }

@@ -219,23 +219,18 @@ enum ph_json_parse_status ph_json_parse(const char *buf, size_t len, json_object
 
 const char *ph_json_parse_message(enum ph_json_parse_status st)
 {
-	switch (st) {
-	case PH_JSON_OK:
-		return "ok";
-	case PH_JSON_TOO_DEEP:
-		return "JSON nested deeper than 64 levels";
-	case PH_JSON_BAD_UTF8:
-		return "request body is not valid UTF-8";
-	case PH_JSON_NOT_FINITE:
-		return "number out of range";
-	case PH_JSON_DUPLICATE_KEY:
-		return "a JSON object has the same key twice";
-	case PH_JSON_NUL_KEY:
-		return "a JSON object key contains a NUL character";
-	case PH_JSON_SYNTAX:
-		break;
-	}
-	return "request body is not valid JSON";
+	static const char *const messages[] = {
+		[PH_JSON_OK] = "ok",
+		[PH_JSON_SYNTAX] = "request body is not valid JSON",
+		[PH_JSON_TOO_DEEP] = "JSON nested deeper than 64 levels",
+		[PH_JSON_BAD_UTF8] = "request body is not valid UTF-8",
+		[PH_JSON_NOT_FINITE] = "number out of range",
+		[PH_JSON_DUPLICATE_KEY] = "a JSON object has the same key twice",
+		[PH_JSON_NUL_KEY] = "a JSON object key contains a NUL character",
+	};
+	if ((size_t)st >= PH_ARRAY_LEN(messages))
+		return messages[PH_JSON_SYNTAX];
+	return messages[st];
 }
 
 void ph_verr_init(struct ph_verr *v)
@@ -307,4 +302,27 @@ const char *ph_json_compact(json_object *obj, size_t *len)
 {
 	return json_object_to_json_string_length(
 		obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len);
+}
+
+size_t ph_json_compact_text(const char *in, size_t len, char *out)
+{
+	size_t n = 0;
+	bool in_string = false;
+	for (size_t i = 0; i < len; i++) {
+		char c = in[i];
+		if (in_string) {
+			if (c == '\\' && i + 1 < len) {
+				out[n++] = c; /* the escaped character is copied as it is */
+				c = in[++i];
+			} else if (c == '"') {
+				in_string = false;
+			}
+		} else if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+			continue;
+		} else if (c == '"') {
+			in_string = true;
+		}
+		out[n++] = c;
+	}
+	return n;
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
  * json: request parsing with the limits the API promises (depth 64, finite numbers, valid
- * UTF-8, no duplicate keys, no NUL in keys) and the collector of validation errors rendered in seed
- * 004's 422 shape:
+ * UTF-8, no duplicate keys, no NUL in keys) and the collector of validation errors, rendered
+ * in the 422 shape of FastAPI's HTTPValidationError that the API documents (docs/api.md):
  *   {"detail": [{"loc": ["body", "events", 3, "type"], "msg": "...", "type": "..."}]}
  */
 #ifndef PGHOOK_COMMON_JSON_H
@@ -58,5 +58,11 @@ bool ph_utf8_valid(const char *s, size_t len);
 json_object *ph_json_get(json_object *obj, const char *key);
 /* Serialize compactly (no pretty-printing, no escaped slashes). Borrowed from obj. */
 const char *ph_json_compact(json_object *obj, size_t *len);
+/* Copy the JSON text in[0..len) to out without the whitespace between its tokens, so a
+ * document PostgreSQL rendered ({"id" : "wh_1", "url" : ...}) reads as json-c writes one
+ * ({"id":"wh_1","url":...}): strings byte for byte, keys in their order. Returns the length
+ * written, at most len; out is not NUL-terminated and may be in itself. One pass, no parsing:
+ * on text that is not JSON it still only drops spaces, tabs and line ends outside strings. */
+size_t ph_json_compact_text(const char *in, size_t len, char *out);
 
 #endif

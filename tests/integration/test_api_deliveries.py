@@ -3,10 +3,14 @@
 by an external deliverer (and how the event's status follows), the 422s of bad attempt bodies,
 and replays."""
 import re
+import socket
+import threading
 
 import pytest
 
 import harness
+from conftest import Client
+from receivers import HttpReceiver
 
 TS_RE = re.compile(r'^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$')
 DELIVERY_FIELDS = {
@@ -368,3 +372,38 @@ def test_replay_of_a_deleted_webhooks_delivery_is_404(client, sql):
     assert_404(client.post('/v1/webhooks/deliveries/%s/replay' % did))
     assert sql('select count(*) from deliveries') == [(1,)]
     assert client.get('/v1/events/' + ev['id']).json()['status'] == 'failed'
+
+
+def test_send_whose_client_left_is_still_recorded(api_factory, tenant, sql):
+    """A synchronous send runs on a thread of its own while its request waits. A client that
+    hangs up meanwhile gets no answer, but the attempt happened and is recorded, and the loop
+    that held the request (the only one) carries on serving."""
+    arrived, release = threading.Event(), threading.Event()
+
+    def hold(rec):
+        arrived.set()
+        release.wait(30)
+        return 200, {}, b'ok'
+    receiver = HttpReceiver()
+    receiver.script = hold
+    try:
+        api = api_factory(PGHOOK_API_THREADS='1')
+        client = Client(api, tenant)
+        create_webhook(client, url=receiver.url)
+        did = create_event(client)['deliveries'][0]['id']
+        s = socket.create_connection(('127.0.0.1', api.port), timeout=10)
+        head = 'POST /v1/deliveries/%s/send HTTP/1.1\r\nHost: x\r\nTENANT: %s\r\n' \
+            'API-KEY: %s\r\nContent-Length: 0\r\n\r\n' % (did, tenant.id, tenant.key)
+        s.sendall(head.encode())
+        assert arrived.wait(15), 'the attempt never reached the receiver'
+        s.close()
+        assert client.get('/healthz').status_code == 200
+        release.set()
+        harness.wait_for(lambda: sql('select count(*) from attempts where delivery_id = %s',
+                                     (did,)) == [(1,)], timeout=15, what='the attempt recorded')
+        assert sql('select status, attempt_count from deliveries where id = %s', (did,)) == [
+            ('delivered', 1)]
+        assert client.get('/v1/deliveries/' + did).json()['status'] == 'delivered'
+    finally:
+        release.set()
+        receiver.close()

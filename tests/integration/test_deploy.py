@@ -218,9 +218,9 @@ def test_build_script_installs_binaries_that_run(installed, logdir):
         assert os.access(os.path.join(installed, b), os.X_OK), b
     # The image's entry point picks the program from its first argument.
     p = entrypoint(installed, '--help')
-    assert p.returncode == 0 and 'usage: pghook-api' in p.stderr, p.stderr
+    assert p.returncode == 0 and 'usage: pghook-api' in p.stdout, p.stderr
     p = entrypoint(installed, 'pghook-api', '--help')
-    assert p.returncode == 0 and 'pghook-api migrate' in p.stderr, p.stderr
+    assert p.returncode == 0 and 'pghook-api migrate' in p.stdout, p.stderr
     p = entrypoint(installed, 'no-such-role')
     assert p.returncode == 64 and 'unknown command' in p.stderr
     # `worker` starts the installed worker: it serves /healthz without a database, is not

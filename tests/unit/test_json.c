@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
  * Unit tests for common/json: the status ph_json_parse gives valid documents, syntax errors,
- * trailing garbage, deep nesting, bad UTF-8, non-finite numbers and NUL bytes; and the exact
- * 422 body the validation-error collector renders.
+ * trailing garbage, deep nesting, bad UTF-8, non-finite numbers and NUL bytes; the exact 422
+ * body the validation-error collector renders; and the compaction of rendered JSON text.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -326,6 +326,45 @@ static void test_verr(void)
 	ph_verr_finish(&v);
 }
 
+/* PostgreSQL's rendering, compacted to what json-c writes; strings and key order untouched. */
+static void test_compact_text(void)
+{
+	static const struct {
+		const char *name, *in, *want;
+	} cases[] = {
+		{ "json_build_object", "{\"id\" : \"wh_1\", \"n\" : 1, \"ok\" : true}",
+			"{\"id\":\"wh_1\",\"n\":1,\"ok\":true}" },
+		{ "json_agg", "[{\"a\" : 1}, \n {\"a\" : null}]", "[{\"a\":1},{\"a\":null}]" },
+		{ "jsonb", "{\"k\": [1, 2.5e3, -0], \"m\": {}}", "{\"k\":[1,2.5e3,-0],\"m\":{}}" },
+		{ "compact already", "{\"a\":[1,{\"b\":\"c\"}]}", "{\"a\":[1,{\"b\":\"c\"}]}" },
+		{ "spaces in strings", "{\"a b\" : \" x , y : \\t\"}",
+			"{\"a b\":\" x , y : \\t\"}" },
+		{ "escaped quote", "[\"say \\\" , \\\"\" , 1]", "[\"say \\\" , \\\"\",1]" },
+		{ "escaped backslash ends the string", "[\"a\\\\\" , \" b\"]",
+			"[\"a\\\\\",\" b\"]" },
+		{ "all four blanks", " \t{\r\n} \n", "{}" },
+		{ "unicode", "{\"\xc3\xa9\" : \"\xe2\x82\xac \xe2\x82\xac\"}",
+			"{\"\xc3\xa9\":\"\xe2\x82\xac \xe2\x82\xac\"}" },
+		{ "empty", "", "" },
+		{ "not JSON: a string left open", "[\"a  b", "[\"a  b" },
+		{ "not JSON: a backslash at the end", "[\"a \\", "[\"a \\" },
+	};
+	for (size_t i = 0; i < PH_ARRAY_LEN(cases); i++) {
+		int before = check_failures;
+		char out[128], again[128];
+		size_t len = strlen(cases[i].in);
+		size_t n = ph_json_compact_text(cases[i].in, len, out);
+		out[n] = '\0';
+		CHECK_STR(out, cases[i].want);
+		CHECK(n <= len);
+		/* In place, and a second time, change nothing more. */
+		memcpy(again, cases[i].in, len);
+		CHECK(ph_json_compact_text(again, len, again) == n && memcmp(again, out, n) == 0);
+		CHECK(ph_json_compact_text(out, n, out) == n);
+		case_done(cases[i].name, before);
+	}
+}
+
 int main(void)
 {
 	for (size_t i = 0; i < PH_ARRAY_LEN(parse_cases); i++)
@@ -338,5 +377,6 @@ int main(void)
 	test_messages();
 	test_utf8_valid();
 	test_verr();
+	test_compact_text();
 	return check_finish("json");
 }

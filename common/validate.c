@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: MIT */
+#include "validate.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "rfc3339.h"
+#include "sign.h"
+
+/* Statuses an external attempt may set: all but delivering, the worker's own. */
+static const char *const attempt_statuses[] = { "pending", "retry_scheduled", "delivered",
+	"failed" };
+
+static void field_error(struct ph_verr *v, struct ph_field_loc loc, const char *name,
+	const char *type, const char *msg)
+{
+	if (loc.list)
+		ph_verr_add_item(v, loc.list, loc.index, name, type, msg);
+	else
+		ph_verr_add(v, "body", name, type, msg);
+}
+
+static enum ph_field_state lookup(struct ph_verr *v, json_object *obj, struct ph_field_loc loc,
+	const char *name, bool required, bool nullable, json_object **val)
+{
+	*val = NULL;
+	if (!json_object_object_get_ex(obj, name, val)) {
+		if (required) {
+			field_error(v, loc, name, "missing", "field required");
+			return PH_FIELD_INVALID;
+		}
+		return PH_FIELD_ABSENT;
+	}
+	if (*val == NULL) {
+		if (!nullable) {
+			field_error(v, loc, name, "null_not_allowed", "field may not be null");
+			return PH_FIELD_INVALID;
+		}
+		return PH_FIELD_NULL;
+	}
+	return PH_FIELD_SET;
+}
+
+/* A string member of 1..maxlen characters (or null when nullable). */
+static enum ph_field_state field_string(struct ph_verr *v, json_object *obj,
+	struct ph_field_loc loc, const char *name, bool required, bool nullable, size_t maxlen,
+	const char **out)
+{
+	json_object *val;
+	*out = NULL;
+	enum ph_field_state st = lookup(v, obj, loc, name, required, nullable, &val);
+	if (st != PH_FIELD_SET)
+		return st;
+	if (!json_object_is_type(val, json_type_string)) {
+		field_error(v, loc, name, "string_type", "input should be a valid string");
+		return PH_FIELD_INVALID;
+	}
+	size_t len = (size_t)json_object_get_string_len(val);
+	const char *s = json_object_get_string(val);
+	if (len < 1 || len > maxlen || memchr(s, '\0', len)) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "string should have 1 to %zu characters and no NUL",
+			maxlen);
+		field_error(v, loc, name, "string_length", msg);
+		return PH_FIELD_INVALID;
+	}
+	*out = s;
+	return PH_FIELD_SET;
+}
+
+/* A member that must be a JSON object (or null when nullable). */
+static enum ph_field_state field_object(struct ph_verr *v, json_object *obj,
+	struct ph_field_loc loc, const char *name, bool required, bool nullable, json_object **out)
+{
+	enum ph_field_state st = lookup(v, obj, loc, name, required, nullable, out);
+	if (st == PH_FIELD_SET && !json_object_is_type(*out, json_type_object)) {
+		field_error(v, loc, name, "dict_type", "input should be a JSON object");
+		*out = NULL;
+		return PH_FIELD_INVALID;
+	}
+	return st;
+}
+
+bool ph_str_in(const char *s, const char *const *set, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(s, set[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool ph_event_type_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n < 1 || n > 128)
+		return false;
+	for (const char *p = s; *p; p++) {
+		char c = *p;
+		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			(c >= '0' && c <= '9') || c == '_' || c == '.' || c == ':' || c == '-';
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+bool ph_webhook_url_valid(const char *s)
+{
+	if (strlen(s) > 2048 ||
+		(strncasecmp(s, "http://", 7) != 0 && strncasecmp(s, "https://", 8) != 0))
+		return false;
+	CURLU *u = curl_url();
+	char *host = NULL;
+	bool ok = u && curl_url_set(u, CURLUPART_URL, s, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host && *host;
+	curl_free(host);
+	curl_url_cleanup(u);
+	return ok;
+}
+
+bool ph_email_valid(const char *s)
+{
+	size_t n = strlen(s);
+	const char *at = strchr(s, '@');
+	if (n < 3 || n > 254 || !at || at == s || !at[1] || strchr(at + 1, '@'))
+		return false;
+	for (const char *p = s; *p; p++) {
+		/* No spaces or control characters: the address goes into SMTP commands. */
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '<' || *p == '>' || *p == ',')
+			return false;
+	}
+	return true;
+}
+
+void ph_validate_event(struct ph_verr *v, json_object *ev, struct ph_field_loc loc)
+{
+	const char *type, *s;
+	json_object *data;
+	if (!json_object_is_type(ev, json_type_object)) {
+		field_error(v, loc, NULL, "dict_type", "each event must be a JSON object");
+		return;
+	}
+	if (field_string(v, ev, loc, "type", true, false, 128, &type) == PH_FIELD_SET &&
+		!ph_event_type_valid(type))
+		field_error(v, loc, "type", "string_pattern_mismatch",
+			"type must match ^[A-Za-z0-9_.:-]{1,128}$");
+	field_object(v, ev, loc, "data", true, false, &data);
+	field_string(v, ev, loc, "sourceKey", false, true, 255, &s);
+	field_string(v, ev, loc, "eventGroup", false, true, 255, &s);
+}
+
+json_object *ph_validate_batch(struct ph_verr *v, json_object *body)
+{
+	json_object *events = ph_json_get(body, "events");
+	size_t n = 0;
+	if (!events || !json_object_is_type(events, json_type_array)) {
+		ph_verr_add(v, "body", "events", "list_type", "events must be an array");
+		return NULL;
+	}
+	n = json_object_array_length(events);
+	if (n < 1 || n > PH_BATCH_MAX) {
+		ph_verr_add(v, "body", "events", "too_long", "events must hold 1 to 1000 events");
+		return events;
+	}
+	for (size_t i = 0; i < n; i++)
+		ph_validate_event(v, json_object_array_get_idx(events, i),
+			(struct ph_field_loc){ "events", (int)i });
+	return events;
+}
+
+static void check_subscriptions(
+	struct ph_verr *v, json_object *body, bool required, struct ph_webhook_input *in)
+{
+	json_object *subs = NULL;
+	if (!json_object_object_get_ex(body, "subscriptions", &subs)) {
+		if (required)
+			ph_verr_add(v, "body", "subscriptions", "missing", "field required");
+		return;
+	}
+	size_t n = subs && json_object_is_type(subs, json_type_array)
+		? json_object_array_length(subs)
+		: 0;
+	if (n == 0 || n > 500) {
+		ph_verr_add(v, "body", "subscriptions", "list_type",
+			"subscriptions must be a non-empty array of event types (\"*\" for all)");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_object *t = json_object_array_get_idx(subs, i);
+		const char *s =
+			json_object_is_type(t, json_type_string) ? json_object_get_string(t) : "";
+		if (strcmp(s, "*") != 0 && !ph_event_type_valid(s)) {
+			ph_verr_add_item(v, "subscriptions", (int)i, NULL,
+				"string_pattern_mismatch",
+				"event types match ^[A-Za-z0-9_.:-]{1,128}$");
+			return;
+		}
+	}
+	in->subscriptions = ph_json_compact(subs, NULL);
+}
+
+void ph_validate_webhook(
+	struct ph_verr *v, json_object *body, bool creating, struct ph_webhook_input *in)
+{
+	const struct ph_field_loc b = PH_LOC_BODY;
+	memset(in, 0, sizeof(*in));
+	if (field_string(v, body, b, "url", creating, false, 2048, &in->url) == PH_FIELD_SET &&
+		!ph_webhook_url_valid(in->url))
+		ph_verr_add(v, "body", "url", "url_scheme",
+			"url must be an http or https URL with a host");
+	check_subscriptions(v, body, creating, in);
+	in->description_st =
+		field_string(v, body, b, "description", false, true, 1024, &in->description);
+	in->email_st = field_string(v, body, b, "notificationEmail", false, true, 254, &in->email);
+	if (in->email_st == PH_FIELD_SET && !ph_email_valid(in->email))
+		ph_verr_add(
+			v, "body", "notificationEmail", "value_error", "not a valid email address");
+	if (field_string(v, body, b, "secret", false, !creating, 128, &in->secret) ==
+			PH_FIELD_SET &&
+		!ph_sign_secret_valid(in->secret))
+		ph_verr_add(v, "body", "secret", "value_error",
+			"secret must be whsec_ followed by base64 of 24 to 64 bytes");
+	json_object *meta = NULL;
+	if (field_object(v, body, b, "metadata", false, false, &meta) == PH_FIELD_SET)
+		in->metadata = ph_json_compact(meta, NULL);
+}
+
+static void check_code(struct ph_verr *v, json_object *body, struct ph_attempt_input *in)
+{
+	json_object *c = NULL;
+	if (!json_object_object_get_ex(body, "responseStatusCode", &c) || !c)
+		return;
+	int64_t n = json_object_is_type(c, json_type_int) ? json_object_get_int64(c) : 0;
+	if (n < 100 || n > 599) {
+		ph_verr_add(v, "body", "responseStatusCode", "greater_than_equal",
+			"responseStatusCode must be an integer from 100 to 599 or null");
+		return;
+	}
+	snprintf(in->code, sizeof(in->code), "%d", (int)n);
+}
+
+void ph_validate_attempt(struct ph_verr *v, json_object *body, struct ph_attempt_input *in)
+{
+	const struct ph_field_loc b = PH_LOC_BODY;
+	json_object *rb = NULL;
+	memset(in, 0, sizeof(*in));
+	if (field_string(v, body, b, "status", true, false, 32, &in->status) == PH_FIELD_SET &&
+		!ph_str_in(in->status, attempt_statuses, PH_ARRAY_LEN(attempt_statuses)))
+		ph_verr_add(v, "body", "status", "enum",
+			"status must be pending, retry_scheduled, delivered or failed");
+	check_code(v, body, in);
+	if (field_object(v, body, b, "responseBody", false, true, &rb) == PH_FIELD_SET)
+		in->response_body = ph_json_compact(rb, NULL);
+	field_string(v, body, b, "lastError", false, true, 4096, &in->error);
+	if (field_string(v, body, b, "nextRetryAt", false, true, 64, &in->next_retry) ==
+			PH_FIELD_SET &&
+		!ph_rfc3339_valid(in->next_retry))
+		ph_verr_add(v, "body", "nextRetryAt", "datetime_parsing",
+			"nextRetryAt must be an RFC 3339 date-time");
+	if (in->status && strcmp(in->status, "retry_scheduled") == 0 && !in->next_retry &&
+		!ph_verr_any(v))
+		ph_verr_add(v, "body", "nextRetryAt", "missing",
+			"nextRetryAt is required when status is retry_scheduled");
+}
+
+bool ph_parse_limit(const char *s, int *out)
+{
+	char *end;
+	long n = strtol(s, &end, 10);
+	if (end == s || *end || n < 1 || n > PH_LIMIT_MAX)
+		return false;
+	*out = (int)n;
+	return true;
+}
+
+bool ph_parse_bool(const char *s, bool *out)
+{
+	if (strcasecmp(s, "true") == 0 || strcmp(s, "1") == 0)
+		*out = true;
+	else if (strcasecmp(s, "false") == 0 || strcmp(s, "0") == 0)
+		*out = false;
+	else
+		return false;
+	return true;
+}
+
+const char *ph_bearer_token(const char *header)
+{
+	if (!header || strncasecmp(header, "Bearer ", 7) != 0)
+		return NULL;
+	header += 7;
+	while (*header == ' ')
+		header++;
+	return *header ? header : NULL;
+}
