@@ -3,16 +3,14 @@
  * deliveries: reading deliveries and their attempts, recording attempts made elsewhere,
  * and replays.
  */
+#include "delivery.h"
 #include "routes.h"
 #include "validate.h"
-
-static const char *const delivery_statuses[] = { "pending", "retry_scheduled", "delivering",
-	"delivered", "failed" };
 
 void deliveries_list(struct req *r)
 {
 	struct list_query q;
-	if (!req_list_query(r, "dlv", delivery_statuses, PH_ARRAY_LEN(delivery_statuses), &q))
+	if (!req_list_query(r, "dlv", ph_delivery_status_names, PH_DELIVERY_STATUS_COUNT, &q))
 		return;
 	const char *params[] = { r->tenant_id, q.cursor[0] ? q.cursor : NULL, q.status,
 		req_query(r, "webhookId"), req_query(r, "eventId"), q.since, q.fetch };

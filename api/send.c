@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "defer.h"
+#include "delivery.h"
 #include "log.h"
 #include "request.h"
 #include "routes.h"
@@ -21,7 +22,8 @@
 struct send_job {
 	struct deferred d; /* first: the job is found from it */
 	bool notify_failure;
-	char delivery_id[PH_ID_MAX], event_id[PH_ID_MAX], status[32];
+	char delivery_id[PH_ID_MAX], event_id[PH_ID_MAX];
+	enum ph_delivery_status status;
 	char *url, *secret, *previous_secret, *payload;
 	long long timestamp;
 	struct ph_request_result result;
@@ -67,10 +69,10 @@ static void attempt(struct deferred *d)
 static const char *status_after(const struct send_job *j)
 {
 	if (j->result.ok)
-		return "delivered";
-	if (strcmp(j->status, "delivered") == 0 || strcmp(j->status, "failed") == 0)
-		return j->status;
-	return "retry_scheduled";
+		return ph_delivery_status_name(PH_DELIVERY_DELIVERED);
+	if (j->status == PH_DELIVERY_DELIVERED || j->status == PH_DELIVERY_FAILED)
+		return ph_delivery_status_name(j->status);
+	return ph_delivery_status_name(PH_DELIVERY_RETRY_SCHEDULED);
 }
 
 static void record_and_reply(struct send_job *j)
@@ -149,7 +151,12 @@ static bool load(struct send_job *j, struct req *r)
 		return false;
 	}
 	j->timestamp = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
-	snprintf(j->status, sizeof(j->status), "%s", PQgetvalue(res, 0, 7));
+	if (!ph_delivery_status_parse(PQgetvalue(res, 0, 7), &j->status)) {
+		log_error("delivery %s has an unknown status", j->delivery_id);
+		reply_error(r, 500, "internal", "internal error");
+		PQclear(res);
+		return false;
+	}
 	snprintf(j->started, sizeof(j->started), "%s", PQgetvalue(res, 0, 8));
 	PQclear(res);
 	return true;
