@@ -61,13 +61,12 @@ class Podman:
                     'default_ulimits = ["nofile=%d:%d", "nproc=%d:%d"]\n'
                     '[engine]\n'
                     'runtime = "runc"\n' % (nofile, nofile, nproc, nproc))
-        self.cmd = [path]
+        self.path = path
         self.env = dict(os.environ, CONTAINERS_CONF=conf)
 
-    def __call__(self, *args, timeout=120, check=True, input=None):
-        p = subprocess.run(self.cmd + list(args), env=self.env, capture_output=True, text=True,
-                           timeout=timeout, input=input,
-                           stdin=None if input is not None else subprocess.DEVNULL)
+    def __call__(self, *args, timeout=120, check=True):
+        p = subprocess.run([self.path] + list(args), env=self.env, capture_output=True, text=True,
+                           timeout=timeout, stdin=subprocess.DEVNULL)
         if check:
             assert p.returncode == 0, 'podman %s: exit %d\n%s\n%s' % (
                 ' '.join(args), p.returncode, p.stdout[-3000:], p.stderr[-3000:])
@@ -128,8 +127,7 @@ class Podman:
         """Build with the host's network (no container network is set up here, and the build
         only needs Debian's repository), never pulling: the bases are local. Without cached
         layers, so a build leaves nothing behind but its image."""
-        bases = [ref for ref in from_images(dockerfile)]
-        self.ensure_bases(bases)
+        self.ensure_bases(from_images(dockerfile))
         return self('build', '--pull=never', '--layers=false', '--network=host', '--tag', tag,
                     '--file', dockerfile, context, timeout=1200)
 
@@ -140,18 +138,13 @@ class Podman:
 
     def start(self, name, image, args=(), env=None, flags=()):
         """A detached container; remove it with Container.remove()."""
-        env_args = []
-        for k, v in (env or {}).items():
-            env_args += ['--env', '%s=%s' % (k, v)]
-        self('run', '--detach', '--name', name, *flags, *env_args, image, *args)
+        self('run', '--detach', '--name', name, *flags, *env_flags(env), image, *args)
         return Container(self, name)
 
     def run(self, image, args=(), env=None, flags=(), timeout=120):
         """A container run to its end: (exit code, stdout, stderr)."""
-        env_args = []
-        for k, v in (env or {}).items():
-            env_args += ['--env', '%s=%s' % (k, v)]
-        p = self('run', '--rm', *flags, *env_args, image, *args, timeout=timeout, check=False)
+        p = self('run', '--rm', *flags, *env_flags(env), image, *args, timeout=timeout,
+                 check=False)
         return p.returncode, p.stdout, p.stderr
 
 
@@ -162,9 +155,6 @@ class Container:
 
     def inspect(self):
         return json.loads(self.podman('inspect', '--type', 'container', self.name).stdout)[0]
-
-    def running(self):
-        return self.inspect()['State']['Running']
 
     def logs(self):
         p = self.podman('logs', self.name, check=False)
@@ -186,6 +176,10 @@ class Container:
 
     def remove(self):
         self.podman('rm', '--force', '--time', '0', self.name, check=False)
+
+
+def env_flags(env):
+    return [a for k, v in (env or {}).items() for a in ('--env', '%s=%s' % (k, v))]
 
 
 def from_images(dockerfile):

@@ -32,10 +32,11 @@ from engine import Podman, from_images  # noqa: E402
 
 K8S = os.path.join(ROOT, 'deploy', 'k8s', 'base')
 DOCKERFILE = os.path.join(ROOT, 'deploy', 'Dockerfile')
-# The manifests' securityContext, in podman's words. --read-only alone would put a tmpfs on
-# /tmp, /var/tmp and /run, which a pod does not get.
-AS_DEPLOYED = ['--network=host', '--read-only', '--read-only-tmpfs=false', '--cap-drop=ALL',
-               '--security-opt=no-new-privileges']
+# The manifests' securityContext, in podman's words (--read-only alone would put a tmpfs on
+# /tmp, /var/tmp and /run, which a pod does not get), and the host's network, where the
+# suite's PostgreSQL and receiver listen on loopback.
+AS_DEPLOYED = ['--read-only', '--read-only-tmpfs=false', '--cap-drop=ALL',
+               '--security-opt=no-new-privileges', '--network=host']
 # What the image may add to its base: the runtime libraries, the binaries, the entry point.
 # A compiler or a build tree left in the final stage would add hundreds of MB.
 ADDED_MB_MAX = 50

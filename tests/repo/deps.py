@@ -21,15 +21,16 @@ import ast
 import importlib.util
 import os
 import re
-import shlex
 import subprocess
 import sys
+
+from tracked import tracked
 
 ROOT = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
                        os.path.join(os.path.dirname(__file__), '..', '..'))
 COMMON = os.path.join('deploy', 'local', 'common.sh')
 INSTALLER = os.path.join('deploy', 'local', 'test')
-SKIPPED_DIRS = {'.git', os.path.join('tests', 'bench'), os.path.join('tests', 'soak')}
+SKIPPED = ('tests/bench/', 'tests/soak/')
 # Debian's PATH: packages install programs here, never under /usr/local.
 SYSTEM_PATH = ['/usr/sbin', '/usr/bin', '/sbin', '/bin']
 # Used but deliberately not installed, and why.
@@ -52,8 +53,8 @@ PROGRAM = re.compile(r'^(/[\w.+/-]+|[A-Za-z_][\w.+-]*)$')
 # ---- what the project installs ----
 
 def package_lists():
-    """(packages, programs): every package of common.sh's *_PACKAGES lists, and the programs
-    a "$(command -v PROGRAM ... || echo PACKAGE)" entry stands for."""
+    """(list names, packages, programs): common.sh's *_PACKAGES lists, every package they
+    name, and the programs a "$(command -v PROGRAM ... || echo PACKAGE)" entry stands for."""
     text = read(COMMON)
     lists = re.findall(r'^(\w+_PACKAGES)="((?:[^"\\]|\\.|"[^"]*")*?)"\s*$', text, re.M | re.S)
     packages, programs = set(), set()
@@ -117,15 +118,6 @@ def read(rel):
         return f.read()
 
 
-def source_files():
-    """Checked files under the root, as paths relative to it."""
-    for top, dirs, files in os.walk(ROOT):
-        rel_top = os.path.relpath(top, ROOT)
-        dirs[:] = [d for d in dirs if os.path.normpath(os.path.join(rel_top, d)) not in
-                   SKIPPED_DIRS and not d.startswith(('build', '.cache', '.pgdata', '.run'))
-                   and d != '__pycache__' and d != 'node_modules']
-        for f in files:
-            yield os.path.normpath(os.path.join(rel_top, f))
 
 
 def shebang(rel):
@@ -349,7 +341,7 @@ class ShellScan:
 
 def gather():
     """(modules, programs): name -> the file that first uses it."""
-    files = list(source_files())
+    files = [f for f in tracked(ROOT) if not f.startswith(SKIPPED)]
     local = {os.path.splitext(os.path.basename(f))[0] for f in files if f.endswith('.py')}
     modules, programs, functions = {}, {}, set()
     for rel in files:
@@ -370,13 +362,10 @@ def gather():
             for args in re.findall(r'find_program\(([^)]*)\)', read(rel)):
                 first = re.findall(r"'([^']*)'", args)[:1]
                 programs.update({p: rel for p in first if p not in programs})
-    own = set()
-    for rel in files:
-        if os.path.basename(rel) == 'meson.build':
-            own |= set(re.findall(r"executable\('([\w.-]+)'", read(rel)))
+    # pghook-* are the project's own programs (the binaries, the image's entry point).
     programs = {p: w for p, w in programs.items()
                 if PROGRAM.match(p) and p not in SHELL_BUILTINS and p not in functions
-                and p not in own and not p.startswith('pghook-')}
+                and not p.startswith('pghook-')}
     return modules, programs
 
 

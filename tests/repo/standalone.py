@@ -6,8 +6,9 @@
 """
 import os
 import re
-import subprocess
 import sys
+
+from tracked import tracked
 
 ROOT = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
                        os.path.join(os.path.dirname(__file__), '..', '..'))
@@ -15,15 +16,9 @@ ROOT = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
 OUTSIDE = re.compile(r'\.\./' + 'shared' + r'|\bAPI' + r'\.md\b|\bSTYLE' + r'\.md\b')
 
 
-def tracked():
-    p = subprocess.run(['git', '-C', ROOT, 'ls-files', '-z'], capture_output=True)
-    assert p.returncode == 0, 'git ls-files failed: %s' % p.stderr.decode(errors='replace')
-    return [f for f in p.stdout.decode().split('\0') if f]
-
-
 def main():
     hits = []
-    files = tracked()
+    files = tracked(ROOT)
     for rel in files:
         try:
             with open(os.path.join(ROOT, rel), encoding='utf-8', errors='replace') as f:
