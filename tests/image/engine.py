@@ -7,9 +7,9 @@ suite's own (CONTAINERS_CONF, so nothing under /etc changes): podman's default u
 more open files than a hard limit may allow, and raising a limit past the hard one is refused.
 
 No registry is needed. A base image the Dockerfile names and podman's store lacks is made here
-from Debian's package repository with mmdebstrap, trimmed as the registry's images are (no
-manuals, documentation or translations), imported under the registry's name, and kept in the
-store for later runs. A user with a registry builds the same Dockerfile unchanged.
+from Debian's package repository with mmdebstrap, set up as the registry's images are (see
+DPKG_OPTIONS), imported under the registry's name, and kept in the store for later runs. A
+user with a registry builds the same Dockerfile unchanged.
 """
 import fcntl
 import json
@@ -21,11 +21,13 @@ import subprocess
 
 # Base image (as the Dockerfile names it) -> the Debian suite it is made from.
 BASE_SUITES = {'debian:12': 'bookworm', 'debian:12-slim': 'bookworm'}
-# Taken out of every package the base images install, and out of every package a Dockerfile
-# adds to them, as in the registry's slim images.
-SLIM_PATHS = ['path-exclude=/usr/share/man/*', 'path-exclude=/usr/share/info/*',
-              'path-exclude=/usr/share/doc/*', 'path-include=/usr/share/doc/*/copyright',
-              'path-exclude=/usr/share/locale/*']
+# dpkg's and apt's settings in the registry's images, kept in the base for the Dockerfile's own
+# installs: no manuals, documentation or translations (the slim image's trim), no fsync per
+# file (a container's tree is thrown away, not recovered), no translated package lists.
+DPKG_OPTIONS = ['path-exclude=/usr/share/man/*', 'path-exclude=/usr/share/info/*',
+                'path-exclude=/usr/share/doc/*', 'path-include=/usr/share/doc/*/copyright',
+                'path-exclude=/usr/share/locale/*', 'force-unsafe-io']
+APT_OPTIONS = ['Acquire::Languages "none"']
 # The registry images' package sources: the release, its updates and its security updates.
 MIRROR = 'http://deb.debian.org/'
 BASE_LOCK = '/var/tmp/pghook-image-bases.lock'
@@ -109,7 +111,8 @@ class Podman:
                 # merged /usr as the registry's images have it, without the usrmerge package
                 # (which brings perl along)
                 '--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr']
-        args += ['--dpkgopt=' + p for p in SLIM_PATHS]
+        args += ['--dpkgopt=' + o for o in DPKG_OPTIONS]
+        args += ['--aptopt=' + o for o in APT_OPTIONS]
         p = subprocess.run(args + [suite, rootfs] + sources, capture_output=True, text=True,
                            timeout=900, stdin=subprocess.DEVNULL)
         try:
