@@ -137,6 +137,19 @@ class Podman:
     def remove_image(self, ref):
         self('rmi', '--force', ref, check=False, timeout=120)
 
+    def remove_leftovers(self, prefix):
+        """Remove the containers and images named prefix-PID (or prefix:PID) of runs whose
+        process is gone: a run killed at its timeout cannot clean up after itself."""
+        names = self('ps', '--all', '--format', '{{.Names}}').stdout.split()
+        tags = self('images', '--format', '{{.Repository}}:{{.Tag}}').stdout.split()
+        for name in names + tags:
+            m = re.match(re.escape(prefix) + r'[-:](\d+)\b', name.split('/')[-1])
+            if m and not os.path.exists('/proc/' + m.group(1)):
+                if name in names:
+                    self('rm', '--force', '--time', '0', name, check=False)
+                else:
+                    self.remove_image(name)
+
     # ---- running ----
 
     def start(self, name, image, args=(), env=None, flags=()):

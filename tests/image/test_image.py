@@ -40,6 +40,8 @@ AS_DEPLOYED = ['--read-only', '--read-only-tmpfs=false', '--cap-drop=ALL',
 # What the image may add to its base: the runtime libraries, the binaries, the entry point.
 # A compiler or a build tree left in the final stage would add hundreds of MB.
 ADDED_MB_MAX = 50
+# The suite's images are PREFIX:PID, its containers PREFIX-PID-ROLE.
+PREFIX = 'pghook-suite'
 
 
 def manifests(name):
@@ -69,12 +71,14 @@ def podman():
     if os.geteuid() != 0:
         pytest.skip('the image suite runs podman rootful: run it as root')
     workdir = os.environ.get('PGHOOK_IMAGE_WORKDIR') or os.path.join(ROOT, 'build', 'image')
-    return Podman(workdir)
+    engine = Podman(workdir)
+    engine.remove_leftovers(PREFIX)
+    return engine
 
 
 @pytest.fixture(scope='module')
 def image(podman):
-    tag = 'localhost/pghook-suite:%d' % os.getpid()
+    tag = 'localhost/%s:%d' % (PREFIX, os.getpid())
     try:
         podman.build(DOCKERFILE, ROOT, tag)
         yield tag
@@ -96,7 +100,7 @@ def containers(podman):
     started = []
 
     def start(role, image, args, env):
-        c = podman.start('pghook-suite-%d-%s' % (os.getpid(), role), image, args, env,
+        c = podman.start('%s-%d-%s' % (PREFIX, os.getpid(), role), image, args, env,
                          AS_DEPLOYED)
         started.append(c)
         return c
