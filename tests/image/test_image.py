@@ -54,6 +54,11 @@ def pod_spec(name, kind):
     return doc['spec']['template']['spec']
 
 
+# The Deployments' pod specs: arguments, plain environment values, grace periods.
+API_POD = pod_spec('api.yaml', 'Deployment')
+WORKER_POD = pod_spec('worker.yaml', 'Deployment')
+
+
 def config_map():
     """The base kustomization's configMapGenerator literals: the deployed configuration."""
     with open(os.path.join(K8S, 'kustomization.yaml'), encoding='utf-8') as f:
@@ -123,32 +128,37 @@ def test_image_is_small_and_holds_no_build_tools(podman, image):
 
 
 def test_the_image_runs_as_deployed(podman, image, pg, containers):
-    cm = config_map()
     owner = pg.create_database('pghook')
-    secret_key = base64.b64encode(os.urandom(32)).decode()
-
-    # The migration Job, then the admin CLI through the same entry point.
-    migrate = pod_spec('migrate-job.yaml', 'Job')['containers'][0]['args']
-    code, out, err = podman.run(image, migrate, dict(container_env(pod_spec(
-        'migrate-job.yaml', 'Job')), DATABASE_URL=owner), AS_DEPLOYED)
-    assert code == 0 and json.loads(out)['migrated'] is True, err
+    tenant = migrate_and_add_tenant(podman, image, owner)
     pg.grant_services()
+    api, api_url, worker = start_services(containers, image, owner)
+    deliver_one_event(api_url, tenant)
+    stop_like_kubernetes(api, worker)
+
+
+def migrate_and_add_tenant(podman, image, owner):
+    """The migration Job, then the admin CLI through the same entry point."""
+    job = pod_spec('migrate-job.yaml', 'Job')
+    code, out, err = podman.run(image, job['containers'][0]['args'],
+                                dict(container_env(job), DATABASE_URL=owner), AS_DEPLOYED)
+    assert code == 0 and json.loads(out)['migrated'] is True, err
     code, out, err = podman.run(image, ['tenant', 'create', 'image-suite'],
                                 {'DATABASE_URL': owner}, AS_DEPLOYED)
     assert code == 0, err
-    tenant = harness.Tenant(json.loads(out))
+    return harness.Tenant(json.loads(out))
 
-    # The api and a worker with the deployed configuration, each as its own login role, on
-    # loopback ports of the host network.
+
+def start_services(containers, image, owner):
+    """The api and a worker with the deployed configuration and arguments, each as its own
+    login role, on loopback ports of the host network; both ready, as their own user."""
     metrics_port = harness.free_port()
-    common = dict(cm, PGHOOK_ALLOW_CIDRS='127.0.0.0/8', PGHOOK_SECRET_KEY=secret_key)
-    api_spec, worker_spec = (pod_spec('api.yaml', 'Deployment'),
-                             pod_spec('worker.yaml', 'Deployment'))
-    api = containers('api', image, api_spec['containers'][0]['args'], dict(
-        common, **container_env(api_spec), PGHOOK_LISTEN='127.0.0.1:0',
+    common = dict(config_map(), PGHOOK_ALLOW_CIDRS='127.0.0.0/8',
+                  PGHOOK_SECRET_KEY=base64.b64encode(os.urandom(32)).decode())
+    api = containers('api', image, API_POD['containers'][0]['args'], dict(
+        common, **container_env(API_POD), PGHOOK_LISTEN='127.0.0.1:0',
         DATABASE_URL=harness.service_dsn(owner, 'api')))
-    worker = containers('worker', image, worker_spec['containers'][0]['args'], dict(
-        common, **container_env(worker_spec),
+    worker = containers('worker', image, WORKER_POD['containers'][0]['args'], dict(
+        common, **container_env(WORKER_POD),
         PGHOOK_METRICS_LISTEN='127.0.0.1:%d' % metrics_port,
         DATABASE_URL=harness.service_dsn(owner, 'worker')))
     api_url = 'http://127.0.0.1:%s' % harness.wait_for(
@@ -159,7 +169,11 @@ def test_the_image_runs_as_deployed(podman, image, pg, containers):
                          timeout=30, what=url + '/readyz')
     for c in (api, worker):
         assert_runs_as_image_user(c)
+    return api, api_url, worker
 
+
+def deliver_one_event(api_url, tenant):
+    """A webhook and an event through the api; the receiver gets the payload, signed."""
     receiver = receivers.HttpReceiver()
     try:
         r = requests.post(api_url + '/v1/webhooks', headers=tenant.headers, timeout=10, json={
@@ -182,10 +196,13 @@ def test_the_image_runs_as_deployed(podman, image, pg, containers):
     finally:
         receiver.close()
 
-    # Kubernetes' stop: SIGTERM to both, SIGKILL after terminationGracePeriodSeconds.
+
+def stop_like_kubernetes(api, worker):
+    """SIGTERM to both; each must exit 0, without an error logged, before its
+    terminationGracePeriodSeconds (after which Kubernetes would SIGKILL it)."""
     for c in (api, worker):
         c.kill('TERM')
-    for c, spec in ((api, api_spec), (worker, worker_spec)):
+    for c, spec in ((api, API_POD), (worker, WORKER_POD)):
         grace = spec['terminationGracePeriodSeconds']
         code = c.wait(timeout=grace)
         assert code is not None, '%s still running %ds after SIGTERM\n%s' % (
