@@ -3,10 +3,23 @@
 # Sourced, not run. Works as root (CI, fresh Debian 12) or as a user with sudo.
 
 PGHOOK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BUILD_PACKAGES="gcc pkg-config meson ninja-build libpq-dev libssl-dev libcurl4-openssl-dev
-	libevent-dev libjson-c-dev"
+# The Debian packages the project needs, by purpose: deploy/local/start installs the first two,
+# deploy/local/test all of them, and tests/repo/deps.py fails when a test or script uses a
+# Python module or a program that no list here brings (a package installed by hand would hide
+# it on one machine and fail on a fresh one). "$(command -v X >/dev/null || echo PACKAGE)"
+# installs PACKAGE only when the machine has no X (a vendor's Node.js or kubectl will do).
+BUILD_PACKAGES="gcc libc6-dev pkg-config meson ninja-build libpq-dev libssl-dev
+	libcurl4-openssl-dev libevent-dev libjson-c-dev"
 RUN_PACKAGES="postgresql curl ca-certificates"
-TEST_PACKAGES="python3 python3-pytest python3-psycopg python3-requests python3-aiosmtpd python3-yaml $(command -v kubectl >/dev/null || echo kubernetes-client) $(command -v npm >/dev/null || echo npm)"
+TEST_PACKAGES="python3 python3-pytest python3-psycopg python3-requests python3-aiosmtpd
+	python3-yaml python3-jsonschema git
+	$(command -v kubectl >/dev/null || echo kubernetes-client)
+	$(command -v node >/dev/null || echo nodejs) $(command -v npm >/dev/null || echo npm)"
+# The image suite (tests/image): podman with the runc runtime (crun, podman's first choice,
+# fails on hosts with hybrid cgroups), and mmdebstrap to make the base images without a registry.
+IMAGE_PACKAGES="podman runc mmdebstrap"
+# The libFuzzer build (tests/fuzz).
+FUZZ_PACKAGES="clang-14 libclang-rt-14-dev"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -907,7 +907,7 @@ def table(res):
                             ('ingestcost_pghook', 'pghook_ingest_rows', 'event'),
                             ('ingestcost_minimal', 'minimal ingest (events + deliveries)',
                              'event'),
-                            ('ingestcost_contract', "API.md's tables and indexes, no foreign "
+                            ('ingestcost_contract', "the contract's tables and indexes, no foreign "
                              'keys', 'event')):
         if key in S:
             add('database alone, one session: %s' % what, '%.0f µs CPU and %.0f WAL bytes per '

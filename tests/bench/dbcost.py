@@ -21,7 +21,7 @@ per statement, one delivery each:
   pghook    pghook_ingest_rows, as the api calls it
   minimal   an events table and a deliveries table with bigint ids, one partial index for
             the queue, no foreign keys: one INSERT ... SELECT from json_to_recordset each
-  contract  the least API.md asks of any implementation: prefixed text ids, the indexes its
+  contract  the least the contract (docs/api.md) asks of any implementation: prefixed text ids, the indexes its
             lists and sourceKey need, the fan-out to subscribed webhooks; no foreign keys,
             one statement
 """
@@ -154,7 +154,7 @@ insert into deliveries (event_id) select id from e
 """
 
 
-# The tables API.md's routes need, with nothing more: text ids made like pghook's (migration
+# The tables the contract's routes (docs/api.md) need, with nothing more: text ids made like pghook's (migration
 # 10), events listed by tenant and found by sourceKey, deliveries listed by tenant, event and
 # webhook, the queue's index, webhooks matched by subscription. No foreign keys, no function.
 CONTRACT_INGEST_SCHEMA = """
