@@ -5,7 +5,7 @@
  * the answer is sent only after the commit, so an acknowledged event is durable. The database
  * returns only what the api cannot know (ids, statuses, the timestamp, the webhooks): the
  * answer is rendered here from the parsed request, in exactly the shape pghook_event_obj
- * (sql/0001_init.sql) gives stored events once compacted (http.h).
+ * (sql/functions/render.sql) gives stored events once compacted (http.h).
  */
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -31,7 +31,7 @@ struct ingest_event {
 	size_t data_len;
 };
 
-/* Columns of pghook_ingest_rows (sql/0005_ingest.sql). */
+/* Columns of pghook_ingest_rows (sql/functions/ingest.sql). */
 enum {
 	COL_ORD,
 	COL_CREATED,
