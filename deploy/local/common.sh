@@ -20,6 +20,9 @@ TEST_PACKAGES="python3 python3-pytest python3-psycopg python3-requests python3-a
 IMAGE_PACKAGES="podman runc mmdebstrap"
 # The libFuzzer build (tests/fuzz).
 FUZZ_PACKAGES="clang-14 libclang-rt-14-dev"
+# tests/bench/run (by hand, not the suite): wrk drives the ingest scenario; pg_stat_statements
+# ships with Debian's PostgreSQL server package.
+BENCH_PACKAGES="wrk"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -13,7 +13,8 @@ package is in a list, or is a dependency of one, or is on every Debian system al
 (Essential or Priority: required). A program the lists install only when it is missing
 ("$(command -v X || echo PACKAGE)") counts as installed whoever provides it.
 
-Not covered: tests/bench and tests/soak, which are run by hand and say what they need.
+Not covered: tests/bench and tests/soak, which are run by hand; tests/bench/run installs its
+own list (BENCH_PACKAGES) with install_missing.
 
     tests/repo/deps.py [SOURCE_ROOT]      exit 0, or 1 listing each gap
 """
@@ -30,6 +31,8 @@ ROOT = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
                        os.path.join(os.path.dirname(__file__), '..', '..'))
 COMMON = os.path.join('deploy', 'local', 'common.sh')
 INSTALLER = os.path.join('deploy', 'local', 'test')
+# Run by hand, not by the suite: the lists only it installs do not count for the suite.
+BENCH_INSTALLER = os.path.join('tests', 'bench', 'run')
 SKIPPED = ('tests/bench/', 'tests/soak/')
 # Debian's PATH: packages install programs here, never under /usr/local.
 SYSTEM_PATH = ['/usr/sbin', '/usr/bin', '/sbin', '/bin']
@@ -54,11 +57,15 @@ PROGRAM = re.compile(r'^(/[\w.+/-]+|[A-Za-z_][\w.+-]*)$')
 
 def package_lists():
     """(list names, packages, programs): common.sh's *_PACKAGES lists, every package they
-    name, and the programs a "$(command -v PROGRAM ... || echo PACKAGE)" entry stands for."""
+    name, and the programs a "$(command -v PROGRAM ... || echo PACKAGE)" entry stands for.
+    Lists that only the benchmark installs are named but their packages left out."""
     text = read(COMMON)
     lists = re.findall(r'^(\w+_PACKAGES)="((?:[^"\\]|\\.|"[^"]*")*?)"\s*$', text, re.M | re.S)
+    bench_only = installer_lists(BENCH_INSTALLER) - installer_lists()
     packages, programs = set(), set()
-    for _, body in lists:
+    for name, body in lists:
+        if name in bench_only:
+            continue
         for prog, pkg in re.findall(r'\$\(command -v ([\w.+-]+)[^)]*\|\| echo ([\w.+-]+)\)',
                                     body):
             programs.add(prog)
@@ -67,9 +74,9 @@ def package_lists():
     return {name for name, _ in lists}, packages, programs
 
 
-def installer_lists():
-    """The $*_PACKAGES lists deploy/local/test passes to install_missing."""
-    calls = re.findall(r'^\s*install_missing (.*)$', read(INSTALLER), re.M)
+def installer_lists(script=INSTALLER):
+    """The $*_PACKAGES lists script (deploy/local/test) passes to install_missing."""
+    calls = re.findall(r'^\s*install_missing (.*)$', read(script), re.M)
     return {n for call in calls for n in re.findall(r'\$(\w+_PACKAGES)', call)}
 
 
@@ -413,7 +420,7 @@ def module_paths(name):
 def main():
     defined, packages, conditional = package_lists()
     problems = []
-    missing_lists = defined - installer_lists()
+    missing_lists = defined - installer_lists() - installer_lists(BENCH_INSTALLER)
     if missing_lists:
         problems.append('%s does not install %s' % (INSTALLER, ', '.join(sorted(missing_lists))))
     status = dpkg_status()
