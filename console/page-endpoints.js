@@ -63,7 +63,7 @@ function endpointForm(ctx, hook, onSubmit) {
   const form = h('form', { class: 'form', novalidate: true },
     field('f-url', 'URL', url),
     field('f-description', 'Description', desc),
-    field('f-subscriptions', 'Event types', subs, 'Comma-separated; * for every event type, or a prefix such as order.*'),
+    field('f-subscriptions', 'Event types', subs, 'Comma-separated, such as order.created, invoice.paid; * for every event type'),
     field('f-email', 'Email when a delivery fails for good', email),
     extras.map(([k, ta]) => field('f-x-' + k, humanize(k), ta, 'JSON, or plain text')),
     status, h('div', { class: 'actions' }, submit));
