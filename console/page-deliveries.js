@@ -98,7 +98,7 @@ function attemptItem(a) {
       ['Trigger', humanize(a.trigger || 'scheduled')],
       timings ? ['Timings', h('span', {}, Object.entries(timings).map(([k, v]) => humanize(k) + ' ' + brief(v) + (typeof v === 'number' ? ' ms' : '')).join(' · '))] : null,
     ]),
-    a.responseBody ? h('details', {}, h('summary', {}, 'Response body (first 2,000 characters)'),
+    a.responseBody ? h('details', { open: !ok }, h('summary', {}, 'Response body (first 2,000 characters)'),
       h('pre', { class: 'code', tabindex: '0' }, h('code', {}, a.responseBody.slice(0, 2000)))) : null);
 }
 

@@ -5,6 +5,7 @@ integration suite's harness) and a real HTTP receiver (in console.mjs). What it 
 is console.mjs's docstring. Screenshots of every page land in SCREENSHOT_DIR (meson: the build
 folder's tests/browser/screenshots)."""
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,7 +19,8 @@ sys.path.insert(0, os.path.join(HERE, '..', 'integration'))
 import harness  # noqa: E402
 from worker_fixtures import Worker  # noqa: E402
 
-CHROMIUM = '/usr/bin/chromium'
+# Debian's chromium (deploy/local/common.sh installs it).
+CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
 
 
 def node_modules():
