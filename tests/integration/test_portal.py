@@ -208,3 +208,45 @@ def test_console_files_and_headers(api):
     assert css.headers['content-type'] == 'text/css; charset=utf-8'
     assert requests.get(api.url + '/console/nope.js').status_code == 404
     assert requests.get(api.url + '/console/../openapi.json').status_code in (200, 404)
+
+
+def test_deliveries_filters_and_stats_for_the_console(api, client):
+    """The console's reads: deliveries by event type and before a time, and the overview's
+    counts per hour and per endpoint, failing endpoints first."""
+    a = client.post('/v1/webhooks', json={'url': 'https://example.com/a', 'subscriptions': ['*'],
+                                          'description': 'A'}).json()['id']
+    b = client.post('/v1/webhooks', json={'url': 'https://example.com/b',
+                                          'subscriptions': ['*']}).json()['id']
+    ev1 = client.post('/v1/events', json={'type': 'order.created', 'data': {}}).json()
+    ev2 = client.post('/v1/events', json={'type': 'order.paid', 'data': {}}).json()
+    by_hook = {d['webhookId']: d['id'] for d in ev1['deliveries']}
+    for hook, status in ((a, 'delivered'), (b, 'failed')):
+        r = client.post('/v1/deliveries/%s/attempts' % by_hook[hook], json={
+            'status': status, 'responseStatusCode': 200 if status == 'delivered' else 500})
+        assert r.status_code == 200, r.text
+
+    link = as_link(api, portal(client, readOnly=True)['token'])
+    got = link.get('/v1/deliveries?eventType=order.created').json()['data']
+    assert sorted(d['id'] for d in got) == sorted(by_hook.values())
+    assert {d['eventType'] for d in got} == {'order.created'}
+    assert len(link.get('/v1/deliveries?eventType=order.paid').json()['data']) == 2
+    assert link.get('/v1/deliveries?eventType=nope').json()['data'] == []
+    assert link.get('/v1/deliveries?until=2000-01-01T00:00:00Z').json()['data'] == []
+    assert len(link.get('/v1/deliveries?until=2999-01-01T00:00:00Z').json()['data']) == 4
+    r = link.get('/v1/deliveries?until=yesterday')
+    assert r.status_code == 422 and r.json()['detail'][0]['loc'] == ['query', 'until']
+
+    s = link.get('/v1/stats/deliveries').json()
+    assert len(s['hours']) == 24
+    assert sum(h['delivered'] for h in s['hours']) == 1
+    assert sum(h['failed'] for h in s['hours']) == 1
+    assert sum(h['pending'] for h in s['hours']) == 2
+    assert s['hours'][-1]['delivered'] == 1 and s['hours'][-1]['failed'] == 1
+    assert [e['webhookId'] for e in s['endpoints']] == [b, a]  # failing first
+    assert s['endpoints'][0] == {'webhookId': b, 'url': 'https://example.com/b',
+                                 'description': None, 'status': 'active', 'deleted': False,
+                                 'delivered': 0, 'failed': 1, 'pending': 1}
+    assert len(link.get('/v1/stats/deliveries?hours=168').json()['hours']) == 168
+    for bad in ('0', '169', 'x', ''):
+        assert link.get('/v1/stats/deliveries?hours=' + bad).status_code == 422, bad
+    assert ev2['id']
