@@ -112,9 +112,10 @@ try {
   await h1(page, 'Orders receiver');
   const hookId = page.url().split('/').pop();
   check(hookId.startsWith('wh_'), 'on the endpoint page: ' + page.url());
+  // Screenshotted before the secret is revealed: the docs' copies hold no secret.
+  await shot(page, 'endpoint');
   await page.getByRole('button', { name: 'Reveal secret' }).click();
   check((await page.locator('#secret-value').textContent()).startsWith('whsec_'), 'the secret is revealed');
-  await shot(page, 'endpoint');
 
   // An event from the operator's service; its delivery fails while the receiver is down.
   const event = await api('POST', '/v1/events', { type: 'order.created', data: { orderId: 42, total: '19.99', items: [{ sku: 'A-1', qty: 2 }] } });
