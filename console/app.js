@@ -111,7 +111,11 @@ async function start() {
     h('span', { class: 'tenant' }, session.tenantName || session.tenantId),
     session.readOnly ? h('span', { class: 'badge badge-readonly' }, 'Read-only') : null,
     h('span', { class: 'expires' }, 'Link expires ', time(session.expiresAt)));
-  window.addEventListener('hashchange', show);
+  window.addEventListener('hashchange', () => {
+    // Another link pasted into this tab: start again with its token.
+    if (/^#token=/.test(location.hash)) location.reload();
+    else show();
+  });
   show();
 }
 
