@@ -47,10 +47,80 @@ static bool unauthorized(struct req *r)
 	return false;
 }
 
-bool auth_tenant(struct req *r)
+static bool portal_refused(struct req *r, const char *why)
+{
+	reply_error(r, 401, "unauthorized", "%s", why);
+	if (!ph_db_set_tenant(&r->ctx->db, NULL))
+		log_warn("cannot clear the tenant scope");
+	return false;
+}
+
+/* The tenant id a portal token names, copied into tenant; false when it names none. */
+static bool portal_tenant(const char *token, char tenant[PH_ID_MAX])
+{
+	const char *start = token + strlen(AUTH_PORTAL_PREFIX);
+	const char *dot = strchr(start, '.');
+	size_t len = dot ? (size_t)(dot - start) : 0;
+	if (!dot || len == 0 || len >= PH_ID_MAX || dot[1] == '\0' || strlen(token) > 256)
+		return false;
+	memcpy(tenant, start, len);
+	tenant[len] = '\0';
+	return true;
+}
+
+static bool auth_portal(struct req *r, const char *token)
+{
+	char tenant[PH_ID_MAX], hash[PH_SHA256_HEX_LEN];
+	const char *named = req_header(r, "x-organization-id");
+	if (!portal_tenant(token, tenant) || (named && strcmp(named, tenant) != 0))
+		return portal_refused(r, "this console link is not valid");
+	ph_sha256_hex(token, strlen(token), hash);
+	if (!ph_db_set_tenant(&r->ctx->db, tenant))
+		return portal_refused(r, "this console link is not valid");
+	const char *params[] = { hash };
+	PGresult *res = ph_db_exec_prepared(&r->ctx->db, "auth_portal",
+		"select id, read_only, revoked_at is not null, expires_at <= now(), tenant_id"
+		" from portal_sessions where token_hash = $1",
+		1, params);
+	if (!res) {
+		reply_db_error(r);
+		return false;
+	}
+	const char *why = NULL;
+	if (PQntuples(res) != 1 || !ph_ct_streq(PQgetvalue(res, 0, 4), tenant))
+		why = "this console link is not valid";
+	else if (strcmp(PQgetvalue(res, 0, 2), "t") == 0)
+		why = "this console link was revoked";
+	else if (strcmp(PQgetvalue(res, 0, 3), "t") == 0)
+		why = "this console link has expired";
+	bool read_only = !why && strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	if (!why)
+		snprintf(r->portal_session, sizeof(r->portal_session), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (why)
+		return portal_refused(r, why);
+	enum evhttp_cmd_type m = evhttp_request_get_command(r->ev);
+	if (read_only && m != EVHTTP_REQ_GET && m != EVHTTP_REQ_HEAD) {
+		reply_error(r, 403, "read_only", "this console link is read-only");
+		return false;
+	}
+	memcpy(r->tenant_id, tenant, strlen(tenant) + 1);
+	return true;
+}
+
+bool auth_tenant(struct req *r, bool portal_ok)
 {
 	const char *tenant = req_header(r, "TENANT");
 	const char *key = req_header(r, "API-KEY");
+	const char *token = bearer(r);
+	if ((!tenant || !key) && token &&
+		strncmp(token, AUTH_PORTAL_PREFIX, strlen(AUTH_PORTAL_PREFIX)) == 0) {
+		if (portal_ok)
+			return auth_portal(r, token);
+		reply_error(r, 403, "forbidden",
+			"a console link cannot use this route: it needs an API key");
+		return false;
+	}
 	if (!tenant || !key) {
 		tenant = req_header(r, "x-organization-id");
 		key = bearer(r);

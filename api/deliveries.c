@@ -12,16 +12,24 @@ void deliveries_list(struct req *r)
 	struct list_query q;
 	if (!req_list_query(r, "dlv", ph_delivery_status_names, PH_DELIVERY_STATUS_COUNT, &q))
 		return;
+	bool ok = true;
+	const char *until = req_time_param(r, "until", &ok);
+	if (!ok)
+		return;
 	const char *params[] = { r->tenant_id, q.cursor[0] ? q.cursor : NULL, q.status,
-		req_query(r, "webhookId"), req_query(r, "eventId"), q.since, q.fetch };
+		req_query(r, "webhookId"), req_query(r, "eventId"), q.since, q.fetch,
+		req_query(r, "eventType"), until };
 	reply_list_query(r, q.limit,
 		"select pghook_delivery_json(d), d.id from deliveries d where d.tenant_id = $1"
 		" and ($2::text is null or d.id < $2) and ($3::text is null or d.status = $3)"
 		" and ($4::text is null or d.webhook_id = $4)"
 		" and ($5::text is null or d.event_id = $5)"
 		" and ($6::timestamptz is null or d.created_at >= $6)"
+		" and ($9::timestamptz is null or d.created_at < $9)"
+		" and ($8::text is null or exists (select 1 from events e"
+		"   where e.tenant_id = $1 and e.id = d.event_id and e.event_type = $8))"
 		" order by d.id desc limit $7::int",
-		7, params);
+		9, params);
 }
 
 void deliveries_get(struct req *r)

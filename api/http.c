@@ -24,10 +24,16 @@ static const char *reason_of(int status)
 		return "Accepted";
 	case 204:
 		return "No Content";
+	case 301:
+		return "Moved Permanently";
+	case 304:
+		return "Not Modified";
 	case 400:
 		return "Bad Request";
 	case 401:
 		return "Unauthorized";
+	case 403:
+		return "Forbidden";
 	case 404:
 		return "Not Found";
 	case 405:
@@ -62,6 +68,24 @@ static void send_buffer(struct req *r, int status, struct evbuffer *buf)
 	evhttp_add_header(h, "Content-Type", "application/json; charset=utf-8");
 	close_if_draining(r);
 	evhttp_send_reply(r->ev, status, reason_of(status), buf);
+}
+
+void reply_file(struct req *r, int status, const char *content_type, const void *data, size_t len)
+{
+	r->status = status;
+	if (!r->ev)
+		return;
+	struct evkeyvalq *h = evhttp_request_get_output_headers(r->ev);
+	struct evbuffer *buf = NULL;
+	if (content_type) {
+		evhttp_add_header(h, "Content-Type", content_type);
+		buf = evbuffer_new();
+		evbuffer_add_reference(buf, data, len, NULL, NULL);
+	}
+	close_if_draining(r);
+	evhttp_send_reply(r->ev, status, reason_of(status), buf);
+	if (buf)
+		evbuffer_free(buf);
 }
 
 void reply_raw(struct req *r, int status, const char *json, size_t len)

@@ -66,6 +66,9 @@ struct req {
 	char path_buf[512];
 	struct evkeyvalq query;
 	char tenant_id[PH_ID_MAX];
+	/* The portal session (console link) that authenticated the request, "" for an API key
+	 * (auth.c); a read-only one only ever reaches GET routes. */
+	char portal_session[PH_ID_MAX];
 	int status; /* 0 until answered */
 	bool deferred; /* the handler will answer later (defer.h) */
 	size_t route_index; /* for metrics */
@@ -102,6 +105,9 @@ void reply_db_error(struct req *r);
  * 404 "no such <what>" when it returns no row or NULL, 503/500 when it fails. */
 void reply_query(struct req *r, int status, const char *what, const char *sql, int nparams,
 	const char *const *params);
+/* Answer with bytes of content_type (a page of the console); content_type NULL sends no body
+ * (301, 304). */
+void reply_file(struct req *r, int status, const char *content_type, const void *data, size_t len);
 /* Answer 204 with no body. */
 void reply_no_content(struct req *r);
 /* Answer a list: rows of res hold the object's JSON in column json_col (rendered by

@@ -30,8 +30,13 @@ static const struct route routes[] = {
 	{ GET, "/openapi.json", ops_openapi, ROUTE_PUBLIC },
 	{ POST, "/admin/v1/tenants", admin_tenants_create, ROUTE_ADMIN },
 	{ POST, "/admin/v1/tenants/{id}/keys", admin_keys_create, ROUTE_ADMIN },
-	{ POST, "/v1/webhook/create", compat_decoda_webhook_create, ROUTE_TENANT },
-	{ POST, "/v1/webhooks/deliveries/{id}/replay", compat_replay_delivery, ROUTE_TENANT },
+	/* ROUTE_KEY: what only the operator's services do (ingest, records of attempts made
+	 * elsewhere, the seeds' routes, console links themselves); ROUTE_TENANT: what the console
+	 * does with a portal session, and services with a key. */
+	{ GET, "/console", console_serve, ROUTE_PUBLIC },
+	{ GET, "/console/{file}", console_serve, ROUTE_PUBLIC },
+	{ POST, "/v1/webhook/create", compat_decoda_webhook_create, ROUTE_KEY },
+	{ POST, "/v1/webhooks/deliveries/{id}/replay", compat_replay_delivery, ROUTE_KEY },
 	{ POST, "/v1/webhooks", webhooks_create, ROUTE_TENANT },
 	{ GET, "/v1/webhooks", webhooks_list, ROUTE_TENANT },
 	{ GET, "/v1/webhooks/{id}", webhooks_get, ROUTE_TENANT },
@@ -41,26 +46,31 @@ static const struct route routes[] = {
 	{ POST, "/v1/webhooks/{id}/enable", webhooks_enable, ROUTE_TENANT },
 	{ POST, "/v1/webhooks/{id}/disable", webhooks_disable, ROUTE_TENANT },
 	{ POST, "/v1/webhooks/{id}/recover", webhooks_recover, ROUTE_TENANT },
-	{ POST, "/v1/events/batch", events_batch, ROUTE_TENANT },
-	{ POST, "/v1/events", events_create, ROUTE_TENANT },
+	{ POST, "/v1/events/batch", events_batch, ROUTE_KEY },
+	{ POST, "/v1/events", events_create, ROUTE_KEY },
 	{ GET, "/v1/events", events_list, ROUTE_TENANT },
 	{ GET, "/v1/events/{id}", events_get, ROUTE_TENANT },
 	{ GET, "/v1/deliveries", deliveries_list, ROUTE_TENANT },
 	{ GET, "/v1/deliveries/{id}", deliveries_get, ROUTE_TENANT },
 	{ GET, "/v1/deliveries/{id}/attempts", deliveries_attempts, ROUTE_TENANT },
-	{ POST, "/v1/deliveries/{id}/attempts", deliveries_record_attempt, ROUTE_TENANT },
+	{ POST, "/v1/deliveries/{id}/attempts", deliveries_record_attempt, ROUTE_KEY },
 	{ POST, "/v1/deliveries/{id}/replay", deliveries_replay, ROUTE_TENANT },
 	{ POST, "/v1/deliveries/{id}/send", deliveries_send, ROUTE_TENANT },
+	{ GET, "/v1/stats/deliveries", stats_deliveries, ROUTE_TENANT },
+	{ POST, "/v1/portal-sessions", portal_sessions_create, ROUTE_KEY },
+	{ GET, "/v1/portal-sessions/current", portal_sessions_current, ROUTE_TENANT },
+	{ DELETE, "/v1/portal-sessions/{id}", portal_sessions_delete, ROUTE_KEY },
 	{ POST, "/v1/outbound-webhook-deliveries/{id}/attempts", compat_outbound_record_attempt,
-		ROUTE_TENANT },
-	{ GET, "/webhook/decoda/events/{id}/send", compat_decoda_event_send, ROUTE_TENANT },
+		ROUTE_KEY },
+	{ GET, "/webhook/decoda/events/{id}/send", compat_decoda_event_send, ROUTE_KEY },
 };
 
 #define N_ROUTES PH_ARRAY_LEN(routes)
 /* Extra slots: unmatched requests (404) and wrong methods (405). */
 #define ROUTE_NONE (N_ROUTES)
 
-static const int status_codes[] = { 200, 201, 202, 204, 400, 401, 404, 405, 413, 422, 500, 503 };
+static const int status_codes[] = { 200, 201, 202, 204, 400, 401, 403, 404, 405, 413, 422, 500,
+	503 };
 #define N_STATUS (PH_ARRAY_LEN(status_codes) + 1) /* + "other" */
 
 static const double buckets_ms[] = { 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000 };
@@ -143,7 +153,8 @@ static void run(struct req *r, size_t idx, bool path_known)
 	r->route = &routes[idx];
 	/* Only now that the route is chosen: matching needs the slashes. */
 	ph_route_cut(r->path_buf, r->params, REQ_MAX_PARAMS);
-	if (r->route->auth == ROUTE_TENANT && !auth_tenant(r))
+	if ((r->route->auth == ROUTE_TENANT || r->route->auth == ROUTE_KEY) &&
+		!auth_tenant(r, r->route->auth == ROUTE_TENANT))
 		return;
 	if (r->route->auth == ROUTE_ADMIN && !auth_admin(r))
 		return;

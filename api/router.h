@@ -13,7 +13,8 @@
 
 enum route_auth {
 	ROUTE_PUBLIC, /* operations routes */
-	ROUTE_TENANT, /* /v1: tenant id + API key */
+	ROUTE_TENANT, /* /v1 the console uses: tenant id + API key, or a portal session's token */
+	ROUTE_KEY, /* /v1 for services only: tenant id + API key (portal links get 403) */
 	ROUTE_ADMIN, /* /admin/v1: the operator's admin key */
 };
 

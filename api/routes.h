@@ -37,6 +37,17 @@ void deliveries_replay(struct req *r);
 /* send.c: one synchronous attempt */
 void deliveries_send(struct req *r);
 
+/* stats.c: counts for the console's overview */
+void stats_deliveries(struct req *r);
+
+/* portal.c: console links */
+void portal_sessions_create(struct req *r);
+void portal_sessions_current(struct req *r);
+void portal_sessions_delete(struct req *r);
+
+/* console.c: the web console's files */
+void console_serve(struct req *r);
+
 /* admin.c */
 void admin_tenants_create(struct req *r);
 void admin_keys_create(struct req *r);

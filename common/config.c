@@ -69,6 +69,11 @@ static bool load_strings(struct ph_config *cfg, const char *(*get)(const char *)
 	cfg->listen = ph_xstrdup(listen && *listen ? listen : "0.0.0.0:8080");
 	cfg->metrics_listen = ph_xstrdup(mlisten && *mlisten ? mlisten : "0.0.0.0:9090");
 	cfg->admin_key = dup_or_null(get("PGHOOK_ADMIN_KEY"));
+	cfg->public_url = dup_or_null(get("PGHOOK_PUBLIC_URL"));
+	/* Console links append "/console/…": one slash, whatever the operator wrote. */
+	for (size_t n = cfg->public_url ? strlen(cfg->public_url) : 0;
+		n > 0 && cfg->public_url[n - 1] == '/'; n--)
+		cfg->public_url[n - 1] = '\0';
 	cfg->secret_key = dup_or_null(get("PGHOOK_SECRET_KEY"));
 	cfg->allow_cidrs = dup_or_null(get("PGHOOK_ALLOW_CIDRS"));
 	cfg->smtp_url = dup_or_null(get("PGHOOK_SMTP_URL"));
@@ -239,6 +244,7 @@ void ph_config_finish(struct ph_config *cfg)
 	free(cfg->listen);
 	free(cfg->metrics_listen);
 	free(cfg->admin_key);
+	free(cfg->public_url);
 	free(cfg->secret_key);
 	ph_crypto_finish(&cfg->crypto);
 	free(cfg->allow_cidrs);

@@ -29,6 +29,7 @@ struct ph_config {
 	char *metrics_listen; /* worker "host:port", as given (for logs) */
 	struct ph_listen_addr metrics_addr; /* metrics_listen, parsed */
 	char *admin_key; /* NULL: admin routes off */
+	char *public_url; /* PGHOOK_PUBLIC_URL without a trailing '/', or NULL (console links) */
 	char *secret_key; /* base64 of 32 bytes (or a comma-separated list), or NULL */
 	struct ph_crypto crypto; /* secret_key decoded: signing secrets at rest */
 	char *allow_cidrs; /* comma-separated, or NULL */

@@ -8,13 +8,16 @@ PGHOOK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # Python module or a program that no list here brings (a package installed by hand would hide
 # it on one machine and fail on a fresh one). "$(command -v X >/dev/null || echo PACKAGE)"
 # installs PACKAGE only when the machine has no X (a vendor's Node.js or kubectl will do).
+# chromium is the browser of the console's suite (tests/browser), driven by the npm package
+# playwright-core, which never downloads a browser of its own.
 BUILD_PACKAGES="gcc libc6-dev pkg-config meson ninja-build libpq-dev libssl-dev
 	libcurl4-openssl-dev libevent-dev libjson-c-dev"
 RUN_PACKAGES="postgresql curl ca-certificates"
 TEST_PACKAGES="python3 python3-pytest python3-psycopg python3-requests python3-aiosmtpd
 	python3-yaml python3-jsonschema git
 	$(command -v kubectl >/dev/null || echo kubernetes-client)
-	$(command -v node >/dev/null || echo nodejs) $(command -v npm >/dev/null || echo npm)"
+	$(command -v node >/dev/null || echo nodejs) $(command -v npm >/dev/null || echo npm)
+	chromium"
 # The image suite (tests/image): podman with the runc runtime (crun, podman's first choice,
 # fails on hosts with hybrid cgroups), and mmdebstrap to make the base images without a registry.
 IMAGE_PACKAGES="podman runc mmdebstrap"

@@ -28,6 +28,9 @@ ROUTES = [
     ('post', '/v1/deliveries/{}/replay'), ('post', '/v1/deliveries/{}/send'),
     ('post', '/v1/outbound-webhook-deliveries/{}/attempts'),
     ('get', '/webhook/decoda/events/{}/send'),
+    ('get', '/console'), ('get', '/console/{}'), ('get', '/v1/stats/deliveries'),
+    ('post', '/v1/portal-sessions'), ('get', '/v1/portal-sessions/current'),
+    ('delete', '/v1/portal-sessions/{}'),
 ]
 SEED_PATHS = {
     ('post', '/v1/webhook/create'),
@@ -119,7 +122,7 @@ def test_openapi_names_every_route(api):
     doc = r.json()
     assert re.fullmatch(r'3\.1\.\d+', doc['openapi'])
     assert doc['info']['title'] and doc['info']['version']
-    documented = {(m, re.sub(r'\{[^}]+\}', '{}', p))
+    documented = {(m, re.sub(r'\{[^}]+\}', '{}', p).rstrip('/'))
                   for p, ops in doc['paths'].items() for m in ops if m != 'parameters'}
     missing = set(ROUTES) - documented
     assert not missing, missing
@@ -197,6 +200,13 @@ def test_openapi_schemas_match_the_answers(api, tenant):
     check('post', '/v1/webhooks', c.post('/v1/webhooks', json={'url': 'ftp://x'}))
     check('get', '/v1/webhooks/{id}', c.get('/v1/webhooks/wh_0000000000000000000000000000'))
     check('get', '/v1/webhooks', requests.get(api.url + '/v1/webhooks'))
+    check('get', '/v1/stats/deliveries', c.get('/v1/stats/deliveries'))
+    link = check('post', '/v1/portal-sessions', c.post('/v1/portal-sessions', json={}))
+    check('get', '/v1/portal-sessions/current', requests.get(
+        api.url + '/v1/portal-sessions/current',
+        headers={'Authorization': 'Bearer ' + link['token']}))
+    check('post', '/v1/events', requests.post(api.url + '/v1/events', json={},
+                                              headers={'Authorization': 'Bearer ' + link['token']}))
 
 
 def test_unknown_route_and_wrong_method(api, tenant):
