@@ -9,6 +9,8 @@ language sql stable parallel safe as $$
 	select to_char(t at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
 $$;
 
+-- maxInFlight null: the workers' default, PGHOOK_WEBHOOK_MAX_IN_FLIGHT. circuit: the breaker's
+-- state (sql/functions/complete.sql); closed for a webhook the scheduler has not met yet.
 create or replace function pghook_webhook_json(w webhooks) returns json
 language plpgsql stable as $$
 begin
@@ -18,7 +20,13 @@ begin
 			'subscriptions', to_json(w.subscriptions),
 			'notificationEmail', w.notification_email, 'secret', w.secret,
 			'status', w.status, 'disabledReason', w.disabled_reason, 'metadata', w.metadata,
-			'createdDate', pghook_ts(w.created_at), 'updatedDate', pghook_ts(w.updated_at)));
+			'rateLimit', w.rate_limit, 'maxInFlight', w.max_in_flight,
+			'ordering', w.ordering,
+			'circuit', json_build_object('state', coalesce(s.circuit, 'closed'),
+				'consecutiveFailures', coalesce(s.consecutive_failures, 0),
+				'openedAt', pghook_ts(s.opened_at), 'nextProbeAt', pghook_ts(s.next_probe_at)),
+			'createdDate', pghook_ts(w.created_at), 'updatedDate', pghook_ts(w.updated_at))
+		from (select 1) one left join webhook_sched s on s.webhook_id = w.id);
 end
 $$;
 
