@@ -33,9 +33,10 @@ create index deliveries_fifo on deliveries (webhook_id, ordering_key, seq)
 -- claim creates it). A claim locks the rows of the webhooks it serves (FOR UPDATE SKIP
 -- LOCKED): two workers never grant the same webhook's budget twice and never wait for each
 -- other. Kept apart from webhooks so that claims do not rewrite (or lock) the rows the api
--- reads and updates.
+-- reads and updates. No foreign key: its check would lock the webhook's row (KEY SHARE) and
+-- make a claim wait behind whoever holds it; webhooks are never deleted, only marked deleted.
 create table webhook_sched (
-	webhook_id           text primary key references webhooks on delete cascade,
+	webhook_id           text primary key,
 	tenant_id            text not null,
 	-- last claim that gave it deliveries: round robin between tenants, then webhooks
 	served_at            timestamptz,

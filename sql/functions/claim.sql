@@ -108,7 +108,7 @@ begin
 
 	return query
 	with due as (
-		-- rechecked and locked, since the schedule read them unlocked
+		-- rechecked: the schedule locked them, but a FIFO head was read before its lock
 		select d.id, coalesce(d.next_retry_at, d.lease_expires_at) as due_at,
 			d.status = 'delivering' as lost
 		from deliveries d
@@ -171,8 +171,8 @@ language sql stable as $$
 		where d.status = 'delivering' and d.lease_expires_at <= now())
 $$;
 
--- The scheduler proper (see pghook_claim): the ids of up to p_limit deliveries to claim, read
--- unlocked (pghook_claim locks and rechecks them), and the earliest time a webhook skipped for
+-- The scheduler proper (see pghook_claim): the ids of up to p_limit deliveries to claim,
+-- locked (pghook_claim rechecks them), and the earliest time a webhook skipped for
 -- its rate or its circuit can be served (null when none was). Locks, and updates, the
 -- webhook_sched rows of the webhooks it serves, until the claim commits.
 create or replace function pghook_schedule(p_limit int, p_max_lost int,
@@ -253,24 +253,27 @@ begin
 		end if;
 		continue when v_grant <= 0;
 
+		-- Locked here, skipping rows other claims hold, so a row taken by another worker
+		-- leaves room for the next one of this webhook.
 		if h.fifo then
-			v_got := pghook_fifo_heads(h.webhook_id, v_grant, p_max_lost);
+			v_got := array(select d.id from deliveries d
+				where d.id = any(pghook_fifo_heads(h.webhook_id, v_grant, p_max_lost))
+				for update skip locked);
 		else
-			v_got := array(
-				(select d.id from deliveries d
+			v_got := array(select d.id from deliveries d
 				where d.webhook_id = h.webhook_id and d.status = 'delivering'
 					and d.lease_expires_at <= now() and pghook_lost_streak(d) < p_max_lost - 1
-				order by d.lease_expires_at limit v_grant)
-				union all
-				-- Row comparisons, not webhook_id = ...: with an equality the planner may
-				-- take deliveries_due and filter on the webhook, reading other backlogs.
-				(select d.id from deliveries d
+				order by d.lease_expires_at limit v_grant
+				for update skip locked);
+			-- Row comparisons, not webhook_id = ...: with an equality the planner may take
+			-- deliveries_due and filter on the webhook, reading other webhooks' backlogs.
+			v_got := v_got || array(select d.id from deliveries d
 				where d.status in ('pending', 'retry_scheduled')
 					and (d.webhook_id, d.next_retry_at)
 						>= (h.webhook_id, '-infinity'::timestamptz)
 					and (d.webhook_id, d.next_retry_at) <= (h.webhook_id, now())
-				order by d.webhook_id, d.next_retry_at limit v_grant));
-			v_got := v_got[1:v_grant];
+				order by d.webhook_id, d.next_retry_at limit v_grant - cardinality(v_got)
+				for update skip locked);
 		end if;
 		continue when cardinality(v_got) = 0;
 		ids := ids || v_got;
