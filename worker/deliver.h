@@ -2,7 +2,7 @@
  *
  * deliver: libcurl multi driven by the worker's libevent loop. It runs the jobs (job.h) it is
  * given until their transfers end, then hands each to record (deliveries) or notify (emails),
- * and counts the deliveries in flight, in total and per webhook.
+ * and counts the deliveries in flight.
  */
 #ifndef PGHOOK_WORKER_DELIVER_H
 #define PGHOOK_WORKER_DELIVER_H

@@ -257,7 +257,11 @@ def start_worker(env, db, extra=None):
     mport = harness.free_port()
     e = dict(os.environ, DATABASE_URL=env.service_dsn(db.dsn, 'worker'),
              PGHOOK_ALLOW_CIDRS='127.0.0.0/8',
-             PGHOOK_METRICS_LISTEN='127.0.0.1:%d' % mport, PGHOOK_LOG_LEVEL='warn')
+             PGHOOK_METRICS_LISTEN='127.0.0.1:%d' % mport, PGHOOK_LOG_LEVEL='warn',
+             # The bench receiver answers thousands at once: its webhooks get the per-webhook
+             # cap the scenarios ran with before maxInFlight (512, half the slots), now for
+             # the fleet; PGHOOK_WEBHOOK_MAX_IN_FLIGHT's default (16) suits small receivers.
+             PGHOOK_WEBHOOK_MAX_IN_FLIGHT='512')
     e.update(extra or {})
     p = Proc('worker', [WORKER_BIN], e, env.logdir)
     p.metrics_url = 'http://127.0.0.1:%d/metrics' % mport
@@ -577,7 +581,7 @@ def memory_once(env, inflight, delay_ms=1000):
     env.recv_reset()
     # Batches of 1,000 so that claims keep up with 10,000 slots freed every second.
     w = start_worker(env, db, {'PGHOOK_WORKER_CONCURRENCY': str(inflight),
-                               'PGHOOK_WORKER_PER_WEBHOOK': str(inflight),
+                               'PGHOOK_WEBHOOK_MAX_IN_FLIGHT': str(inflight),
                                'PGHOOK_WORKER_BATCH': '1000'})
     harness.wait_for(lambda: requests.get(w.metrics_url, timeout=1).ok, timeout=20)
     idle_rss = w.rss_kib()
