@@ -126,6 +126,7 @@ static void add_created(struct evbuffer *b, const char *tenant, const struct ing
 	add_member(b, ",\"eventType\":", e->type);
 	add_member(b, ",\"eventGroup\":", e->group);
 	add_member(b, ",\"sourceKey\":", e->key);
+	add_member(b, ",\"orderingKey\":", e->ordering_key);
 	add_member(b, ",\"status\":", PQgetvalue(res, first, COL_STATUS));
 	ADD_LIT(b, ",\"endpointCount\":");
 	evbuffer_add(

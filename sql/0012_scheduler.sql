@@ -56,7 +56,10 @@ create index webhook_sched_open on webhook_sched (next_probe_at) where circuit <
 alter table webhook_sched enable row level security;
 alter table webhook_sched force row level security;
 
--- The claim and the circuit changed shape; their new definitions are in sql/functions.
+-- The claim and an event's rendering (now with orderingKey) changed shape; their new
+-- definitions are in sql/functions.
+drop function if exists pghook_event_obj(text, text, text, text, text, text, int, json, json,
+	timestamptz, timestamptz);
 drop function if exists pghook_claim(int, bigint, text[]);
 drop function if exists pghook_claim(int, bigint);
 drop function if exists pghook_due_uncapped(int);

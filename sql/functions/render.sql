@@ -53,12 +53,13 @@ language sql stable as $$
 $$;
 
 create or replace function pghook_event_obj(id text, tenant_id text, event_type text,
-	event_group text, source_key text, status text, endpoint_count int, payload json, deliveries json,
-	created_at timestamptz, updated_at timestamptz) returns json
+	event_group text, source_key text, ordering_key text, status text, endpoint_count int,
+	payload json, deliveries json, created_at timestamptz, updated_at timestamptz) returns json
 language sql stable as $$
 	select json_build_object(
 		'id', id, 'organizationId', tenant_id, 'eventType', event_type,
-		'eventGroup', event_group, 'sourceKey', source_key, 'status', status,
+		'eventGroup', event_group, 'sourceKey', source_key, 'orderingKey', ordering_key,
+		'status', status,
 		'endpointCount', endpoint_count, 'payload', payload,
 		'deliveries', coalesce(deliveries, '[]'::json),
 		'createdAt', pghook_ts(created_at), 'updatedAt', pghook_ts(updated_at))
@@ -84,7 +85,7 @@ declare
 begin
 	s := pghook_event_state(e);
 	return pghook_event_obj(e.id, e.tenant_id, e.event_type, e.event_group, e.source_key,
-		s.status, e.endpoint_count, e.payload,
+		e.ordering_key, s.status, e.endpoint_count, e.payload,
 		(select json_agg(pghook_delivery_json(d) order by d.id)
 		 from deliveries d where d.event_id = e.id),
 		e.created_at, s.updated_at);

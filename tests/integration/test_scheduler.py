@@ -109,6 +109,13 @@ def test_webhook_scheduling_fields(client):
     r = client.post('/v1/events', json={'type': 'order.created', 'data': {},
                                         'orderingKey': 'k' * 128})
     assert r.status_code == 201, r.text
+    assert r.json()['orderingKey'] == 'k' * 128
+    assert client.get('/v1/events/' + r.json()['id']).json()['orderingKey'] == 'k' * 128
+    r = client.post('/v1/events/batch', json={'events': [
+        {'type': 'order.created', 'data': {}, 'eventGroup': 'g'},
+        {'type': 'order.created', 'data': {}, 'orderingKey': 'o', 'eventGroup': 'g'}]})
+    assert r.status_code == 201, r.text
+    assert [e['orderingKey'] for e in r.json()['data']] == [None, 'o']
 
 
 # (2) maxInFlight for the fleet; fairness between tenants -----------------------------------
