@@ -119,8 +119,9 @@ def test_webhook_scheduling_fields(client):
 
 
 # (2) maxInFlight for the fleet; fairness between tenants -----------------------------------
+# (recorder_factory before worker_factory: the workers stop before the receivers close)
 
-def test_max_in_flight_holds_for_two_workers(hooks, worker_factory, recorder_factory):
+def test_max_in_flight_holds_for_two_workers(hooks, recorder_factory, worker_factory):
     r = recorder_factory(delay=0.03)
     wid, _ = hooks.webhook(r.url)
     hooks.sql('update webhooks set max_in_flight = 3 where id = %s', (wid,))
@@ -134,8 +135,8 @@ def test_max_in_flight_holds_for_two_workers(hooks, worker_factory, recorder_fac
     assert r.count() == 300
 
 
-def test_the_default_max_in_flight_comes_from_the_environment(hooks, worker_factory,
-                                                                recorder_factory):
+def test_the_default_max_in_flight_comes_from_the_environment(hooks, recorder_factory,
+                                                                worker_factory):
     r = recorder_factory(delay=0.05)
     hooks.webhook(r.url)
     ingest_many(hooks, [{'type': 'a', 'data': {'i': i}} for i in range(60)])
@@ -154,32 +155,36 @@ def _latency(hooks_b, rb, n):
         harness.wait_for(lambda: rb.count() > before, timeout=30, interval=0.001,
                          what="B's event")
         out.append((rb.entries()[-1][0] - t0) * 1000)
-        time.sleep(0.02)
+        time.sleep(0.01)
     return sorted(out)
 
 
 def _p99(xs):
-    return xs[min(len(xs) - 1, int(0.99 * len(xs)))]
+    """Nearest rank: of 100 samples, the 99th."""
+    return xs[max(0, -(-99 * len(xs) // 100) - 1)]
 
 
 @pytest.mark.parametrize('workers', [1, 2])
-def test_a_tenants_backlog_does_not_delay_another_tenant(dsn, hooks, worker_factory,
-                                                         recorder_factory, workers):
+def test_a_tenants_backlog_does_not_delay_another_tenant(dsn, hooks, recorder_factory,
+                                                         worker_factory, workers):
     hooks_b = Hooks(dsn)
     try:
-        ra = [recorder_factory(delay=0.1) for _ in range(4)]
+        # A's receivers answer after 0.5 s: its backlog stays in place (4 x 16 in flight) while
+        # this process, which also measures B, serves about 130 requests a second.
+        ra = [recorder_factory(delay=0.5) for _ in range(4)]
         for r in ra:
             hooks.webhook(r.url, subscriptions=['a'])
         rb = recorder_factory()
         hooks_b.webhook(rb.url, subscriptions=['b'])
         for _ in range(workers):
             worker_factory()
-        idle = _latency(hooks_b, rb, 30)
-        # Tenant A: 2,500 events to 4 webhooks, 10,000 due deliveries (the issue's 50,000
-        # would take minutes of this suite's time; the claim's cost does not grow with it).
-        ingest_many(hooks, [{'type': 'a', 'data': {'i': i}} for i in range(2500)])
-        harness.wait_for(lambda: sum(r.count() for r in ra) >= 200, what="A's backlog going")
-        busy = _latency(hooks_b, rb, 30)
+        idle = _latency(hooks_b, rb, 100)
+        # Tenant A: 1,250 events to 4 webhooks, 5,000 due deliveries (the issue's 50,000 would
+        # take minutes of this suite's time; a claim reads one row per webhook with due work,
+        # not its backlog; tests/bench/run --only fairness runs 50,000).
+        ingest_many(hooks, [{'type': 'a', 'data': {'i': i}} for i in range(1250)])
+        harness.wait_for(lambda: sum(r.count() for r in ra) >= 64, what="A's backlog going")
+        busy = _latency(hooks_b, rb, 100)
         left = hooks.sql("select count(*) from deliveries where tenant_id = %s and "
                          "status <> 'delivered'", (hooks.tenant,))[0][0]
         print('%d worker(s): B idle p50 %.1f p99 %.1f ms; beside A\'s backlog p50 %.1f p99 '
@@ -192,7 +197,7 @@ def test_a_tenants_backlog_does_not_delay_another_tenant(dsn, hooks, worker_fact
         hooks_b.close()
 
 
-def test_an_expired_lease_gives_its_slot_back(hooks, worker_factory, recorder_factory):
+def test_an_expired_lease_gives_its_slot_back(hooks, recorder_factory, worker_factory):
     r = recorder_factory()
     wid, _ = hooks.webhook(r.url)
     hooks.sql('update webhooks set max_in_flight = 2 where id = %s', (wid,))
@@ -208,7 +213,7 @@ def test_an_expired_lease_gives_its_slot_back(hooks, worker_factory, recorder_fa
 
 # (3) The circuit breaker -------------------------------------------------------------------
 
-def test_circuit_opens_probes_and_closes(hooks, worker_factory, recorder_factory):
+def test_circuit_opens_probes_and_closes(hooks, recorder_factory, worker_factory):
     down = threading.Event()
     down.set()
     r = recorder_factory(answer=lambda body: 503 if down.is_set() else 200)
@@ -248,8 +253,8 @@ def test_circuit_opens_probes_and_closes(hooks, worker_factory, recorder_factory
 
 # (4) rateLimit -----------------------------------------------------------------------------
 
-def test_rate_limit_holds_for_two_workers_and_spares_the_neighbour(hooks, worker_factory,
-                                                                   recorder_factory):
+def test_rate_limit_holds_for_two_workers_and_spares_the_neighbour(hooks, recorder_factory,
+                                                                   worker_factory):
     limited = recorder_factory()
     free = recorder_factory()
     lid, _ = hooks.webhook(limited.url, subscriptions=['l'])
@@ -272,7 +277,7 @@ def test_rate_limit_holds_for_two_workers_and_spares_the_neighbour(hooks, worker
 
 # (5) FIFO ----------------------------------------------------------------------------------
 
-def test_fifo_keeps_each_keys_order_through_failures(hooks, worker_factory, recorder_factory):
+def test_fifo_keeps_each_keys_order_through_failures(hooks, recorder_factory, worker_factory):
     rng = random.Random(16)
     lock = threading.Lock()
 
