@@ -171,10 +171,14 @@ static void on_claimed(struct worker *w, PGresult *res, bool conn_lost)
 }
 
 /* Slots a claim needs free before it runs: a full batch when the slots allow one while others
- * run, else half the slots. */
+ * run, else half the slots. After a claim that came back short, though, what is due is held
+ * back by its webhooks' limits, and the slots in use may stay so for long (slow receivers):
+ * waiting for a batch's worth would hold up every other webhook, so claim what is free. */
 static int threshold(const struct worker *w)
 {
 	const struct ph_config *cfg = w->cfg;
+	if (!w->claim->more_due)
+		return 1;
 	int half = cfg->worker_concurrency / 2 > 0 ? cfg->worker_concurrency / 2 : 1;
 	return cfg->worker_batch < half ? cfg->worker_batch : half;
 }

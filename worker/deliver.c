@@ -20,7 +20,6 @@
 #include <malloc.h>
 #endif
 
-#include "claim.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "metrics.h"
