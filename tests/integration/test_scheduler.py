@@ -314,3 +314,33 @@ def test_fifo_keeps_each_keys_order_through_failures(hooks, recorder_factory, wo
           'delivered before the retry' % (failures, overlaps))
     assert failures > 100 and overlaps > failures // 2
     assert hooks.sql('select count(*) from deliveries where status = %s', ('failed',))[0][0] == 0
+
+
+def _claim_ids(hooks, n=10):
+    return {r[0]: r[1] for r in hooks.sql(
+        'select id, claim_token from pghook_claim(%s, 30000) where id is not null', (n,))}
+
+
+def _complete(hooks, claims, status='delivered'):
+    hooks.sql('select pghook_complete(%s, %s)', (json.dumps([
+        {'id': i, 'token': t, 'status': status, 'code': 200, 'body': '', 'durationMs': 1,
+         'delayMs': 0} for i, t in claims.items()]), 'test'))
+
+
+def test_fifo_heads_and_a_replay_goes_last(hooks):
+    wid, _ = hooks.webhook('http://127.0.0.1:9/fifo')
+    hooks.sql("update webhooks set ordering = 'fifo' where id = %s", (wid,))
+    a, b, c = hooks.ingest([{'type': 't', 'data': {}, 'orderingKey': 'k'},
+                            {'type': 't', 'data': {}, 'eventGroup': 'k'},  # the same key
+                            {'type': 't', 'data': {}, 'orderingKey': 'j'}])
+    dlv = {e: hooks.deliveries(event_id=e)[0]['id'] for e in (a, b, c)}
+    first = _claim_ids(hooks)
+    assert set(first) == {dlv[a], dlv[c]}  # one head per key
+    assert _claim_ids(hooks) == {}  # b waits for a
+    _complete(hooks, {dlv[a]: first[dlv[a]]})
+    second = _claim_ids(hooks)
+    assert set(second) == {dlv[b]}
+    replay = hooks.sql('select (pghook_replay(%s, %s)).id', (hooks.tenant, dlv[a]))[0][0]
+    assert _claim_ids(hooks) == {}  # the replay queues behind b
+    _complete(hooks, {dlv[b]: second[dlv[b]]})
+    assert set(_claim_ids(hooks)) == {replay}
