@@ -26,7 +26,7 @@ static const char *const event_statuses[] = { "pending", "delivered", "failed", 
 /* What the api knows of one event it stores, borrowed from the parsed body. The answer is
  * rendered from these and the few columns the database adds (pghook_ingest_rows, 0005). */
 struct ingest_event {
-	const char *type, *group, *key;
+	const char *type, *group, *key, *ordering_key;
 	const char *data; /* compact JSON: the exact text stored as the payload */
 	size_t data_len;
 };
@@ -126,6 +126,7 @@ static void add_created(struct evbuffer *b, const char *tenant, const struct ing
 	add_member(b, ",\"eventType\":", e->type);
 	add_member(b, ",\"eventGroup\":", e->group);
 	add_member(b, ",\"sourceKey\":", e->key);
+	add_member(b, ",\"orderingKey\":", e->ordering_key);
 	add_member(b, ",\"status\":", PQgetvalue(res, first, COL_STATUS));
 	ADD_LIT(b, ",\"endpointCount\":");
 	evbuffer_add(
@@ -160,6 +161,7 @@ static void ingest_event_init(struct ingest_event *e, json_object *obj)
 	e->type = string_or_null(obj, "type");
 	e->group = string_or_null(obj, "eventGroup");
 	e->key = string_or_null(obj, "sourceKey");
+	e->ordering_key = string_or_null(obj, "orderingKey");
 	e->data = ph_json_compact(ph_json_get(obj, "data"), &e->data_len);
 }
 
@@ -185,6 +187,8 @@ static void add_events_json(struct evbuffer *b, const struct ingest_event *evs, 
 		add_str(b, evs[i].group);
 		ADD_LIT(b, ",\"sourceKey\":");
 		add_str(b, evs[i].key);
+		ADD_LIT(b, ",\"orderingKey\":");
+		add_str(b, evs[i].ordering_key);
 		ADD_LIT(b, ",\"data\":");
 		evbuffer_add(b, evs[i].data, evs[i].data_len);
 		ADD_LIT(b, "}");

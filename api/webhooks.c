@@ -80,6 +80,18 @@ static char *reveal(struct req *r, const char *json, bool *ok)
 	return out;
 }
 
+/* A scheduling limit as an SQL parameter: NULL when absent or null. */
+static const char *limit_param(const char *text)
+{
+	return text[0] ? text : NULL;
+}
+
+/* Whether PATCH sets the field (to a value or to null). */
+static const char *given(enum ph_field_state st)
+{
+	return st == PH_FIELD_SET || st == PH_FIELD_NULL ? "t" : "f";
+}
+
 /* Answer with the webhook JSON in the first column of res (404 when there is none). */
 static void reply_webhook(struct req *r, int status, PGresult *res)
 {
@@ -118,13 +130,15 @@ void webhooks_create_answering(struct req *r, int status)
 	}
 	char *stored = seal(r, in.secret, id);
 	const char *params[] = { id, r->tenant_id, in.url, in.description, in.subscriptions,
-		in.email, stored, in.metadata };
+		in.email, stored, in.metadata, limit_param(in.rate_limit),
+		limit_param(in.max_in_flight), in.ordering };
 	PGresult *res = ph_db_exec(&r->ctx->db,
 		"insert into webhooks (id, tenant_id, url, description, subscriptions,"
-		" notification_email, secret, metadata)"
+		" notification_email, secret, metadata, rate_limit, max_in_flight, ordering)"
 		" values ($1, $2, $3, $4, array(select json_array_elements_text($5::json)), $6, $7,"
-		" coalesce($8::jsonb, '{}')) returning pghook_webhook_json(webhooks)",
-		8, params);
+		" coalesce($8::jsonb, '{}'), $9::float8, $10::int, coalesce($11, 'none'))"
+		" returning pghook_webhook_json(webhooks)",
+		11, params);
 	free_secret(stored);
 	OPENSSL_cleanse(secret, sizeof(secret));
 	json_object_put(body);
@@ -181,7 +195,9 @@ void webhooks_patch(struct req *r)
 	const char *set_email = in.email_st == PH_FIELD_ABSENT ? "f" : "t";
 	char *stored = seal(r, in.secret, r->params[0]);
 	const char *params[] = { r->tenant_id, r->params[0], in.url, set_desc, in.description,
-		in.subscriptions, set_email, in.email, in.metadata, stored };
+		in.subscriptions, set_email, in.email, in.metadata, stored, given(in.rate_limit_st),
+		limit_param(in.rate_limit), given(in.max_in_flight_st),
+		limit_param(in.max_in_flight), in.ordering };
 	reply_one(r,
 		"update webhooks set url = coalesce($3, url),"
 		" description = case when $4::bool then $5 else description end,"
@@ -189,10 +205,12 @@ void webhooks_patch(struct req *r)
 		"   else array(select json_array_elements_text($6::json)) end,"
 		" notification_email = case when $7::bool then $8 else notification_email end,"
 		" metadata = coalesce($9::jsonb, metadata), secret = coalesce($10, secret),"
-		" updated_at = now()"
+		" rate_limit = case when $11::bool then $12::float8 else rate_limit end,"
+		" max_in_flight = case when $13::bool then $14::int else max_in_flight end,"
+		" ordering = coalesce($15, ordering), updated_at = now()"
 		" where tenant_id = $1 and id = $2 and deleted_at is null"
 		" returning pghook_webhook_json(webhooks)",
-		10, params, 200);
+		15, params, 200);
 	free_secret(stored);
 	json_object_put(body);
 }

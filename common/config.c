@@ -53,6 +53,11 @@ static void set_defaults(struct ph_config *cfg)
 	cfg->worker_batch = 400;
 	cfg->worker_lease_ms = 0; /* derived from the timeout below unless set */
 	cfg->worker_poll_ms = 1000;
+	/* Sized for the small receivers most customers run (docs/architecture.md, "Scheduling"):
+	 * Python's http.server listens with a backlog of 5 and answers one request at a time. */
+	cfg->webhook_max_in_flight = 16;
+	cfg->circuit_failures = 5;
+	cfg->circuit_cooldown_ms = 30000;
 	cfg->shutdown_timeout_ms = 20000;
 	cfg->api_threads = 8;
 	cfg->max_body_bytes = 1024 * 1024;
@@ -144,7 +149,8 @@ static bool load_numbers(
 	const struct int_setting ints[] = {
 		{ "PGHOOK_WORKER_CONCURRENCY", 1, 100000, &cfg->worker_concurrency },
 		{ "PGHOOK_WORKER_BATCH", 1, 10000, &cfg->worker_batch },
-		{ "PGHOOK_WORKER_PER_WEBHOOK", 1, 100000, &cfg->worker_per_webhook },
+		{ "PGHOOK_WEBHOOK_MAX_IN_FLIGHT", 1, 100000, &cfg->webhook_max_in_flight },
+		{ "PGHOOK_CIRCUIT_FAILURES", 1, 100000, &cfg->circuit_failures },
 		{ "PGHOOK_API_THREADS", 1, 512, &cfg->api_threads },
 	};
 	const struct dur_setting durs[] = {
@@ -153,6 +159,7 @@ static bool load_numbers(
 		{ "PGHOOK_WORKER_POLL", 10, &cfg->worker_poll_ms },
 		{ "PGHOOK_SHUTDOWN_TIMEOUT", 0, &cfg->shutdown_timeout_ms },
 		{ "PGHOOK_SHUTDOWN_DELAY", 0, &cfg->shutdown_delay_ms },
+		{ "PGHOOK_CIRCUIT_COOLDOWN", 1, &cfg->circuit_cooldown_ms },
 	};
 	for (size_t i = 0; i < PH_ARRAY_LEN(ints); i++) {
 		const char *v = get(ints[i].name);
@@ -217,10 +224,6 @@ static bool load_misc(
 	}
 	if (cfg->worker_lease_ms == 0)
 		cfg->worker_lease_ms = cfg->http_timeout_ms + 30000;
-	/* Half the slots by default: one slow receiver cannot take more than about half. */
-	if (cfg->worker_per_webhook == 0)
-		cfg->worker_per_webhook =
-			cfg->worker_concurrency > 1 ? cfg->worker_concurrency / 2 : 1;
 	return true;
 }
 

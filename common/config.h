@@ -40,7 +40,10 @@ struct ph_config {
 	int64_t http_timeout_ms;
 	int worker_concurrency;
 	int worker_batch;
-	int worker_per_webhook; /* deliveries in flight per webhook, per worker */
+	/* the default of a webhook's maxInFlight, for the whole fleet (sql/functions/claim.sql) */
+	int webhook_max_in_flight;
+	int circuit_failures; /* consecutive failed attempts that open a webhook's circuit */
+	int64_t circuit_cooldown_ms; /* first wait before a probe; doubles up to an hour */
 	int64_t worker_lease_ms; /* how long a claim is held before others may take it */
 	int64_t worker_poll_ms; /* fallback poll when no NOTIFY arrives */
 	int64_t shutdown_timeout_ms; /* drain deadline on SIGTERM */

@@ -151,6 +151,8 @@ void ph_validate_event(struct ph_verr *v, json_object *ev, struct ph_field_loc l
 	field_object(v, ev, loc, "data", true, false, &data);
 	field_string(v, ev, loc, "sourceKey", false, true, 255, &s);
 	field_string(v, ev, loc, "eventGroup", false, true, 255, &s);
+	/* FIFO webhooks deliver one event per key at a time (docs/api.md, "Ordering") */
+	field_string(v, ev, loc, "orderingKey", false, true, 128, &s);
 }
 
 json_object *ph_validate_batch(struct ph_verr *v, json_object *body)
@@ -203,6 +205,57 @@ static void check_subscriptions(
 	in->subscriptions = ph_json_compact(subs, NULL);
 }
 
+/* rateLimit: deliveries per second, a number above 0 up to 1,000,000, or null (no limit). */
+static void check_rate_limit(struct ph_verr *v, json_object *body, struct ph_webhook_input *in)
+{
+	json_object *val;
+	in->rate_limit_st = lookup(v, body, PH_LOC_BODY, "rateLimit", false, true, &val);
+	if (in->rate_limit_st != PH_FIELD_SET)
+		return;
+	double x = json_object_is_type(val, json_type_int) ||
+			json_object_is_type(val, json_type_double)
+		? json_object_get_double(val)
+		: -1;
+	if (!(x > 0 && x <= 1000000)) {
+		ph_verr_add(v, "body", "rateLimit", "greater_than",
+			"rateLimit must be a number of deliveries per second above 0 (at most "
+			"1000000) or null");
+		in->rate_limit_st = PH_FIELD_INVALID;
+		return;
+	}
+	snprintf(in->rate_limit, sizeof(in->rate_limit), "%.17g", x);
+}
+
+/* maxInFlight: an integer from 1 to 100,000, or null (the workers' default). */
+static void check_max_in_flight(struct ph_verr *v, json_object *body, struct ph_webhook_input *in)
+{
+	json_object *val;
+	in->max_in_flight_st = lookup(v, body, PH_LOC_BODY, "maxInFlight", false, true, &val);
+	if (in->max_in_flight_st != PH_FIELD_SET)
+		return;
+	int64_t n = json_object_is_type(val, json_type_int) ? json_object_get_int64(val) : 0;
+	if (n < 1 || n > 100000) {
+		ph_verr_add(v, "body", "maxInFlight", "greater_than_equal",
+			"maxInFlight must be an integer from 1 to 100000 or null");
+		in->max_in_flight_st = PH_FIELD_INVALID;
+		return;
+	}
+	snprintf(in->max_in_flight, sizeof(in->max_in_flight), "%d", (int)n);
+}
+
+static void check_scheduling(struct ph_verr *v, json_object *body, struct ph_webhook_input *in)
+{
+	static const char *const orderings[] = { "none", "fifo" };
+	check_rate_limit(v, body, in);
+	check_max_in_flight(v, body, in);
+	if (field_string(v, body, PH_LOC_BODY, "ordering", false, false, 16, &in->ordering) ==
+			PH_FIELD_SET &&
+		!ph_str_in(in->ordering, orderings, PH_ARRAY_LEN(orderings))) {
+		ph_verr_add(v, "body", "ordering", "enum", "ordering must be none or fifo");
+		in->ordering = NULL;
+	}
+}
+
 void ph_validate_webhook(
 	struct ph_verr *v, json_object *body, bool creating, struct ph_webhook_input *in)
 {
@@ -227,6 +280,7 @@ void ph_validate_webhook(
 	json_object *meta = NULL;
 	if (field_object(v, body, b, "metadata", false, false, &meta) == PH_FIELD_SET)
 		in->metadata = ph_json_compact(meta, NULL);
+	check_scheduling(v, body, in);
 }
 
 static void check_code(struct ph_verr *v, json_object *body, struct ph_attempt_input *in)

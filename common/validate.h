@@ -61,6 +61,11 @@ struct ph_webhook_input {
 	const char *subscriptions; /* compact JSON array, or NULL */
 	const char *metadata; /* compact JSON object, or NULL */
 	enum ph_field_state description_st, email_st;
+	/* the scheduler's limits (docs/api.md, "Scheduling"): as text for SQL, "" when absent
+	 * or null; *_st tells which */
+	char rate_limit[32], max_in_flight[16];
+	enum ph_field_state rate_limit_st, max_in_flight_st;
+	const char *ordering; /* "none", "fifo" or NULL */
 };
 
 /* A webhook body; required fields (url, subscriptions) are enforced only when creating, and

@@ -3,6 +3,11 @@
  * claim: see claim.h. A claim is taken only when enough delivery slots are free, so a worker
  * never holds leases it cannot work on; "enough" is a full batch (or half the slots when they
  * are fewer than two batches), so a busy worker claims in batches rather than row by row.
+ *
+ * Which deliveries a claim takes (per-webhook limits, fairness, circuits, FIFO) is decided in
+ * pghook_claim for the whole fleet (sql/functions/claim.sql). It may add a row without an id
+ * saying when a webhook held back by its rate limit or its circuit can go again: a timer
+ * claims then, instead of waiting for the poll.
  */
 #include "claim.h"
 
@@ -23,15 +28,13 @@
 struct claim {
 	struct {
 		bool active; /* a claim statement is in flight */
-		bool skips_capped; /* it skips the webhooks at their cap */
 		bool woken; /* claim_wake came while it ran */
 		int want; /* rows it asked for */
 		double started_ms;
 	} running;
 	bool more_due; /* the last claim was full: there may be more right now */
-	/* A claim skipping the webhooks at their cap found nothing else due: claims wait for a
-	 * webhook below its cap, a NOTIFY or the poll (claim_wake). */
-	bool others_dry;
+	struct event *next_due; /* claims when a held-back webhook may go again */
+	double next_due_at_ms; /* when next_due fires (ph_now_ms), 0 when not armed */
 };
 
 enum {
@@ -48,6 +51,7 @@ enum {
 	COL_TYPE,
 	COL_PAYLOAD,
 	COL_LAG,
+	COL_NEXT_DUE, /* only on the row without an id */
 };
 
 static char *dup_value(const PGresult *res, int r, int c)
@@ -91,12 +95,38 @@ static struct job *job_from_row(const struct worker *w, const PGresult *res, int
 	return j;
 }
 
-/* Start every claimed row; a row whose webhook was disabled after the claim is failed at once. */
-static void start_rows(struct worker *w, const PGresult *res)
+/* Claim again at ms from now, unless a timer fires sooner already. */
+static void arm_next_due(struct worker *w, int64_t ms)
 {
-	int n = PQntuples(res);
+	struct claim *c = w->claim;
+	double at = ph_now_ms() + (double)ms;
+
+	if (c->next_due_at_ms > 0 && c->next_due_at_ms <= at)
+		return;
+	c->next_due_at_ms = at;
+	worker_timer_add(c->next_due, ms);
+}
+
+static void on_next_due(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	w->claim->next_due_at_ms = 0;
+	claim_wake(w);
+}
+
+/* Start every claimed row; a row whose webhook was disabled after the claim is failed at once.
+ * Returns the number of deliveries (the hint row is not one). */
+static int start_rows(struct worker *w, const PGresult *res)
+{
+	int n = PQntuples(res), started = 0;
 
 	for (int r = 0; r < n; r++) {
+		if (PQgetisnull(res, r, COL_ID)) {
+			arm_next_due(w, atoll(PQgetvalue(res, r, COL_NEXT_DUE)));
+			continue;
+		}
+		started++;
 		struct job *j = job_from_row(w, res, r);
 		if (strcmp(PQgetvalue(res, r, COL_ACTIVE), "t") != 0) {
 			struct ph_request_result out;
@@ -111,45 +141,45 @@ static void start_rows(struct worker *w, const PGresult *res)
 		}
 		deliver_start(w, j);
 	}
+	return started;
 }
 
 /* The claim statement finished: start what it took, and claim again if it was full. */
 static void on_claimed(struct worker *w, PGresult *res, bool conn_lost)
 {
 	struct claim *c = w->claim;
-	int n = res ? PQntuples(res) : -1, want = c->running.want;
-	bool skipped = c->running.skips_capped;
+	int want = c->running.want;
+	double ms = ph_now_ms() - c->running.started_ms;
 
 	c->running.active = false;
-	metrics_claim(w, ph_now_ms() - c->running.started_ms, n);
 	if (!res) {
+		metrics_claim(w, ms, -1);
 		c->more_due = false;
 		return;
 	}
 	/* Woken while this claim ran: the rows that woke us may have come after its snapshot. */
 	bool woken = c->running.woken;
 	c->running.woken = false;
+	/* Rows claimed while a shutdown began are started too: they finish or are released. */
+	int n = start_rows(w, res);
+	metrics_claim(w, ms, n);
 	if (n > 0)
 		log_debug("claimed %d deliveries", n);
-	/* Rows claimed while a shutdown began are started too: they finish or are released. */
-	start_rows(w, res);
 	c->more_due = n == want || woken;
-	if (skipped)
-		c->others_dry = n < want && !woken;
 	if (c->more_due)
 		claim_pump(w);
 }
 
 /* Slots a claim needs free before it runs: a full batch when the slots allow one while others
- * run, else half the slots. */
+ * run, else half the slots. After a claim that came back short, though, what is due is held
+ * back by its webhooks' limits, and the slots in use may stay so for long (slow receivers):
+ * waiting for a batch's worth would hold up every other webhook, so claim what is free. */
 static int threshold(const struct worker *w)
 {
 	const struct ph_config *cfg = w->cfg;
-	int half = cfg->worker_concurrency / 2 > 0 ? cfg->worker_concurrency / 2 : 1;
-	/* Slots held by webhooks at their cap may stay held for long (a slow receiver): waiting
-	 * for a batch's worth would hold up every other webhook, so claim what is free. */
-	if (deliver_capped_hooks(w) > 0)
+	if (!w->claim->more_due)
 		return 1;
+	int half = cfg->worker_concurrency / 2 > 0 ? cfg->worker_concurrency / 2 : 1;
 	return cfg->worker_batch < half ? cfg->worker_batch : half;
 }
 
@@ -167,11 +197,6 @@ static bool should_claim(const struct worker *w, int *want)
 	/* While outcomes cannot be written, claiming more would only pile them up. */
 	if (lifecycle_state(w) != WORKER_RUNNING || record_backing_off(w) || c->running.active)
 		return false;
-	/* A claim that skips the capped webhooks reads past all of their due rows first (the
-	 * whole backlog, when one busy webhook has it): after one found nothing else, reading
-	 * them again after every completion took most of the database's time. */
-	if (deliver_capped_hooks(w) > 0 && c->others_dry)
-		return false;
 	if (slots <= 0 || (slots < threshold(w) && inflight > 0))
 		return false;
 	*want = slots < w->cfg->worker_batch ? slots : w->cfg->worker_batch;
@@ -188,23 +213,19 @@ void claim_pump(struct worker *w)
 	char limit[16], lease[32];
 	snprintf(limit, sizeof(limit), "%d", want);
 	snprintf(lease, sizeof(lease), "%lld", (long long)w->cfg->worker_lease_ms);
-	char *capped = deliver_capped_hooks_array(w); /* webhooks at their cap: not claimed */
-	const char *params[] = { limit, lease, capped };
+	const char *params[] = { limit, lease };
 
 	c->running.active = true;
 	c->running.want = want;
-	c->running.skips_capped = deliver_capped_hooks(w) > 0;
 	c->running.started_ms = ph_now_ms();
-	pq_submit(w, PQ_CLAIM, "select * from pghook_claim($1::int, $2::bigint, $3::text[])", 3,
-		params, on_claimed);
-	free(capped);
+	pq_submit(w, PQ_CLAIM, "select * from pghook_claim($1::int, $2::bigint)", 2, params,
+		on_claimed);
 }
 
 void claim_wake(struct worker *w)
 {
 	struct claim *c = w->claim;
 
-	c->others_dry = false;
 	if (c->running.active)
 		c->running.woken = true;
 	claim_pump(w);
@@ -216,18 +237,17 @@ void claim_slots_freed(struct worker *w)
 		claim_pump(w);
 }
 
-void claim_cap_lifted(struct worker *w)
-{
-	w->claim->others_dry = false;
-}
-
 void claim_init(struct worker *w)
 {
 	w->claim = ph_xcalloc(1, sizeof(*w->claim));
+	w->claim->next_due = evtimer_new(w->base, on_next_due, w);
 }
 
 void claim_finish(struct worker *w)
 {
+	if (!w->claim)
+		return;
+	worker_event_free(&w->claim->next_due);
 	free(w->claim);
 	w->claim = NULL;
 }

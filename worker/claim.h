@@ -13,14 +13,10 @@ void claim_init(struct worker *w);
 void claim_finish(struct worker *w);
 /* Claim due deliveries while slots are free and start them. */
 void claim_pump(struct worker *w);
-/* New rows may be due (a NOTIFY, the poll, a reconnect): claim, even while webhooks are at
- * their cap. */
+/* New rows may be due (a NOTIFY, the poll, a reconnect, a held-back webhook's time): claim. */
 void claim_wake(struct worker *w);
 /* Jobs ended and freed their slots: claim again if the last claim was full. */
 void claim_slots_freed(struct worker *w);
-/* A webhook dropped below its cap while others stay at theirs: the rows of the one below are
- * claimable again. */
-void claim_cap_lifted(struct worker *w);
 /* Give back the deliveries still running (shutdown): due again at once, lease cleared. */
 void claim_release_all(struct worker *w);
 

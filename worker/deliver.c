@@ -20,7 +20,6 @@
 #include <malloc.h>
 #endif
 
-#include "claim.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "metrics.h"
@@ -32,14 +31,6 @@
 #define SPARE_TRIM_MS 10000
 /* Freeing this many spares at once means a burst has ended: give its memory back. */
 #define SPARE_TRIM_RELEASE 256
-#define HOOK_BUCKETS	   1024 /* a power of two */
-
-/* Deliveries in flight to one webhook, chained by hash. */
-struct hook_count {
-	struct hook_count *next;
-	int n;
-	char id[];
-};
 
 /* Reset easy handles kept for the next deliveries. There are never more than delivery slots,
  * so the spares never raise the worker's peak memory. */
@@ -57,8 +48,6 @@ struct deliver {
 	struct job *jobs; /* running, both kinds */
 	int inflight; /* delivery jobs running */
 	int emails_inflight; /* email jobs running */
-	struct hook_count *hooks[HOOK_BUCKETS];
-	int hooks_full; /* webhooks at PGHOOK_WORKER_PER_WEBHOOK */
 	struct spares spares;
 };
 
@@ -124,83 +113,6 @@ static void spares_finish(struct spares *s)
 		curl_easy_cleanup(s->handles[--s->n]);
 	free(s->handles);
 	worker_event_free(&s->timer);
-}
-
-/* Per-webhook in-flight counts, so claims can skip webhooks at PGHOOK_WORKER_PER_WEBHOOK: one
- * slow receiver then holds at most that many slots (plus what one claim brings at once), not
- * every slot of the worker. */
-static size_t hook_hash(const char *s)
-{
-	size_t h = 5381;
-	while (*s)
-		h = h * 33 + (unsigned char)*s++;
-	return h;
-}
-
-static void hook_count_add(struct worker *w, const char *id, int delta)
-{
-	struct deliver *d = w->deliver;
-	int cap = w->cfg->worker_per_webhook;
-	struct hook_count **pp = &d->hooks[hook_hash(id) & (HOOK_BUCKETS - 1)];
-	while (*pp && strcmp((*pp)->id, id) != 0)
-		pp = &(*pp)->next;
-	struct hook_count *h = *pp;
-	if (!h) {
-		if (delta < 0)
-			return;
-		size_t len = strlen(id) + 1;
-		h = ph_xcalloc(1, sizeof(*h) + len);
-		memcpy(h->id, id, len);
-		*pp = h;
-	}
-	bool was_full = h->n >= cap;
-	h->n += delta;
-	bool full = h->n >= cap;
-	d->hooks_full += (int)full - (int)was_full;
-	/* Its due rows are claimable again; while others stay capped, claims skip only those. */
-	if (was_full && !full && d->hooks_full > 0)
-		claim_cap_lifted(w);
-	if (h->n <= 0) {
-		*pp = h->next;
-		free(h);
-	}
-}
-
-/* The ids of the capped webhooks, comma-separated, into out (NULL: only measure). Returns the
- * length. */
-static size_t capped_ids(const struct deliver *d, int cap, char *out)
-{
-	size_t len = 0;
-	for (size_t i = 0; i < HOOK_BUCKETS && d->hooks_full > 0; i++) {
-		for (const struct hook_count *h = d->hooks[i]; h; h = h->next) {
-			if (h->n < cap)
-				continue;
-			size_t n = strlen(h->id);
-			if (out && len > 0)
-				out[len] = ',';
-			if (out)
-				memcpy(out + len + (len > 0), h->id, n);
-			len += n + (len > 0);
-		}
-	}
-	return len;
-}
-
-char *deliver_capped_hooks_array(const struct worker *w)
-{
-	int cap = w->cfg->worker_per_webhook;
-	size_t len = capped_ids(w->deliver, cap, NULL);
-	char *out = ph_xmalloc(len + 3);
-
-	out[0] = '{';
-	capped_ids(w->deliver, cap, out + 1);
-	memcpy(out + 1 + len, "}", 2);
-	return out;
-}
-
-int deliver_capped_hooks(const struct worker *w)
-{
-	return w->deliver->hooks_full;
 }
 
 int deliver_inflight(const struct worker *w)
@@ -311,13 +223,6 @@ void deliver_finish(struct worker *w)
 	if (!d)
 		return;
 	deliver_abort_all(w);
-	for (size_t i = 0; i < HOOK_BUCKETS; i++) {
-		while (d->hooks[i]) {
-			struct hook_count *h = d->hooks[i];
-			d->hooks[i] = h->next;
-			free(h);
-		}
-	}
 	spares_finish(&d->spares);
 	if (d->multi)
 		curl_multi_cleanup(d->multi);
@@ -390,7 +295,6 @@ void deliver_start(struct worker *w, struct job *j)
 	}
 	link_job(d, j);
 	d->inflight++;
-	hook_count_add(w, j->webhook_id, 1);
 	log_debug("delivery %s to webhook %s started", j->id, j->webhook_id);
 }
 
@@ -415,7 +319,6 @@ static void delivery_done(struct worker *w, struct job *j, CURLcode rc)
 	struct ph_request_result res;
 
 	d->inflight--;
-	hook_count_add(w, j->webhook_id, -1);
 	ph_request_result(&j->req, rc, &res);
 	metrics_attempt(w, res.duration_ms);
 	if (!res.ok)
@@ -464,7 +367,6 @@ void deliver_abort_all(struct worker *w)
 			curl_multi_remove_handle(d->multi, j->easy);
 		if (j->kind == JOB_DELIVERY) {
 			d->inflight--;
-			hook_count_add(w, j->webhook_id, -1);
 		} else {
 			d->emails_inflight--;
 		}

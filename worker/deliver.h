@@ -2,7 +2,7 @@
  *
  * deliver: libcurl multi driven by the worker's libevent loop. It runs the jobs (job.h) it is
  * given until their transfers end, then hands each to record (deliveries) or notify (emails),
- * and counts the deliveries in flight, in total and per webhook.
+ * and counts the deliveries in flight.
  */
 #ifndef PGHOOK_WORKER_DELIVER_H
 #define PGHOOK_WORKER_DELIVER_H
@@ -26,10 +26,6 @@ void deliver_abort_all(struct worker *w);
 /* Delivery and email jobs running. */
 int deliver_inflight(const struct worker *w);
 int deliver_emails_inflight(const struct worker *w);
-/* Webhooks with PGHOOK_WORKER_PER_WEBHOOK deliveries in flight: claims skip them. */
-int deliver_capped_hooks(const struct worker *w);
-/* Their ids as a text[] literal, "{}" when none; the caller frees it. */
-char *deliver_capped_hooks_array(const struct worker *w);
 /* Call fn on every delivery job running (shutdown releases them). */
 void deliver_each_running(
 	const struct worker *w, void (*fn)(const struct job *j, void *arg), void *arg);

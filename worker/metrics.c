@@ -142,6 +142,11 @@ void metrics_write(const struct worker *w, const struct metrics_gauges *g, struc
 		out, "pghook_outcomes_pending", "Outcomes not yet recorded.", g->outcomes_pending);
 	ph_prom_gauge(
 		out, "pghook_queue_lag_seconds", "Age of the oldest due delivery.", g->queue_lag_s);
+	ph_prom_gauge(out, "pghook_circuits_open",
+		"Webhooks whose circuit breaker is open or half open (fleet-wide).",
+		g->circuits_open);
+	ph_prom_counter(out, "pghook_circuit_opens_total",
+		"Circuit breakers opened, by every worker (fleet-wide).", g->circuit_opens);
 	ph_prom_counter(
 		out, "pghook_emails_sent_total", "Notification emails sent.", m->emails_sent);
 	ph_prom_counter(out, "pghook_emails_failed_total", "Notification email send failures.",

@@ -9,6 +9,7 @@
 
 #include <event2/buffer.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "delivery.h"
 
@@ -19,6 +20,8 @@ struct metrics_gauges {
 	int inflight; /* delivery attempts running */
 	int outcomes_pending; /* outcomes not yet recorded */
 	double queue_lag_s; /* age of the oldest due delivery, -1 when unknown */
+	int circuits_open; /* webhooks whose circuit is open or half open, -1 when unknown */
+	uint64_t circuit_opens; /* circuits opened so far, by the whole fleet */
 };
 
 void metrics_init(struct worker *w);

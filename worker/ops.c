@@ -93,26 +93,32 @@ static void on_readyz(struct evhttp_request *req, void *arg)
 	reply(req, ok ? 200 : 503, "text/plain", ok ? "ready\n" : "not ready\n");
 }
 
-static double queue_lag_seconds(struct worker *w)
+/* The gauges read from the database: the queue's lag and the circuits (fleet-wide: every
+ * worker shows the same open circuits and opens). */
+static void db_gauges(struct worker *w, struct metrics_gauges *g)
 {
 	PGresult *res = ph_db_exec(&w->db,
 		"select coalesce(extract(epoch from now() - min(next_retry_at)), 0)::float8 "
 		"from deliveries where status in ('pending', 'retry_scheduled') "
 		"and next_retry_at <= now()",
 		0, NULL);
-	if (!res)
-		return -1;
-	double lag = atof(PQgetvalue(res, 0, 0));
+	g->queue_lag_s = res ? atof(PQgetvalue(res, 0, 0)) : -1;
 	PQclear(res);
-	return lag;
+	res = ph_db_exec(&w->db,
+		"select count(*) filter (where circuit <> 'closed'), coalesce(sum(opens), 0) "
+		"from webhook_sched",
+		0, NULL);
+	g->circuits_open = res ? atoi(PQgetvalue(res, 0, 0)) : -1;
+	g->circuit_opens = res ? strtoull(PQgetvalue(res, 0, 1), NULL, 10) : 0;
+	PQclear(res);
 }
 
 static void on_metrics(struct evhttp_request *req, void *arg)
 {
 	struct worker *w = arg;
-	const struct metrics_gauges g = { .inflight = deliver_inflight(w),
-		.outcomes_pending = record_pending(w),
-		.queue_lag_s = queue_lag_seconds(w) };
+	struct metrics_gauges g = { .inflight = deliver_inflight(w),
+		.outcomes_pending = record_pending(w) };
+	db_gauges(w, &g);
 	struct evbuffer *b = evbuffer_new();
 
 	metrics_write(w, &g, b);

@@ -141,16 +141,25 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 		event_del(q->wev);
 }
 
-/* pghook_claim fails a delivery whose lease was lost this many
- * times in a row: as many as the schedule has attempts, so a delivery that crashes workers
- * gets exactly the chances a failing one gets. */
+/* The session settings of the claim and completion functions. pghook_claim fails a delivery
+ * whose lease was lost this many times in a row: as many as the schedule has attempts, so a
+ * delivery that crashes workers gets exactly the chances a failing one gets. The scheduler's
+ * default maxInFlight and the circuit breaker's settings (sql/functions/claim.sql, circuit.sql)
+ * come from this worker's environment. */
 static bool set_lost_lease_limit(PGconn *conn, const struct ph_config *cfg)
 {
-	char n[16];
+	char n[16], mif[16], fails[16], cool[32];
 	snprintf(n, sizeof(n), "%d", cfg->retry_count);
-	const char *params[] = { n };
-	PGresult *res = PQexecParams(conn, "select set_config('pghook.max_lost_leases', $1, false)",
-		1, NULL, params, NULL, NULL, 0);
+	snprintf(mif, sizeof(mif), "%d", cfg->webhook_max_in_flight);
+	snprintf(fails, sizeof(fails), "%d", cfg->circuit_failures);
+	snprintf(cool, sizeof(cool), "%lld", (long long)cfg->circuit_cooldown_ms);
+	const char *params[] = { n, mif, fails, cool };
+	PGresult *res = PQexecParams(conn,
+		"select set_config('pghook.max_lost_leases', $1, false),"
+		" set_config('pghook.max_in_flight', $2, false),"
+		" set_config('pghook.circuit_failures', $3, false),"
+		" set_config('pghook.circuit_cooldown_ms', $4, false)",
+		4, NULL, params, NULL, NULL, 0);
 	bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
 	PQclear(res);
 	return ok;

@@ -21,32 +21,36 @@
 -- PGHOOK_RETRY_SCHEDULE on each claim connection (worker/pq.c); 8 when unset (the default
 -- schedule's number of attempts). The columns are deliveries.lost_leases and lost_attempt.
 
--- The worker's claim: pghook_claim below, skipping the due rows of p_full_webhooks (the
--- webhooks at the worker's per-webhook in-flight cap, PGHOOK_WORKER_PER_WEBHOOK), so one slow
--- receiver cannot take every delivery slot.
-create or replace function pghook_claim(p_limit int, p_lease_ms bigint, p_full_webhooks text[])
-returns table (id text, tenant_id text, event_id text, webhook_id text, attempt_count int,
-	claim_token bigint, url text, secret text, previous_secret text, webhook_active boolean,
-	event_type text, payload text, lag_ms bigint)
-language plpgsql volatile as $$
-begin
-	perform set_config('pghook.full_webhooks', coalesce(p_full_webhooks, '{}')::text, true);
-	return query select * from pghook_claim(p_limit, p_lease_ms);
-	perform set_config('pghook.full_webhooks', '', true);
-end
-$$;
-
--- Claim up to p_limit due deliveries: pending or retry_scheduled rows whose next_retry_at has
--- come, and delivering rows whose lease expired (their worker died). Rows other workers hold
--- are skipped, not waited for. Each claimed row gets status delivering, a lease of p_lease_ms
--- and the same fresh claim token; completion and release match on it, so a worker whose lease
--- was taken over changes nothing. Returns what the request needs. A delivery whose lease was
--- lost too often in a row is failed as poison first (above). While webhooks are capped, the
--- due rows come from pghook_due_uncapped.
+-- Which deliveries a claim takes is the scheduler's decision (docs/architecture.md,
+-- "Scheduling"), for every worker together, with its state in webhook_sched:
+--
+--   * Only webhooks with due deliveries are looked at, walked through deliveries_due_webhook
+--     (one index descent per webhook with undelivered rows), plus those with expired leases.
+--   * Their webhook_sched rows are locked FOR UPDATE SKIP LOCKED: a webhook another claim is
+--     granting is left to that claim, so two workers never grant the same budget twice and
+--     never wait for each other.
+--   * Round robin: the webhooks are served in turns, the first webhook of every tenant, then
+--     the second, ...; tenants least recently served first, and within a tenant its webhooks
+--     least recently served first. So a tenant with many webhooks does not take a batch from
+--     one with few.
+--   * Each webhook gets at most min(maxInFlight - its unexpired leases, its rate tokens, what
+--     is left of the batch). A lease that expired is not counted: a dead worker's slots come
+--     back with its leases.
+--   * A webhook whose circuit is open gets nothing until its probe is due; then exactly one
+--     delivery, and the circuit is half_open until that outcome (sql/functions/complete.sql).
+--   * A FIFO webhook gets only the head of each ordering key (lowest seq among its undelivered
+--     deliveries), and only when that head is itself due: a head in flight or waiting for its
+--     retry holds its key, and only its key.
+--
+-- The rows come back as before, plus at most one row with a null id whose next_due_ms says
+-- when a webhook skipped for its rate or its circuit can be served again: the worker claims
+-- then instead of waiting for its poll. pghook.max_in_flight (the session's default of
+-- maxInFlight: PGHOOK_WEBHOOK_MAX_IN_FLIGHT, set by the worker, worker/pq.c) applies where a
+-- webhook sets none; 16 when unset.
 create or replace function pghook_claim(p_limit int, p_lease_ms bigint)
 returns table (id text, tenant_id text, event_id text, webhook_id text, attempt_count int,
 	claim_token bigint, url text, secret text, previous_secret text, webhook_active boolean,
-	event_type text, payload text, lag_ms bigint)
+	event_type text, payload text, lag_ms bigint, next_due_ms bigint)
 language plpgsql volatile as $$
 #variable_conflict use_column
 declare
@@ -56,7 +60,8 @@ declare
 	v_qid text;
 	v_due timestamptz;
 	v_token bigint;
-	v_uncapped text[];
+	v_ids text[] := '{}';
+	v_next timestamptz;
 begin
 	perform pghook_fail_lost(v_max, p_limit);
 
@@ -91,7 +96,7 @@ begin
 			case when w.previous_secret_until > now() then w.previous_secret end,
 			w.status = 'active' and w.deleted_at is null,
 			e.event_type, e.payload::text,
-			greatest(0, (extract(epoch from now() - v_due) * 1000)::bigint)
+			greatest(0, (extract(epoch from now() - v_due) * 1000)::bigint), null::bigint
 		from deliveries u
 		join webhooks w on w.id = u.webhook_id
 		join events e on e.id = u.event_id
@@ -99,31 +104,18 @@ begin
 		return;
 	end if;
 
-	v_uncapped := pghook_due_uncapped(p_limit);
+	select s.ids, s.next_at into v_ids, v_next from pghook_schedule(p_limit, v_max) s;
+
 	return query
-	with due_rows as (
-		select d.id, d.next_retry_at as due_at, false as lost from deliveries d
-		where v_uncapped is null
-			and d.status in ('pending', 'retry_scheduled') and d.next_retry_at <= now()
-		order by d.next_retry_at limit p_limit
+	with due as (
+		-- rechecked: the schedule locked them, but a FIFO head was read before its lock
+		select d.id, coalesce(d.next_retry_at, d.lease_expires_at) as due_at,
+			d.status = 'delivering' as lost
+		from deliveries d
+		where d.id = any(v_ids)
+			and ((d.status in ('pending', 'retry_scheduled') and d.next_retry_at <= now())
+				or (d.status = 'delivering' and d.lease_expires_at <= now()))
 		for update skip locked
-	), due_uncapped as (
-		-- rechecked, since they were read unlocked
-		select d.id, d.next_retry_at as due_at, false as lost from deliveries d
-		where d.id = any(v_uncapped)
-			and d.status in ('pending', 'retry_scheduled') and d.next_retry_at <= now()
-			and d.webhook_id <> all(pghook_full_webhooks())
-		order by d.next_retry_at limit p_limit
-		for update skip locked
-	), expired as (
-		select d.id, d.lease_expires_at as due_at, true as lost from deliveries d
-		where d.status = 'delivering' and d.lease_expires_at <= now()
-			and pghook_lost_streak(d) < v_max - 1
-		order by d.lease_expires_at limit p_limit
-		for update skip locked
-	), due as (
-		select * from due_rows union all select * from due_uncapped
-		union all select * from expired limit p_limit
 	), tok as (
 		select nextval('pghook_claim_token_seq') as t
 	), upd as (
@@ -142,56 +134,26 @@ begin
 		case when w.previous_secret_until > now() then w.previous_secret end,
 		w.status = 'active' and w.deleted_at is null,
 		e.event_type, e.payload::text,
-		greatest(0, (extract(epoch from now() - u.due_at) * 1000)::bigint)
+		greatest(0, (extract(epoch from now() - u.due_at) * 1000)::bigint), null::bigint
 	from upd u
 	join webhooks w on w.id = u.webhook_id
 	join events e on e.id = u.event_id;
+
+	if v_next is not null then
+		return query select null::text, null::text, null::text, null::text, null::int,
+			null::bigint, null::text, null::text, null::text, null::boolean, null::text,
+			null::text, null::bigint,
+			greatest(1, ceil(extract(epoch from v_next - now()) * 1000))::bigint;
+	end if;
 end
 $$;
 
--- The webhooks the claiming worker already has at its in-flight cap, as the three-argument
--- pghook_claim set them for its transaction; empty otherwise.
-create or replace function pghook_full_webhooks() returns text[]
+-- The webhooks with due work: those with a due pending or retry_scheduled delivery (one index
+-- descent per webhook that has undelivered rows, through deliveries_due_webhook) and those
+-- with an expired lease.
+create or replace function pghook_due_webhooks() returns text[]
 language sql stable as $$
-	select coalesce(nullif(current_setting('pghook.full_webhooks', true), ''), '{}')::text[]
-$$;
-
--- The due deliveries of webhooks not at the worker's cap (pghook_full_webhooks()), oldest
--- first, for pghook_claim to lock: up to twice p_limit, so that rows another worker locks
--- first still leave a full batch, and at least p_limit when that many exist. Null when no
--- webhook is capped: the claim's own scan of deliveries_due then reads nothing it skips.
---
--- A capped webhook with a large backlog holds the oldest due rows, so a claim that walked
--- deliveries_due from the oldest row would read the whole backlog before it found another
--- webhook's new event (with 1,000,000 due rows behind a slow receiver, other webhooks' events
--- waited 3-4.5 s; tests/bench `neighbour`, docs/benchmarks.md). So this first reads a bounded
--- head of the due rows. When that head holds every due row, or enough of other webhooks',
--- those are taken. Otherwise it walks the webhooks that have undelivered rows through
--- deliveries_due_webhook, one index descent per webhook, capped ones stepped over, and takes
--- the oldest due rows of the others: the same rows in the same order, at a cost bounded by the
--- number of webhooks with undelivered rows instead of the capped webhooks' backlog.
-create or replace function pghook_due_uncapped(p_limit int) returns text[]
-language plpgsql stable as $$
-declare
-	v_full text[] := pghook_full_webhooks();
-	v_want int := 2 * p_limit;
-	v_ids text[];
-	v_seen int;
-begin
-	if cardinality(v_full) = 0 then
-		return null;
-	end if;
-	select coalesce(array_agg(h.id order by h.next_retry_at)
-			filter (where h.webhook_id <> all(v_full)), '{}'), count(*)
-	into v_ids, v_seen
-	from (select d.id, d.webhook_id, d.next_retry_at from deliveries d
-		where d.status in ('pending', 'retry_scheduled') and d.next_retry_at <= now()
-		order by d.next_retry_at limit v_want) h;
-	if v_seen < v_want or cardinality(v_ids) >= p_limit then
-		return v_ids;
-	end if;
-	return array(
-		-- Each step is one descent that finds the next webhook and its earliest row.
+	select array(
 		with recursive hooks(wid, first_at) as (
 			(select d.webhook_id, d.next_retry_at from deliveries d
 			where d.status in ('pending', 'retry_scheduled')
@@ -203,19 +165,147 @@ begin
 				where d.status in ('pending', 'retry_scheduled') and d.webhook_id > h.wid
 				order by d.webhook_id, d.next_retry_at limit 1) n
 		)
-		select c.id from hooks h
-		cross join lateral (
-			select d.id, d.next_retry_at from deliveries d
-			-- Row comparisons, not webhook_id = h.wid: with an equality the planner may take
-			-- deliveries_due and filter on the webhook, reading the capped backlog again.
-			where d.status in ('pending', 'retry_scheduled')
-				and (d.webhook_id, d.next_retry_at) >= (h.wid, '-infinity'::timestamptz)
-				and (d.webhook_id, d.next_retry_at) <= (h.wid, now())
-			order by d.webhook_id, d.next_retry_at limit v_want
-		) c
-		where h.first_at <= now() and h.wid <> all(v_full)
-		order by c.next_retry_at limit v_want);
+		select h.wid from hooks h where h.first_at <= now()
+		union
+		select d.webhook_id from deliveries d
+		where d.status = 'delivering' and d.lease_expires_at <= now())
+$$;
+
+-- The scheduler proper (see pghook_claim): the ids of up to p_limit deliveries to claim,
+-- locked (pghook_claim rechecks them), and the earliest time a webhook skipped for
+-- its rate or its circuit can be served (null when none was). Locks, and updates, the
+-- webhook_sched rows of the webhooks it serves, until the claim commits.
+create or replace function pghook_schedule(p_limit int, p_max_lost int,
+	out ids text[], out next_at timestamptz)
+language plpgsql volatile as $$
+declare
+	v_default int := greatest(1, coalesce(
+		nullif(current_setting('pghook.max_in_flight', true), '')::int, 16));
+	v_hooks text[] := pghook_due_webhooks();
+	v_locked text[];
+	v_left int := p_limit;
+	v_grant int;
+	v_inflight int;
+	v_tokens double precision;
+	v_got text[];
+	v_probe boolean;
+	h record;
+begin
+	ids := '{}';
+	if cardinality(v_hooks) = 0 then
+		return;
+	end if;
+	-- A webhook met for the first time gets its scheduling row.
+	insert into webhook_sched (webhook_id, tenant_id)
+	select w.id, w.tenant_id from webhooks w
+	where w.id = any(v_hooks)
+		and not exists (select 1 from webhook_sched s where s.webhook_id = w.id)
+	on conflict do nothing;
+	select array_agg(l.webhook_id) into v_locked from (
+		select s.webhook_id from webhook_sched s where s.webhook_id = any(v_hooks)
+		order by s.webhook_id
+		for update skip locked) l;
+	if v_locked is null then
+		return;
+	end if;
+
+	for h in
+		select s.webhook_id, s.tokens, s.refilled_at, s.circuit, s.next_probe_at,
+			w.rate_limit, coalesce(w.max_in_flight, v_default) as max_in_flight,
+			w.ordering = 'fifo' as fifo
+		from webhook_sched s join webhooks w on w.id = s.webhook_id
+		where s.webhook_id = any(v_locked)
+		order by row_number() over (partition by s.tenant_id
+				order by s.served_at nulls first, s.webhook_id),
+			max(s.served_at) over (partition by s.tenant_id) nulls first,
+			s.tenant_id
+	loop
+		exit when v_left <= 0;
+		v_probe := false;
+		-- Circuit open: nothing until the probe is due, then one delivery.
+		if h.circuit = 'open' and h.next_probe_at > now() then
+			next_at := least(next_at, h.next_probe_at);
+			continue;
+		end if;
+		select count(*) into v_inflight from deliveries d
+		where d.webhook_id = h.webhook_id and d.status = 'delivering'
+			and d.lease_expires_at > now();
+		v_grant := least(h.max_in_flight - v_inflight, v_left);
+		if h.circuit <> 'closed' then
+			-- open with its probe due, or half_open with its probe lost (its lease expired)
+			v_grant := case when v_inflight = 0 then least(v_grant, 1) else 0 end;
+			v_probe := true;
+		end if;
+		-- The token bucket: refilled at rate_limit per second up to a tenth of a second's
+		-- worth (at least 1), so the rate holds over any second with little burst.
+		v_tokens := null;
+		if h.rate_limit is not null then
+			v_tokens := least(greatest(1, h.rate_limit / 10), h.tokens +
+				h.rate_limit * extract(epoch from now() - h.refilled_at));
+			if v_tokens < 1 then
+				next_at := least(next_at,
+					now() + (1 - v_tokens) / h.rate_limit * interval '1 second');
+				update webhook_sched s set tokens = v_tokens, refilled_at = now()
+				where s.webhook_id = h.webhook_id;
+				continue;
+			end if;
+			v_grant := least(v_grant, floor(v_tokens)::int);
+		end if;
+		continue when v_grant <= 0;
+
+		-- Locked here, skipping rows other claims hold, so a row taken by another worker
+		-- leaves room for the next one of this webhook.
+		if h.fifo then
+			v_got := array(select d.id from deliveries d
+				where d.id = any(pghook_fifo_heads(h.webhook_id, v_grant, p_max_lost))
+				for update skip locked);
+		else
+			v_got := array(select d.id from deliveries d
+				where d.webhook_id = h.webhook_id and d.status = 'delivering'
+					and d.lease_expires_at <= now() and pghook_lost_streak(d) < p_max_lost - 1
+				order by d.lease_expires_at limit v_grant
+				for update skip locked);
+			-- Row comparisons, not webhook_id = ...: with an equality the planner may take
+			-- deliveries_due and filter on the webhook, reading other webhooks' backlogs.
+			v_got := v_got || array(select d.id from deliveries d
+				where d.status in ('pending', 'retry_scheduled')
+					and (d.webhook_id, d.next_retry_at)
+						>= (h.webhook_id, '-infinity'::timestamptz)
+					and (d.webhook_id, d.next_retry_at) <= (h.webhook_id, now())
+				order by d.webhook_id, d.next_retry_at limit v_grant - cardinality(v_got)
+				for update skip locked);
+		end if;
+		continue when cardinality(v_got) = 0;
+		ids := ids || v_got;
+		v_left := v_left - cardinality(v_got);
+		update webhook_sched s set served_at = clock_timestamp(),
+			tokens = coalesce(v_tokens - cardinality(v_got), s.tokens),
+			refilled_at = case when v_tokens is null then s.refilled_at else now() end,
+			circuit = case when v_probe then 'half_open' else s.circuit end
+		where s.webhook_id = h.webhook_id;
+	end loop;
 end
+$$;
+
+-- A FIFO webhook's deliveries that may go now, up to p_limit: the head of each ordering key
+-- (lowest seq, then id, among its undelivered deliveries) when that head is due, or its lease
+-- expired. A head in flight or waiting for a retry holds its key.
+create or replace function pghook_fifo_heads(p_webhook text, p_limit int, p_max_lost int)
+returns text[]
+language sql stable as $$
+	select coalesce(array_agg(h.id order by h.due_at), '{}') from (
+		select h.id, coalesce(h.next_retry_at, h.lease_expires_at) as due_at from (
+			select distinct on (d.ordering_key) d.id, d.status, d.next_retry_at,
+				d.lease_expires_at, d.attempt_count, d.lost_attempt, d.lost_leases
+			from deliveries d
+			where d.webhook_id = p_webhook
+				and d.status in ('pending', 'retry_scheduled', 'delivering')
+			order by d.ordering_key, d.seq nulls first, d.id) h
+		where (h.status in ('pending', 'retry_scheduled') and h.next_retry_at <= now())
+			or (h.status = 'delivering' and h.lease_expires_at <= now()
+				and case when h.attempt_count = h.lost_attempt then h.lost_leases else 0 end + 1
+					< p_max_lost - 1)
+		order by 2 limit p_limit) h
 $$;
 
 -- The lost-lease count a delivery would have if its (expired) lease were taken back now.

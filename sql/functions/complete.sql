@@ -3,7 +3,8 @@
 -- {id, token, status (delivered | retry_scheduled | failed), code, body, error, durationMs,
 -- delayMs, gone (the receiver answered 410)}. Only rows still holding the token change.
 -- Then: attempts rows, failure emails, 410 disables the webhook, and a webhook whose
--- deliveries all failed for 5 days is disabled and its owner told. Returns the number of
+-- deliveries all failed for 5 days is disabled and its owner told; the circuit breakers move
+-- (sql/functions/circuit.sql). Returns the number of
 -- outcomes applied. pghook_done, the row type of an applied outcome, is migration 2's.
 create or replace function pghook_complete(p_outcomes json, p_worker text)
 returns int
@@ -47,6 +48,9 @@ begin
 	if v_done is null then
 		return 0;
 	end if;
+
+	-- Each attempt moves its webhook's circuit breaker (sql/functions/circuit.sql).
+	perform pghook_circuit_record(v_done);
 
 	-- 410 Gone: the receiver says the endpoint is gone for good.
 	for r in select distinct on (d.webhook_id) d.webhook_id, d.id from unnest(v_done) d

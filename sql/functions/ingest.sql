@@ -1,6 +1,6 @@
 -- SPDX-License-Identifier: MIT
 -- Ingest: store events and fan out their deliveries, in the caller's transaction. p_events is a
--- JSON array of {type, data, sourceKey?, eventGroup?}, already validated by the api. A
+-- JSON array of {type, data, sourceKey?, eventGroup?, orderingKey?}, already validated by the api. A
 -- sourceKey seen before stores nothing and answers with the stored event.
 --
 -- The api calls pghook_ingest_rows, which returns only what it cannot know (ids, statuses, the
@@ -28,10 +28,11 @@ begin
 	return query
 	with input as materialized (
 		select i.ord, pghook_new_id('evt') as id, i.type, i."eventGroup" as grp,
-			i."sourceKey" as source_key, i.data
+			i."sourceKey" as source_key, i."orderingKey" as okey, i.data
 		from rows from (json_to_recordset(p_events)
-			as (type text, data json, "sourceKey" text, "eventGroup" text)) with ordinality
-			as i(type, data, "sourceKey", "eventGroup", ord)
+			as (type text, data json, "sourceKey" text, "eventGroup" text,
+				"orderingKey" text)) with ordinality
+			as i(type, data, "sourceKey", "eventGroup", "orderingKey", ord)
 	), hooks as materialized (
 		select w.id, w.url, w.description, w.subscriptions from webhooks w
 		where w.tenant_id = p_tenant and w.status = 'active' and w.deleted_at is null
@@ -43,19 +44,22 @@ begin
 		select t.event_id, count(*)::int as c from targets t group by t.event_id
 	), ins as (
 		insert into events as e (id, tenant_id, event_type, event_group, source_key, payload,
-			endpoint_count, created_at)
-		select p.id, p_tenant, p.type, p.grp, p.source_key, p.data, coalesce(n.c, 0), v_now
+			endpoint_count, created_at, ordering_key)
+		select p.id, p_tenant, p.type, p.grp, p.source_key, p.data, coalesce(n.c, 0), v_now,
+			p.okey
 		from input p left join counts n on n.event_id = p.id
 		order by p.ord
 		on conflict (tenant_id, source_key) where source_key is not null do nothing
 		returning e.id, e.source_key, e.endpoint_count
 	), dl as (
+		-- in request order: seq (its default) is a FIFO webhook's delivery order; the key is
+		-- orderingKey, else eventGroup (sql/0012_scheduler.sql)
 		insert into deliveries as d (id, tenant_id, event_id, webhook_id, status, next_retry_at,
-			created_at, updated_at)
+			created_at, updated_at, ordering_key)
 		select pghook_new_id('dlv'), p_tenant, t.event_id, t.webhook_id, 'pending', v_now,
-			v_now, v_now
-		from targets t join ins on ins.id = t.event_id
-		order by t.event_id, t.webhook_id
+			v_now, v_now, coalesce(p.okey, p.grp, '')
+		from targets t join ins on ins.id = t.event_id join input p on p.id = t.event_id
+		order by p.ord, t.webhook_id
 		returning d.id, d.event_id, d.webhook_id
 	), first_key as (
 		-- a key repeated within the batch inserted only its first event (in request order)

@@ -9,6 +9,8 @@ language sql stable parallel safe as $$
 	select to_char(t at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
 $$;
 
+-- maxInFlight null: the workers' default, PGHOOK_WEBHOOK_MAX_IN_FLIGHT. circuit: the breaker's
+-- state (sql/functions/complete.sql); closed for a webhook the scheduler has not met yet.
 create or replace function pghook_webhook_json(w webhooks) returns json
 language plpgsql stable as $$
 begin
@@ -18,7 +20,13 @@ begin
 			'subscriptions', to_json(w.subscriptions),
 			'notificationEmail', w.notification_email, 'secret', w.secret,
 			'status', w.status, 'disabledReason', w.disabled_reason, 'metadata', w.metadata,
-			'createdDate', pghook_ts(w.created_at), 'updatedDate', pghook_ts(w.updated_at)));
+			'rateLimit', w.rate_limit, 'maxInFlight', w.max_in_flight,
+			'ordering', w.ordering,
+			'circuit', json_build_object('state', coalesce(s.circuit, 'closed'),
+				'consecutiveFailures', coalesce(s.consecutive_failures, 0),
+				'openedAt', pghook_ts(s.opened_at), 'nextProbeAt', pghook_ts(s.next_probe_at)),
+			'createdDate', pghook_ts(w.created_at), 'updatedDate', pghook_ts(w.updated_at))
+		from (select 1) one left join webhook_sched s on s.webhook_id = w.id);
 end
 $$;
 
@@ -45,12 +53,13 @@ language sql stable as $$
 $$;
 
 create or replace function pghook_event_obj(id text, tenant_id text, event_type text,
-	event_group text, source_key text, status text, endpoint_count int, payload json, deliveries json,
-	created_at timestamptz, updated_at timestamptz) returns json
+	event_group text, source_key text, ordering_key text, status text, endpoint_count int,
+	payload json, deliveries json, created_at timestamptz, updated_at timestamptz) returns json
 language sql stable as $$
 	select json_build_object(
 		'id', id, 'organizationId', tenant_id, 'eventType', event_type,
-		'eventGroup', event_group, 'sourceKey', source_key, 'status', status,
+		'eventGroup', event_group, 'sourceKey', source_key, 'orderingKey', ordering_key,
+		'status', status,
 		'endpointCount', endpoint_count, 'payload', payload,
 		'deliveries', coalesce(deliveries, '[]'::json),
 		'createdAt', pghook_ts(created_at), 'updatedAt', pghook_ts(updated_at))
@@ -76,7 +85,7 @@ declare
 begin
 	s := pghook_event_state(e);
 	return pghook_event_obj(e.id, e.tenant_id, e.event_type, e.event_group, e.source_key,
-		s.status, e.endpoint_count, e.payload,
+		e.ordering_key, s.status, e.endpoint_count, e.payload,
 		(select json_agg(pghook_delivery_json(d) order by d.id)
 		 from deliveries d where d.event_id = e.id),
 		e.created_at, s.updated_at);

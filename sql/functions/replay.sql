@@ -7,8 +7,9 @@ declare
 	d deliveries;
 begin
 	insert into deliveries (id, tenant_id, event_id, webhook_id, status, next_retry_at,
-		replay_of_delivery_id)
-	select pghook_new_id('dlv'), o.tenant_id, o.event_id, o.webhook_id, 'pending', now(), o.id
+		replay_of_delivery_id, ordering_key)
+	select pghook_new_id('dlv'), o.tenant_id, o.event_id, o.webhook_id, 'pending', now(), o.id,
+		o.ordering_key
 	from deliveries o
 	join webhooks w on w.id = o.webhook_id and w.deleted_at is null
 	where o.id = p_delivery and o.tenant_id = p_tenant

@@ -9,8 +9,10 @@
 -- table, view or sequence added later goes in the revoke list and gets its grants here.
 revoke all on pghook_schema_migrations, pghook_schema_repeatables, tenants, api_keys, webhooks,
 	events, deliveries, attempts, notifications, portal_sessions, report_webhook_daily,
-	report_failing_endpoints, report_queue from pghook_api, pghook_worker, pghook_admin;
-revoke all on sequence pghook_claim_token_seq from pghook_api, pghook_worker, pghook_admin;
+	report_failing_endpoints, report_queue, webhook_sched from pghook_api, pghook_worker,
+	pghook_admin;
+revoke all on sequence pghook_claim_token_seq, pghook_delivery_seq
+	from pghook_api, pghook_worker, pghook_admin;
 
 -- /readyz of both services checks that the schema is current.
 grant select on pghook_schema_migrations, pghook_schema_repeatables
@@ -22,14 +24,20 @@ grant select, insert, update on webhooks, events, deliveries to pghook_api;
 grant select, insert on attempts, notifications to pghook_api;
 -- Portal sessions: created, read on every console request, revoked (never deleted by the api).
 grant select, insert, update on portal_sessions to pghook_api;
+-- a webhook's circuit, shown with it; a delivery's place in its FIFO order
+grant select on webhook_sched to pghook_api;
+grant usage on sequence pghook_delivery_seq to pghook_api;
 
 -- The workers: claim, complete, release (sql/functions), the failure-email outbox.
 grant select, update on deliveries, webhooks, events to pghook_worker;
 grant select, insert on attempts to pghook_worker;
 grant select, insert, update on notifications to pghook_worker;
 grant usage on sequence pghook_claim_token_seq to pghook_worker;
+-- the scheduler's state (sql/0012_scheduler.sql): created, locked and updated by claims
+grant select, insert, update on webhook_sched to pghook_worker;
 
 -- Cross-tenant maintenance: stats, prune, reports.
 grant select, insert, update, delete on tenants, api_keys, webhooks, events, deliveries,
-	attempts, notifications, portal_sessions to pghook_admin;
+	attempts, notifications, portal_sessions, webhook_sched to pghook_admin;
+grant usage on sequence pghook_delivery_seq to pghook_admin;
 grant select on report_webhook_daily, report_failing_endpoints, report_queue to pghook_admin;

@@ -9,3 +9,4 @@ create policy all_tenants_admin on deliveries to pghook_admin using (true) with 
 create policy all_tenants_admin on attempts to pghook_admin using (true) with check (true);
 create policy all_tenants_admin on notifications to pghook_admin using (true) with check (true);
 create policy all_tenants_admin on portal_sessions to pghook_admin using (true) with check (true);
+create policy all_tenants_admin on webhook_sched to pghook_admin using (true) with check (true);

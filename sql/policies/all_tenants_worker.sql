@@ -8,3 +8,4 @@ create policy all_tenants_worker on events to pghook_worker using (true) with ch
 create policy all_tenants_worker on deliveries to pghook_worker using (true) with check (true);
 create policy all_tenants_worker on attempts to pghook_worker using (true) with check (true);
 create policy all_tenants_worker on notifications to pghook_worker using (true) with check (true);
+create policy all_tenants_worker on webhook_sched to pghook_worker using (true) with check (true);

@@ -257,7 +257,11 @@ def start_worker(env, db, extra=None):
     mport = harness.free_port()
     e = dict(os.environ, DATABASE_URL=env.service_dsn(db.dsn, 'worker'),
              PGHOOK_ALLOW_CIDRS='127.0.0.0/8',
-             PGHOOK_METRICS_LISTEN='127.0.0.1:%d' % mport, PGHOOK_LOG_LEVEL='warn')
+             PGHOOK_METRICS_LISTEN='127.0.0.1:%d' % mport, PGHOOK_LOG_LEVEL='warn',
+             # The bench receiver answers thousands at once: its webhooks get the per-webhook
+             # cap the scenarios ran with before maxInFlight (512, half the slots), now for
+             # the fleet; PGHOOK_WEBHOOK_MAX_IN_FLIGHT's default (16) suits small receivers.
+             PGHOOK_WEBHOOK_MAX_IN_FLIGHT='512')
     e.update(extra or {})
     p = Proc('worker', [WORKER_BIN], e, env.logdir)
     p.metrics_url = 'http://127.0.0.1:%d/metrics' % mport
@@ -577,7 +581,7 @@ def memory_once(env, inflight, delay_ms=1000):
     env.recv_reset()
     # Batches of 1,000 so that claims keep up with 10,000 slots freed every second.
     w = start_worker(env, db, {'PGHOOK_WORKER_CONCURRENCY': str(inflight),
-                               'PGHOOK_WORKER_PER_WEBHOOK': str(inflight),
+                               'PGHOOK_WEBHOOK_MAX_IN_FLIGHT': str(inflight),
                                'PGHOOK_WORKER_BATCH': '1000'})
     harness.wait_for(lambda: requests.get(w.metrics_url, timeout=1).ok, timeout=20)
     idle_rss = w.rss_kib()
@@ -680,6 +684,56 @@ def neighbour_once(env, backlog, rate, seconds, delay_ms=1000):
             'load_before': la0, 'load_after': loadavg()}
 
 
+def fairness_once(env, backlog, rate, seconds, workers, delay_ms=100):
+    """Issue 16's fairness scenario: tenant B's events posted at `rate` to its one webhook,
+    first alone (idle), then beside tenant A's `backlog` due deliveries over 4 webhooks whose
+    receiver answers after delay_ms (each at the default maxInFlight of 16, as a customer's
+    would be): B's latency both times."""
+    db = env.fresh_db()
+    db.webhook('/fb', subscriptions=['bench.fb'])
+    api = start_api(env, db)
+    ws = [start_worker(env, db, {'PGHOOK_WEBHOOK_MAX_IN_FLIGHT': '16'}) for _ in range(workers)]
+    out = {'backlog': backlog, 'workers': workers, 'rate': rate, 'load_before': loadavg()}
+    try:
+        for w in ws:
+            harness.wait_for(lambda: requests.get(w.metrics_url, timeout=1).ok, timeout=20)
+        for phase in ('idle', 'busy'):
+            if phase == 'busy':
+                a = 'ten_benchfairness_a'
+                db.sql("insert into tenants (id, name) values (%s, 'A')", (a,))
+                db.sql("insert into events (id, tenant_id, event_type, payload, endpoint_count)"
+                       " values ('evt_fair', %s, 'bench.a', '{}', 4)", (a,))
+                hooks = []
+                for i in range(4):
+                    wid = db.sql("select pghook_new_id('wh')")[0][0]
+                    db.sql("insert into webhooks (id, tenant_id, url, subscriptions, secret) "
+                           "values (%s, %s, %s, '{bench.a}', %s)",
+                           (wid, a, env.recv_url + '/d/%d/a%d' % (delay_ms, i),
+                            'whsec_' + base64.b64encode(os.urandom(24)).decode()))
+                    hooks.append(wid)
+                db.sql("insert into deliveries (id, tenant_id, event_id, webhook_id, status,"
+                       " next_retry_at) select 'dlv_fa' || lpad(g::text, 10, '0'), %s,"
+                       " 'evt_fair', (%s::text[])[1 + g %% 4], 'pending',"
+                       " now() - interval '1 hour' + g * interval '1 ms'"
+                       " from generate_series(1, %s) g", (a, hooks, backlog))
+                db.sql("select pg_notify('pghook_deliveries', '')")
+                harness.wait_for(lambda: env.recv_stats()['inflight'] >= 32, timeout=30,
+                                 what="tenant A's webhooks busy")
+            env.recv_reset()
+            ol = OpenLoop(api.url, db.headers, rate, seconds, ['bench.fb'], warmup=WARMUP_S)
+            asyncio.run(ol.run())
+            st = wait_received(env, 'fb', ol.sent, timeout=120)
+            out.update({phase + '_p50_ms': st['p50Us'] / 1000, phase + '_p99_ms': st['p99Us'] / 1000})
+        out['a_left'] = db.sql("select count(*) from deliveries where status <> 'delivered'"
+                               " and event_id = 'evt_fair'")[0][0]
+    finally:
+        for w in ws:
+            stop(w)
+        stop(api)
+        db.close()
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -705,7 +759,7 @@ def main():
     ap.add_argument('--quick', action='store_true', help='smaller sizes, one run each')
     ap.add_argument('--runs', type=int, default=None, help='runs per scenario (default 3)')
     ap.add_argument('--only', default='', help='comma-separated scenarios: drain,latency,'
-                    'ingest,batch,memory,backlog,slow,neighbour,dbcost,floor')
+                    'ingest,batch,memory,backlog,slow,neighbour,fairness,dbcost,floor')
     ap.add_argument('--json', default=os.path.join(HERE, 'results', 'latest.json'))
     args = ap.parse_args()
     runs = args.runs or (1 if args.quick else 3)
@@ -720,6 +774,8 @@ def main():
         'slow_s': 5 if q else 10,
         'neighbour_backlog': 100000 if q else 1000000,
         'neighbour_s': 5 if q else 10,
+        'fairness_backlog': 10000 if q else 50000,
+        'fairness_s': 5 if q else 10,
         'dbcost_n': 20000 if q else 50000,
     }
     only = set(filter(None, args.only.split(',')))
@@ -826,6 +882,18 @@ def main():
                 S['neighbour'].append(r)
                 log('neighbour run %d: p50 %.1f p99 %.1f ms, database %.2f CPU s/s (load %.2f)'
                     % (i + 1, r['p50_ms'], r['p99_ms'], r['db_cpu_s_per_s'], r['load_before']))
+        if want('fairness'):
+            for workers in (1, 2):
+                key = 'fairness_%dw' % workers
+                S[key] = []
+                for i in range(runs):
+                    r = fairness_once(env, sizes['fairness_backlog'], 50, sizes['fairness_s'],
+                                      workers)
+                    S[key].append(r)
+                    log('fairness %d worker(s) run %d: B idle p99 %.1f ms, beside A\'s backlog '
+                        'p99 %.1f ms (A left %d; load %.2f)'
+                        % (workers, i + 1, r['idle_p99_ms'], r['busy_p99_ms'], r['a_left'],
+                           r['load_before']))
     finally:
         env.close()
     res['finished'] = time.strftime('%Y-%m-%dT%H:%M:%S%z')
@@ -926,6 +994,15 @@ def table(res):
             'p50 %.1f / p99 %.1f / max %.1f ms; database %.2f CPU s/s'
             % (med(s, 'p50_ms'), med(s, 'p99_ms'), med(s, 'max_ms'), med(s, 'db_cpu_s_per_s')),
             'near latency p99', 'neighbour')
+    for workers in (1, 2):
+        key = 'fairness_%dw' % workers
+        if key in S:
+            s = S[key]
+            add("tenant B's events at 50/s, alone then beside tenant A's %d due deliveries "
+                'over 4 webhooks, %d worker(s)' % (res['sizes']['fairness_backlog'], workers),
+                'p99 %.1f ms alone, %.1f ms beside A' % (med(s, 'idle_p99_ms'),
+                                                       med(s, 'busy_p99_ms')),
+                '≤ 2× alone + 50 ms', key)
     return rows
 
 

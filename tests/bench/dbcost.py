@@ -282,8 +282,8 @@ def pghook_once(env, n, pad):
         db.sql('select count(*) from pghook_ingest(%s, %s::json)', (db.tenant, events))
 
     def claim(c):
-        return c.execute("select id, claim_token from pghook_claim(%s::int, 30000::bigint, "
-                         "'{}'::text[])", (BATCH,)).fetchall()
+        return c.execute("select id, claim_token from pghook_claim(%s::int, 30000::bigint) "
+                         "where id is not null", (BATCH,)).fetchall()
 
     def complete(c, rows):
         out = [{'id': r[0], 'token': r[1], 'status': 'delivered', 'code': 200, 'body': '',

@@ -13,8 +13,8 @@ import requests
 import harness
 
 TS_RE = re.compile(r'^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$')
-EVENT_FIELDS = {'id', 'organizationId', 'eventType', 'eventGroup', 'sourceKey', 'status',
-                'endpointCount', 'payload', 'deliveries', 'createdAt', 'updatedAt'}
+EVENT_FIELDS = {'id', 'organizationId', 'eventType', 'eventGroup', 'sourceKey', 'orderingKey',
+                'status', 'endpointCount', 'payload', 'deliveries', 'createdAt', 'updatedAt'}
 JSON_HEADERS = {'content-type': 'application/json'}
 
 

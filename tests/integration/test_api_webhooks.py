@@ -12,7 +12,8 @@ import harness
 
 TS_RE = re.compile(r'^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$')
 WEBHOOK_FIELDS = {'id', 'url', 'description', 'subscriptions', 'notificationEmail', 'secret',
-                  'status', 'disabledReason', 'metadata', 'createdDate', 'updatedDate'}
+                  'status', 'disabledReason', 'metadata', 'createdDate', 'updatedDate',
+                  'rateLimit', 'maxInFlight', 'ordering', 'circuit'}
 
 
 def create_webhook(client, **fields):
@@ -400,7 +401,7 @@ def test_delete_while_a_completion_of_its_delivery_waits(client, sql, dsn, api):
     w = create_webhook(client)
     ev = create_event(client)
     sql('update webhooks set failing_since = now()')
-    (dlv, token), = sql("select id, claim_token from pghook_claim(1, 30000, '{}')")
+    (dlv, token), = sql("select id, claim_token from pghook_claim(1, 30000)")
     assert dlv == ev['deliveries'][0]['id']
     holder, worker = psycopg.connect(dsn), psycopg.connect(dsn)
     answers = {}

@@ -24,7 +24,8 @@ def test_worker_killed_with_many_in_flight(worker_factory, hooks, gate):
     n = 60
     hooks.webhook(gate.url)
     gate.hold()
-    a = worker_factory(PGHOOK_WORKER_LEASE='2s')
+    # every delivery in flight at once: above the default maxInFlight of a webhook (16)
+    a = worker_factory(PGHOOK_WORKER_LEASE='2s', PGHOOK_WEBHOOK_MAX_IN_FLIGHT=n)
     ids = hooks.ingest([{'type': 'a', 'data': {'i': i}} for i in range(n)])
     harness.wait_for(lambda: gate.count() == n, what='every delivery in flight')
     leases = dict(hooks.sql("select id, lease_expires_at from deliveries "
@@ -34,7 +35,7 @@ def test_worker_killed_with_many_in_flight(worker_factory, hooks, gate):
     a.proc.kill()
     gate.release(200)  # the dead worker's requests get answers nobody reads
 
-    b = worker_factory(PGHOOK_WORKER_LEASE='2s')
+    b = worker_factory(PGHOOK_WORKER_LEASE='2s', PGHOOK_WEBHOOK_MAX_IN_FLIGHT=n)
     faults.wait_settled(hooks)
     rows = hooks.deliveries()
     assert {r['status'] for r in rows} == {'delivered'}
@@ -56,7 +57,8 @@ def test_stale_worker_is_fenced(worker_factory, hooks, gate):
     n = 20
     hooks.webhook(gate.url)
     gate.hold()
-    a = worker_factory(PGHOOK_WORKER_LEASE='2s', PGHOOK_HTTP_TIMEOUT='1500ms')
+    a = worker_factory(PGHOOK_WORKER_LEASE='2s', PGHOOK_HTTP_TIMEOUT='1500ms',
+                       PGHOOK_WEBHOOK_MAX_IN_FLIGHT=n)
     hooks.ingest([{'type': 'a', 'data': {'i': i}} for i in range(n)])
     harness.wait_for(lambda: gate.count() == n, what='every delivery in flight')
     a.proc.signal(signal.SIGSTOP)
@@ -65,7 +67,7 @@ def test_stale_worker_is_fenced(worker_factory, hooks, gate):
             "select bool_and(lease_expires_at < now()) from deliveries")[0][0],
             what="the stopped worker's leases to expire")
         gate.holding = False  # the next worker is answered at once; a's stay held
-        b = worker_factory(PGHOOK_WORKER_LEASE='2s')
+        b = worker_factory(PGHOOK_WORKER_LEASE='2s', PGHOOK_WEBHOOK_MAX_IN_FLIGHT=n)
         faults.wait_settled(hooks)
         before_d = hooks.sql('select * from deliveries order by id')
         before_a = hooks.sql('select * from attempts order by id')

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: MIT
-"""The per-webhook in-flight cap (PGHOOK_WORKER_PER_WEBHOOK): a slow receiver holds at most its
-cap of a worker's slots, and the other webhooks' deliveries go on meanwhile. A delivery holds
-its slot (PGHOOK_WORKER_CONCURRENCY) until its outcome is recorded."""
+"""The per-webhook in-flight cap (a webhook's maxInFlight, by default PGHOOK_WEBHOOK_MAX_IN_FLIGHT,
+for the whole fleet: sql/functions/claim.sql): a slow receiver holds at most its cap of the
+slots, and the other webhooks' deliveries go on meanwhile. A delivery holds its worker's slot
+(PGHOOK_WORKER_CONCURRENCY) until its outcome is recorded. test_scheduler.py checks the cap
+with several workers."""
 import psycopg
 
 import harness
@@ -19,7 +21,7 @@ def test_slow_webhook_cannot_take_every_slot(worker_factory, hooks, receiver_fac
     # fast ones are delivered.
     hooks.ingest([{'type': 'slow', 'data': {'i': i}} for i in range(6)])
     hooks.ingest([{'type': 'fast', 'data': {'i': i}} for i in range(5)])
-    worker_factory(PGHOOK_WORKER_CONCURRENCY=4, PGHOOK_WORKER_PER_WEBHOOK=2,
+    worker_factory(PGHOOK_WORKER_CONCURRENCY=4, PGHOOK_WEBHOOK_MAX_IN_FLIGHT=2,
                    PGHOOK_WORKER_BATCH=1)
     harness.wait_for(lambda: all(d['status'] == 'delivered'
                                  for d in hooks.deliveries(webhook_id=fast_hook)),
@@ -68,12 +70,11 @@ def test_capped_webhook_backlog_is_not_rescanned_after_every_completion(worker_f
     r = receiver_factory(delay=0.1)
     hooks.webhook(r.url)
     hooks.ingest([{'type': 'a', 'data': {'i': i}} for i in range(80)])
-    # Two in flight at most: the webhook is at its cap most of the time, and a claim skipping
-    # it reads its whole backlog to find nothing else. After one such claim the worker waits
-    # for something new (the poll, 60 s here, or a NOTIFY) instead of repeating it after
-    # every completion.
+    # Two in flight at most: the webhook is at its cap most of the time. Each recorded outcome
+    # frees one of its slots and the claim after it takes one delivery: claims that find
+    # nothing stay rare, with the poll at 60 s.
     w = worker_factory(PGHOOK_WORKER_CONCURRENCY=10, PGHOOK_WORKER_BATCH=4,
-                       PGHOOK_WORKER_PER_WEBHOOK=2, PGHOOK_WORKER_POLL='60s')
+                       PGHOOK_WEBHOOK_MAX_IN_FLIGHT=2, PGHOOK_WORKER_POLL='60s')
     harness.wait_for(lambda: r.count() >= 40, timeout=30, what='40 deliveries')
     empty = w.metrics()['pghook_claim_batch_size_bucket{le="0"}']
     assert empty <= 2, empty
@@ -89,12 +90,12 @@ def _backlog(hooks, webhook, n):
               (hooks.tenant, event, webhook, n))
 
 
-def _claim(conn, limit, capped):
-    """One claim skipping `capped`, in its own transaction: the ids, and how many rows of
-    deliveries its index scans fetched."""
+def _claim(conn, limit):
+    """One claim in its own transaction: the ids, and how many rows of deliveries its index
+    scans fetched."""
     with conn.transaction():
         ids = [r[0] for r in conn.execute(
-            'select id from pghook_claim(%s, 30000, %s)', (limit, capped)).fetchall()]
+            'select id from pghook_claim(%s, 30000) where id is not null', (limit,)).fetchall()]
         fetched = conn.execute("select idx_tup_fetch from pg_stat_xact_user_tables "
                                "where relname = 'deliveries'").fetchone()[0]
     return ids, fetched
@@ -104,6 +105,10 @@ def test_claim_skips_a_capped_backlog_without_reading_it(hooks):
     capped, _ = hooks.webhook('http://127.0.0.1:9/capped', subscriptions=['nothing'])
     other, _ = hooks.webhook('http://127.0.0.1:9/other', subscriptions=['o'])
     _backlog(hooks, capped, 20000)
+    # The capped webhook is at its maxInFlight: one of its deliveries is leased.
+    hooks.sql('update webhooks set max_in_flight = 1 where id = %s', (capped,))
+    hooks.sql("update deliveries set status = 'delivering', claim_token = 1, "
+              "lease_expires_at = now() + interval '1 hour' where id = 'dlv_bk00000001'")
     later = hooks.ingest([{'type': 'o', 'data': {'i': i}} for i in range(3)])
     wanted = [hooks.deliveries(event_id=e)[0]['id'] for e in later]
     for i, d in enumerate(wanted):  # one due time each, in this order
@@ -118,7 +123,7 @@ def test_claim_skips_a_capped_backlog_without_reading_it(hooks):
     try:
         # The capped webhook's 20,000 rows come first in due order. Before migration 9 the
         # claim fetched every one of them to find the two others.
-        ids, fetched = _claim(conn, 1, [capped])
+        ids, fetched = _claim(conn, 1)
         assert ids == [wanted[0]]
         assert fetched < 100, fetched
         # A row another worker has locked is skipped, and the batch is still full when more
@@ -127,11 +132,12 @@ def test_claim_skips_a_capped_backlog_without_reading_it(hooks):
                   "where id = %s", (wanted[2],))
         conn.execute("update deliveries set status = 'pending' where id = %s", (wanted[0],))
         locker.execute('select 1 from deliveries where id = %s for update', (wanted[0],))
-        ids, fetched = _claim(conn, 2, [capped])
+        ids, fetched = _claim(conn, 2)
         assert sorted(ids) == sorted(wanted[1:])
         assert fetched < 100, fetched
-        # Without a capped webhook the claim takes the oldest due rows: the backlog's.
-        ids, _ = _claim(conn, 2, [])
+        # With its cap lifted the backlog's oldest rows are claimed.
+        hooks.sql('update webhooks set max_in_flight = null where id = %s', (capped,))
+        ids, _ = _claim(conn, 2)
         assert all(i.startswith('dlv_bk') for i in ids) and len(ids) == 2
     finally:
         locker.close()

@@ -50,7 +50,7 @@ def test_concurrent_completions_of_one_event_settle_its_status(hooks):
     for _ in range(2):
         hooks.webhook('http://127.0.0.1:9/unused')
     event = hooks.event()
-    claims = [hooks.sql("select id, claim_token from pghook_claim(1, 30000, '{}')")[0]
+    claims = [hooks.sql("select id, claim_token from pghook_claim(1, 30000)")[0]
               for _ in range(2)]
     first, second = (psycopg.connect(hooks.dsn) for _ in range(2))
     try:

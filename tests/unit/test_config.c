@@ -75,6 +75,9 @@ static void check_defaults(const struct ph_config *cfg)
 	CHECK(cfg->worker_batch == 400);
 	CHECK(cfg->worker_lease_ms == 45 * SEC); /* http timeout + 30s */
 	CHECK(cfg->worker_poll_ms == 1 * SEC);
+	CHECK(cfg->webhook_max_in_flight == 16);
+	CHECK(cfg->circuit_failures == 5);
+	CHECK(cfg->circuit_cooldown_ms == 30 * SEC);
 	CHECK(cfg->shutdown_timeout_ms == 20 * SEC);
 	CHECK(cfg->api_threads == 8);
 	CHECK(cfg->max_body_bytes == 1024 * 1024);
@@ -116,6 +119,9 @@ static void test_all_set(void)
 		{ "PGHOOK_WORKER_BATCH", "10000" },
 		{ "PGHOOK_WORKER_LEASE", "2m" },
 		{ "PGHOOK_WORKER_POLL", "250ms" },
+		{ "PGHOOK_WEBHOOK_MAX_IN_FLIGHT", "3" },
+		{ "PGHOOK_CIRCUIT_FAILURES", "2" },
+		{ "PGHOOK_CIRCUIT_COOLDOWN", "1m" },
 		{ "PGHOOK_SHUTDOWN_TIMEOUT", "0" },
 		{ "PGHOOK_API_THREADS", "1" },
 		{ "PGHOOK_MAX_BODY_BYTES", "2048" },
@@ -142,6 +148,9 @@ static void test_all_set(void)
 	CHECK(cfg.worker_batch == 10000);
 	CHECK(cfg.worker_lease_ms == 2 * MIN); /* set, so not derived from the timeout */
 	CHECK(cfg.worker_poll_ms == 250);
+	CHECK(cfg.webhook_max_in_flight == 3);
+	CHECK(cfg.circuit_failures == 2);
+	CHECK(cfg.circuit_cooldown_ms == MIN);
 	CHECK(cfg.shutdown_timeout_ms == 0);
 	CHECK(cfg.api_threads == 1);
 	CHECK(cfg.max_body_bytes == 2048);
@@ -211,6 +220,9 @@ static const struct {
 		"PGHOOK_WORKER_BATCH: expected an integer in 1..10000, got \"abc\"",
 		{ "abc", "10x", "1.5" } },
 	{ "PGHOOK_API_THREADS", NULL, { "513", "99999999999999999999999" } },
+	{ "PGHOOK_WEBHOOK_MAX_IN_FLIGHT", NULL, { "0", "100001" } },
+	{ "PGHOOK_CIRCUIT_FAILURES", NULL, { "0", "x" } },
+	{ "PGHOOK_CIRCUIT_COOLDOWN", NULL, { "0s", "30" } },
 	{ "PGHOOK_HTTP_TIMEOUT",
 		"PGHOOK_HTTP_TIMEOUT: expected a duration such as 500ms, 15s, 5m, got \"15\"",
 		{ "15", "0s", "1.5s" } },
