@@ -9,7 +9,7 @@
 -- table, view or sequence added later goes in the revoke list and gets its grants here.
 revoke all on pghook_schema_migrations, pghook_schema_repeatables, tenants, api_keys, webhooks,
 	events, deliveries, attempts, notifications, report_webhook_daily, report_failing_endpoints,
-	report_queue from pghook_api, pghook_worker, pghook_admin;
+	report_queue, tenant_limits from pghook_api, pghook_worker, pghook_admin;
 revoke all on sequence pghook_claim_token_seq from pghook_api, pghook_worker, pghook_admin;
 
 -- /readyz of both services checks that the schema is current.
@@ -20,6 +20,8 @@ grant select on pghook_schema_migrations, pghook_schema_repeatables
 grant select, insert on tenants, api_keys to pghook_api;
 grant select, insert, update on webhooks, events, deliveries to pghook_api;
 grant select, insert on attempts, notifications to pghook_api;
+-- Quota overrides: read on every quota check, written by the admin routes.
+grant select, insert, update, delete on tenant_limits to pghook_api;
 
 -- The workers: claim, complete, release (sql/functions), the failure-email outbox.
 grant select, update on deliveries, webhooks, events to pghook_worker;
@@ -29,5 +31,5 @@ grant usage on sequence pghook_claim_token_seq to pghook_worker;
 
 -- Cross-tenant maintenance: stats, prune, reports.
 grant select, insert, update, delete on tenants, api_keys, webhooks, events, deliveries,
-	attempts, notifications to pghook_admin;
+	attempts, notifications, tenant_limits to pghook_admin;
 grant select on report_webhook_daily, report_failing_endpoints, report_queue to pghook_admin;

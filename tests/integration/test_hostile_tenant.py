@@ -6,6 +6,7 @@ PostgreSQL, real api and worker processes, real receivers on loopback."""
 import psycopg
 
 import harness
+from conftest import Client
 
 # The URL of issue 18: curl_url accepts it, curl refuses it when delivering (a 140-byte label).
 BAD_IDN_URL = 'https://a' + '\u00e9' * 70 + '.example/'
@@ -68,3 +69,99 @@ def test_failed_attempt_errors_are_valid_utf8(worker_factory, hooks):
     harness.wait_for(lambda: len(attempts_of(hooks, wid)) == 1, what='attempt recorded')
     err = attempts_of(hooks, wid)[0][1]
     assert err and err.encode('utf-8').decode('utf-8') == err
+
+
+# --- quotas -------------------------------------------------------------------------------
+
+def assert_quota(r):
+    assert r.status_code == 403, r.text
+    err = r.json()['error']
+    assert err['code'] == 'quota_exceeded' and err['message'], err
+
+
+def test_webhooks_per_tenant_quota_and_override(api_factory, tenant_factory, sql):
+    api = api_factory(PGHOOK_TENANT_MAX_WEBHOOKS=3)
+    a, b = tenant_factory('a'), tenant_factory('b')
+    ca, cb = Client(api, a), Client(api, b)
+    body = {'url': 'https://example.com/hook', 'subscriptions': ['*']}
+    for _ in range(3):
+        assert ca.post('/v1/webhooks', json=body).status_code == 201
+    r = ca.post('/v1/webhooks', json=body)
+    assert_quota(r)
+    assert 'limit is 3' in r.json()['error']['message']
+    assert sql('select count(*) from webhooks where tenant_id = %s', (a.id,)) == [(3,)]
+    # Another tenant is not affected; a deleted webhook frees its place.
+    assert cb.post('/v1/webhooks', json=body).status_code == 201
+    first = ca.get('/v1/webhooks').json()['data'][0]['id']
+    assert ca.delete('/v1/webhooks/' + first).status_code in (200, 204)
+    assert ca.post('/v1/webhooks', json=body).status_code == 201
+    # A per-tenant override raises it for that tenant only.
+    sql('insert into tenant_limits (tenant_id, max_webhooks) values (%s, 5)', (a.id,))
+    assert ca.post('/v1/webhooks', json=body).status_code == 201
+    assert ca.post('/v1/webhooks', json=body).status_code == 201
+    assert_quota(ca.post('/v1/webhooks', json=body))
+
+
+def test_fanout_quota_refuses_before_writing(api_factory, tenant, sql):
+    c = Client(api_factory(PGHOOK_MAX_FANOUT_PER_REQUEST=10), tenant)
+    for _ in range(3):
+        assert c.post('/v1/webhooks', json={'url': 'https://example.com/h',
+                                            'subscriptions': ['*']}).status_code == 201
+    events = [{'type': 'order.created', 'data': {'n': i}} for i in range(4)]  # 12 deliveries
+    r = c.post('/v1/events/batch', json={'events': events})
+    assert_quota(r)
+    assert '12 deliveries' in r.json()['error']['message']
+    assert sql('select count(*) from events') == [(0,)]
+    assert sql('select count(*) from deliveries') == [(0,)]
+    r = c.post('/v1/events/batch', json={'events': events[:3]})  # 9: within
+    assert r.status_code == 201, r.text
+    # Single events are one request each, even when the api stores several in one statement.
+    assert c.post('/v1/events', json=events[0]).status_code == 201
+
+
+def test_million_delivery_fanout_refused_with_nothing_written(api, tenant, client, sql):
+    """Issue 18: 1,000 events to 1,000 webhooks subscribed to * would write 1,000,000 deliveries
+    (and an answer of ~0.5 GB). The default PGHOOK_MAX_FANOUT_PER_REQUEST refuses it."""
+    sql("insert into webhooks (id, tenant_id, url, subscriptions, secret) "
+        "select pghook_new_id('wh'), %s, 'https://example.com/h', '{*}', "
+        "'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' from generate_series(1, 1000)", (tenant.id,))
+    events = [{'type': 'order.created', 'data': {'n': i}} for i in range(1000)]
+    r = client.post('/v1/events/batch', json={'events': events})
+    assert_quota(r)
+    assert '1000000 deliveries' in r.json()['error']['message']
+    assert sql('select count(*) from events') == [(0,)]
+    assert sql('select count(*) from deliveries') == [(0,)]
+
+
+def test_ingest_rate_429_with_retry_after(api_factory, tenant_factory, sql):
+    api = api_factory(PGHOOK_TENANT_EVENTS_PER_SECOND=1, PGHOOK_TENANT_EVENTS_BURST=5)
+    a, b = tenant_factory('a'), tenant_factory('b')
+    ca, cb = Client(api, a), Client(api, b)
+    ev = {'type': 'order.created', 'data': {}}
+    codes = [ca.post('/v1/events', json=ev).status_code for _ in range(5)]
+    assert codes == [201] * 5, codes
+    r = ca.post('/v1/events', json=ev)
+    assert r.status_code == 429, r.text
+    assert r.json()['error']['code'] == 'rate_limited'
+    assert 1 <= int(r.headers['Retry-After']) <= 5
+    assert cb.post('/v1/events', json=ev).status_code == 201  # its own bucket
+    # More events in one request than the burst can never pass: 403, not 429.
+    assert_quota(cb.post('/v1/events/batch', json={'events': [ev] * 6}))
+    # The override is read again within 10 s; a fresh tenant sees it at once.
+    c = tenant_factory('c')
+    sql('insert into tenant_limits (tenant_id, events_per_second, events_burst) '
+        'values (%s, 0, 0)', (c.id,))
+    cc = Client(api, c)
+    assert [cc.post('/v1/events', json=ev).status_code for _ in range(8)] == [201] * 8
+
+
+def test_statement_timeout_bounds_a_blocked_request(api_factory, tenant, dsn):
+    """A statement that waits (here on a lock an operator holds) ends at
+    PGHOOK_STATEMENT_TIMEOUT with a 503, instead of holding the loop and its tenants."""
+    c = Client(api_factory(PGHOOK_STATEMENT_TIMEOUT='1s'), tenant)
+    with psycopg.connect(dsn) as locker:
+        locker.execute('lock table webhooks in access exclusive mode')
+        r = c.get('/v1/webhooks')
+        assert r.status_code == 503, r.text
+        assert r.json()['error']['code'] == 'timeout'
+    assert c.get('/v1/webhooks').status_code == 200
