@@ -18,7 +18,11 @@ void cli_usage(FILE *out)
 		"usage: pghook-api [serve]\n"
 		"       pghook-api migrate\n"
 		"       pghook-api tenant create NAME\n"
+		"       pghook-api tenant delete TENANT_ID\n"
+		"       pghook-api tenant limits TENANT_ID ['{\"maxWebhooks\":N,...}']\n"
 		"       pghook-api key create TENANT_ID\n"
+		"       pghook-api key list TENANT_ID\n"
+		"       pghook-api key revoke TENANT_ID KEY_ID\n"
 		"       pghook-api stats\n"
 		"       pghook-api prune --older-than DURATION (e.g. 30d)\n"
 		"       pghook-api --help | --version\n"
@@ -84,6 +88,50 @@ static int cmd_prune(struct ph_db *db, int argc, char **argv)
 		1, params);
 }
 
+/* Print what a tenants.h call returned; 1 when it found nothing or failed. */
+static int print_found(json_object *out, bool not_found, const char *what, const char *id)
+{
+	if (!out && not_found)
+		log_error("no such %s: %s", what, id);
+	return print_json(out);
+}
+
+static int cmd_limits(struct ph_db *db, int argc, char **argv)
+{
+	bool nf;
+	if (argc == 3)
+		return print_found(tenant_limits_get(db, argv[2], &nf), nf, "tenant", argv[2]);
+	json_object *limits = json_tokener_parse(argv[3]);
+	const char *why = limits ? tenant_limits_problem(limits) : "limits must be JSON";
+	if (why) {
+		log_error("%s", why);
+		json_object_put(limits);
+		return 2;
+	}
+	json_object *out = tenant_limits_set(db, argv[2], ph_json_compact(limits, NULL), &nf);
+	json_object_put(limits);
+	return print_found(out, nf, "tenant", argv[2]);
+}
+
+/* tenant delete|limits, key list|revoke. */
+static int cmd_lifecycle(struct ph_db *db, int argc, char **argv)
+{
+	bool nf;
+	bool tenant = strcmp(argv[0], "tenant") == 0;
+	const char *sub = argc > 1 ? argv[1] : "";
+	if (tenant && argc == 3 && strcmp(sub, "delete") == 0)
+		return print_found(tenant_delete(db, argv[2], &nf), nf, "tenant", argv[2]);
+	if (tenant && (argc == 3 || argc == 4) && strcmp(sub, "limits") == 0)
+		return cmd_limits(db, argc, argv);
+	if (!tenant && argc == 3 && strcmp(sub, "list") == 0)
+		return print_found(tenant_keys_list(db, argv[2], &nf), nf, "tenant", argv[2]);
+	if (!tenant && argc == 4 && strcmp(sub, "revoke") == 0)
+		return print_found(
+			tenant_key_revoke(db, argv[2], argv[3], &nf), nf, "key", argv[3]);
+	cli_usage(stderr);
+	return 2;
+}
+
 static int dispatch(struct ph_db *db, int argc, char **argv)
 {
 	const char *cmd = argv[0];
@@ -103,6 +151,8 @@ static int dispatch(struct ph_db *db, int argc, char **argv)
 			log_error("no such tenant: %s", argv[2]);
 		return print_json(out);
 	}
+	if (strcmp(cmd, "tenant") == 0 || strcmp(cmd, "key") == 0)
+		return cmd_lifecycle(db, argc, argv);
 	if (strcmp(cmd, "stats") == 0)
 		return cmd_stats(db);
 	if (strcmp(cmd, "prune") == 0)

@@ -18,6 +18,10 @@ grant select on pghook_schema_migrations, pghook_schema_repeatables
 
 -- The api: reads and writes of one tenant; tenants and keys only for the admin routes.
 grant select, insert on tenants, api_keys to pghook_api;
+-- The admin routes' key revocation and tenant deletion (every row of the tenant goes with it:
+-- each table references tenants on delete cascade).
+grant update (revoked_at) on api_keys to pghook_api;
+grant delete on tenants to pghook_api;
 grant select, insert, update on webhooks, events, deliveries to pghook_api;
 grant select, insert on attempts, notifications to pghook_api;
 -- Quota overrides: read on every quota check, written by the admin routes.

@@ -4,6 +4,7 @@ bad URLs refused at the api and harmless in the worker, timeouts and quotas, bou
 request, throttled emails and logins, and the smaller items of the security read. Real
 PostgreSQL, real api and worker processes, real receivers on loopback."""
 import psycopg
+import requests
 
 import harness
 from conftest import Client
@@ -165,3 +166,71 @@ def test_statement_timeout_bounds_a_blocked_request(api_factory, tenant, dsn):
         assert r.status_code == 503, r.text
         assert r.json()['error']['code'] == 'timeout'
     assert c.get('/v1/webhooks').status_code == 200
+
+
+# --- tenant and key lifecycle, limits by the operator --------------------------------------
+
+ADMIN_KEY = 'admin-key-for-hostile-tenant-tests'
+
+
+def admin(api, method, path, **kw):
+    return requests.request(method, api.url + path, timeout=30,
+                            headers={'Authorization': 'Bearer ' + ADMIN_KEY}, **kw)
+
+
+def test_admin_limits_keys_and_tenant_delete(api_factory, tenant_factory, sql):
+    api = api_factory(PGHOOK_ADMIN_KEY=ADMIN_KEY, PGHOOK_TENANT_MAX_WEBHOOKS=1)
+    a, b = tenant_factory('a'), tenant_factory('b')
+    ca = Client(api, a)
+    body = {'url': 'https://example.com/hook', 'subscriptions': ['*']}
+    assert ca.post('/v1/webhooks', json=body).status_code == 201
+    assert_quota(ca.post('/v1/webhooks', json=body))
+    # Limits: null means the default; a PATCH changes only what it names.
+    r = admin(api, 'GET', '/admin/v1/tenants/%s/limits' % a.id)
+    assert r.status_code == 200 and r.json() == {
+        'tenantId': a.id, 'maxWebhooks': None, 'maxFanoutPerRequest': None,
+        'eventsPerSecond': None, 'eventsBurst': None}, r.text
+    r = admin(api, 'PATCH', '/admin/v1/tenants/%s/limits' % a.id, json={'maxWebhooks': 2})
+    assert r.status_code == 200 and r.json()['maxWebhooks'] == 2, r.text
+    r = admin(api, 'PATCH', '/admin/v1/tenants/%s/limits' % a.id, json={'eventsBurst': 9})
+    assert r.json()['maxWebhooks'] == 2 and r.json()['eventsBurst'] == 9, r.text
+    assert ca.post('/v1/webhooks', json=body).status_code == 201
+    for bad in ({'maxWebhooks': -1}, {'maxWebhooks': 'x'}, {'nope': 1}, []):
+        r = admin(api, 'PATCH', '/admin/v1/tenants/%s/limits' % a.id, json=bad)
+        assert r.status_code == 422, (bad, r.text)
+    assert admin(api, 'GET', '/admin/v1/tenants/ten_nope/limits').status_code == 404
+    # Keys: listed without the key itself; a revoked key stops working (new loops at once).
+    k2 = admin(api, 'POST', '/admin/v1/tenants/%s/keys' % a.id).json()
+    keys = admin(api, 'GET', '/admin/v1/tenants/%s/keys' % a.id).json()
+    assert [k['keyId'] for k in keys['data']][-1] == k2['keyId']
+    assert all(set(k) == {'keyId', 'createdAt', 'revokedAt'} for k in keys['data'])
+    r = admin(api, 'POST', '/admin/v1/tenants/%s/keys/%s/revoke' % (a.id, k2['keyId']))
+    assert r.status_code == 200 and r.json()['revokedAt'], r.text
+    assert sql('select revoked_at is not null from api_keys where id = %s',
+               (k2['keyId'],)) == [(True,)]
+    assert admin(api, 'POST', '/admin/v1/tenants/%s/keys/key_nope/revoke'
+                 % a.id).status_code == 404
+    # Tenant delete erases every row of the tenant, and only its rows.
+    ca.post('/v1/events', json={'type': 'x', 'data': {}})
+    Client(api, b).post('/v1/events', json={'type': 'x', 'data': {}})
+    r = admin(api, 'DELETE', '/admin/v1/tenants/%s' % a.id)
+    assert r.status_code == 200 and r.json() == {'tenantId': a.id, 'deleted': True}, r.text
+    for table in ('tenants', 'api_keys', 'webhooks', 'events', 'deliveries', 'attempts',
+                  'notifications', 'tenant_limits'):
+        col = 'id' if table == 'tenants' else 'tenant_id'
+        assert sql('select count(*) from %s where %s = %%s' % (table, col), (a.id,)) == [(0,)]
+    assert sql('select count(*) from events where tenant_id = %s', (b.id,)) == [(1,)]
+    assert admin(api, 'DELETE', '/admin/v1/tenants/%s' % a.id).status_code == 404
+
+
+def test_cli_limits_keys_and_tenant_delete(dsn, tenant_factory, sql):
+    t = tenant_factory('cli')
+    out = harness.run_cli(dsn, 'tenant', 'limits', t.id, '{"maxFanoutPerRequest": 7}')
+    assert out['maxFanoutPerRequest'] == 7 and out['maxWebhooks'] is None
+    assert harness.run_cli(dsn, 'tenant', 'limits', t.id)['maxFanoutPerRequest'] == 7
+    keys = harness.run_cli(dsn, 'key', 'list', t.id)['data']
+    assert len(keys) == 1 and keys[0]['revokedAt'] is None
+    out = harness.run_cli(dsn, 'key', 'revoke', t.id, keys[0]['keyId'])
+    assert out['revokedAt']
+    assert harness.run_cli(dsn, 'tenant', 'delete', t.id) == {'tenantId': t.id, 'deleted': True}
+    assert sql('select count(*) from tenants') == [(0,)]
