@@ -3,6 +3,8 @@
 bad URLs refused at the api and harmless in the worker, timeouts and quotas, bounded work per
 request, throttled emails and logins, and the smaller items of the security read. Real
 PostgreSQL, real api and worker processes, real receivers on loopback."""
+import threading
+
 import psycopg
 import requests
 
@@ -234,3 +236,78 @@ def test_cli_limits_keys_and_tenant_delete(dsn, tenant_factory, sql):
     assert out['revokedAt']
     assert harness.run_cli(dsn, 'tenant', 'delete', t.id) == {'tenantId': t.id, 'deleted': True}
     assert sql('select count(*) from tenants') == [(0,)]
+
+
+# --- bounded work per request -------------------------------------------------------------
+
+def test_manual_sends_bounded_per_tenant_and_process(api_factory, tenant_factory, gate_factory):
+    """Sends run on threads of their own: a tenant looping on /send gets 429 once its slots
+    (PGHOOK_TENANT_SEND_CONCURRENCY) or the process's (PGHOOK_SEND_CONCURRENCY) are taken,
+    not a thread per request. Scaled down from the issue's 10,000-way send: the bound, not the
+    load, is what is tested; other tenants' ingest keeps answering meanwhile."""
+    api = api_factory(PGHOOK_TENANT_SEND_CONCURRENCY=2, PGHOOK_SEND_CONCURRENCY=3)
+    gate = gate_factory()
+    a, b, c = tenant_factory('a'), tenant_factory('b'), tenant_factory('c')
+    clients = {t.id: Client(api, t) for t in (a, b, c)}
+
+    def delivery(t):
+        cl = clients[t.id]
+        assert cl.post('/v1/webhooks', json={'url': gate.url + '/h',
+                                             'subscriptions': ['*']}).status_code == 201
+        return cl.post('/v1/events', json={'type': 'x', 'data': {}}).json()['deliveries'][0]['id']
+    da, db_ = delivery(a), delivery(b)
+    gate.hold()
+    results = []
+
+    def send(t, did):
+        results.append(clients[t.id].post('/v1/deliveries/%s/send' % did).status_code)
+    threads = [threading.Thread(target=send, args=(a, da)) for _ in range(2)]
+    for th in threads:
+        th.start()
+    harness.wait_for(lambda: len(gate.received()) == 2, what='two sends held at the receiver')
+    r = clients[a.id].post('/v1/deliveries/%s/send' % da)
+    assert r.status_code == 429 and int(r.headers['Retry-After']) >= 1, r.text
+    assert 'tenant' in r.json()['error']['message']
+    threads.append(threading.Thread(target=send, args=(b, db_)))
+    threads[-1].start()
+    harness.wait_for(lambda: len(gate.received()) == 3, what='the third send held')
+    r = clients[b.id].post('/v1/deliveries/%s/send' % db_)  # the process is full
+    assert r.status_code == 429, r.text
+    # Ingest of another tenant is not held up by the sends.
+    assert clients[c.id].post('/v1/events', json={'type': 'x', 'data': {}}).status_code == 201
+    gate.release()
+    for th in threads:
+        th.join(60)
+    assert sorted(results) == [200, 200, 200], results
+    # Slots are given back.
+    assert clients[a.id].post('/v1/deliveries/%s/send' % da).status_code == 200
+
+
+def test_recover_is_bounded_and_resumable(client, sql, tenant):
+    wid = client.post('/v1/webhooks', json={'url': 'https://example.com/h',
+                                            'subscriptions': ['*']}).json()['id']
+    client.post('/v1/events/batch', json={'events': [{'type': 'x', 'data': {'i': i}}
+                                                     for i in range(7)]})
+    sql("update deliveries set status = 'failed'")
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {'since': '2000-01-01T00:00:00Z', 'limit': 3}
+        if cursor:
+            params['cursor'] = cursor
+        r = client.post('/v1/webhooks/%s/recover' % wid, params=params)
+        assert r.status_code == 202, r.text
+        body = r.json()
+        assert len(body['data']) <= 3
+        seen += [d['replayOfDeliveryId'] for d in body['data']]
+        pages += 1
+        cursor = body['nextCursor']
+        if not cursor:
+            break
+    assert pages == 3 and len(seen) == 7 and len(set(seen)) == 7, (pages, seen)
+    assert seen == sorted(seen)  # oldest first
+    r = client.post('/v1/webhooks/%s/recover' % wid, params={'since': '2000-01-01T00:00:00Z',
+                                                             'limit': 0})
+    assert r.status_code == 422
+    r = client.post('/v1/webhooks/%s/recover' % wid, params={'since': '2000-01-01T00:00:00Z',
+                                                             'cursor': 'garbage'})
+    assert r.status_code == 422
