@@ -311,3 +311,26 @@ def test_recover_is_bounded_and_resumable(client, sql, tenant):
     r = client.post('/v1/webhooks/%s/recover' % wid, params={'since': '2000-01-01T00:00:00Z',
                                                              'cursor': 'garbage'})
     assert r.status_code == 422
+
+
+# --- failure emails -----------------------------------------------------------------------
+
+def test_failure_emails_rate_limited_per_webhook(api, tenant, client, sql, receiver_factory):
+    """A tenant looping on a failing manual send asks for one email per call; pghook sends at
+    most one per webhook an hour and counts the rest into the next."""
+    rec = receiver_factory(statuses=[500] * 20)
+    w = client.post('/v1/webhooks', json={'url': rec.url, 'subscriptions': ['*'],
+                                          'notificationEmail': 'victim@example.com'}).json()
+    did = client.post('/v1/events', json={'type': 'x', 'data': {}}).json()['deliveries'][0]['id']
+    for _ in range(4):
+        r = client.post('/v1/deliveries/%s/send' % did)
+        assert r.status_code == 200, r.text
+    assert sql("select count(*) from notifications where kind = 'delivery_failed'") == [(1,)]
+    assert sql('select failure_emails_suppressed from webhooks where id = %s',
+               (w['id'],)) == [(3,)]
+    # Once the hour has passed, the next email reports the three not sent.
+    sql("update webhooks set failure_email_at = now() - interval '61 minutes'")
+    assert client.post('/v1/deliveries/%s/send' % did).status_code == 200
+    bodies = [b for (b,) in sql("select body from notifications order by id")]
+    assert len(bodies) == 2 and '3 more deliveries to this webhook failed' in bodies[1], bodies
+    assert sql('select failure_emails_suppressed from webhooks') == [(0,)]
