@@ -334,3 +334,60 @@ def test_failure_emails_rate_limited_per_webhook(api, tenant, client, sql, recei
     bodies = [b for (b,) in sql("select body from notifications order by id")]
     assert len(bodies) == 2 and '3 more deliveries to this webhook failed' in bodies[1], bodies
     assert sql('select failure_emails_suppressed from webhooks') == [(0,)]
+
+
+# --- smaller items ------------------------------------------------------------------------
+
+def test_bad_text_answers_4xx_not_500(client):
+    hook = {'url': 'https://example.com/h', 'subscriptions': ['*']}
+    # \u0000 in metadata (jsonb cannot hold it), raw and escaped, and in an event's data.
+    r = client.post('/v1/webhooks', data='{"url": "https://example.com/h", "subscriptions": '
+                    '["*"], "metadata": {"a": "x\\u0000y"}}',
+                    headers={'content-type': 'application/json'})
+    assert 400 <= r.status_code < 500, r.text
+    wid = client.post('/v1/webhooks', json=hook).json()['id']
+    r = client.patch('/v1/webhooks/' + wid, data='{"metadata": {"a\\u0000": 1}}',
+                     headers={'content-type': 'application/json'})
+    assert 400 <= r.status_code < 500, r.text
+    r = client.post('/v1/events', data='{"type": "x", "data": {"a": "\\u0000"}}',
+                    headers={'content-type': 'application/json'})
+    assert r.status_code < 500, r.text  # payloads are json, which holds it
+    # A raw %FF (not UTF-8 once decoded) in a query value.
+    for path in ('/v1/events?type=%FF', '/v1/deliveries?webhookId=%FF',
+                 '/v1/deliveries?eventId=a%FFb', '/v1/webhooks?cursor=%FF'):
+        r = client.get(path)
+        assert 400 <= r.status_code < 500, (path, r.status_code, r.text)
+    # Lone surrogate escapes are not text.
+    for text in ('"\\ud800"', '"\\udfff"', '"a\\ud800b"'):
+        r = client.post('/v1/events', data='{"type": "x", "data": {"s": %s}}' % text,
+                        headers={'content-type': 'application/json'})
+        assert r.status_code == 422, (text, r.text)
+
+
+def test_plaintext_secret_refused_with_a_key_and_reencrypt(api_factory, tenant, dsn, sql,
+                                                           receiver_factory):
+    """With PGHOOK_SECRET_KEY set, a secret stored without encryption (written before the key,
+    or by someone writing the table around the api) does not sign anything until
+    `secrets reencrypt` seals it."""
+    import base64
+    import os
+    key = base64.b64encode(os.urandom(32)).decode()
+    rec = receiver_factory()
+    plain_api = api_factory()
+    pc = Client(plain_api, tenant)
+    wid = pc.post('/v1/webhooks', json={'url': rec.url, 'subscriptions': ['*']}).json()['id']
+    did = pc.post('/v1/events', json={'type': 'x', 'data': {}}).json()['deliveries'][0]['id']
+    secret = sql('select secret from webhooks where id = %s', (wid,))[0][0]
+    assert secret.startswith('whsec_')
+    plain_api.proc.stop()
+    c = Client(api_factory(PGHOOK_SECRET_KEY=key), tenant)
+    r = c.post('/v1/deliveries/%s/send' % did)
+    assert r.status_code == 500 and rec.count() == 0, r.text
+    out = harness.run_cli(dsn, 'secrets', 'reencrypt', env_extra={'PGHOOK_SECRET_KEY': key})
+    assert out == {'webhooks': 1, 'reencrypted': 1, 'failed': 0}, out
+    assert sql('select secret from webhooks')[0][0].startswith('enc:v1:')
+    assert c.get('/v1/webhooks/' + wid).json()['secret'] == secret
+    assert c.post('/v1/deliveries/%s/send' % did).status_code == 200
+    assert rec.count() == 1
+    out = harness.run_cli(dsn, 'secrets', 'reencrypt', env_extra={'PGHOOK_SECRET_KEY': key})
+    assert out == {'webhooks': 1, 'reencrypted': 0, 'failed': 0}, out
