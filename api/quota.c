@@ -16,7 +16,7 @@
 #include "bucket.h"
 #include "log.h"
 
-#define TENANT_BUCKETS 1024 /* a power of two */
+#define TENANT_BUCKETS 1024 /* a power of two; also the login table's hash */
 /* A tenant's override (tenant_limits) is read again after this long. */
 #define OVERRIDE_TTL_US (10LL * 1000 * 1000)
 
@@ -156,5 +156,43 @@ void quota_send_end(const char *tenant)
 		q->sends--;
 	if (sends_running > 0)
 		sends_running--;
+	pthread_mutex_unlock(&lock);
+}
+
+#define LOGIN_SLOTS	  TENANT_BUCKETS
+#define QUOTA_LOGIN_RATE  100.0
+#define QUOTA_LOGIN_BURST 1000.0
+
+static struct ph_bucket login_slots[LOGIN_SLOTS];
+
+static struct ph_bucket *login_slot(struct req *r)
+{
+	const char *addr = "";
+	ev_uint16_t port;
+	struct evhttp_connection *conn = r->ev ? evhttp_request_get_connection(r->ev) : NULL;
+	if (conn)
+		evhttp_connection_get_peer(conn, (char **)&addr, &port);
+	return &login_slots[tenant_hash(addr ? addr : "") % LOGIN_SLOTS];
+}
+
+bool quota_login_allowed(struct req *r)
+{
+	pthread_mutex_lock(&lock);
+	struct ph_bucket *b = login_slot(r);
+	/* Taking nothing refills the bucket; one token must be left for another failure. */
+	long long wait = ph_bucket_take(b, QUOTA_LOGIN_RATE, QUOTA_LOGIN_BURST, 1, ph_now_us());
+	if (wait == 0)
+		b->tokens += 1; /* only looking: a failure takes it (quota_login_failed) */
+	pthread_mutex_unlock(&lock);
+	if (wait == 0)
+		return true;
+	reply_retry(r, wait, "too many failed authentications from this address; try later");
+	return false;
+}
+
+void quota_login_failed(struct req *r)
+{
+	pthread_mutex_lock(&lock);
+	(void)ph_bucket_take(login_slot(r), QUOTA_LOGIN_RATE, QUOTA_LOGIN_BURST, 1, ph_now_us());
 	pthread_mutex_unlock(&lock);
 }

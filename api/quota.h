@@ -23,4 +23,12 @@ bool quota_send_begin(struct req *r) PH_MUSTCHECK;
 /* Give back the slot quota_send_begin took for tenant. */
 void quota_send_end(const char *tenant);
 
+/* Failed logins: each client address (hashed into a fixed table, so memory stays bounded) may
+ * fail authentication 1,000 times at once and 100 times a second after
+ * that. quota_login_allowed answers 429 with Retry-After and returns false once its budget
+ * is spent; a key already verified (auth.c's cache) is not checked, so a client with a good
+ * key sharing an address with a guesser keeps working. */
+bool quota_login_allowed(struct req *r) PH_MUSTCHECK;
+void quota_login_failed(struct req *r);
+
 #endif

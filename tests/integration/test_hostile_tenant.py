@@ -391,3 +391,33 @@ def test_plaintext_secret_refused_with_a_key_and_reencrypt(api_factory, tenant, 
     assert rec.count() == 1
     out = harness.run_cli(dsn, 'secrets', 'reencrypt', env_extra={'PGHOOK_SECRET_KEY': key})
     assert out == {'webhooks': 1, 'reencrypted': 0, 'failed': 0}, out
+
+
+def test_failed_logins_throttled_per_address(api, tenant):
+    """Each unknown key costs a database lookup: one address failing too often is answered
+    429 before the lookup, until its budget refills."""
+    s = requests.Session()
+    bad = {'TENANT': tenant.id, 'API-KEY': 'phk_wrong'}
+    codes = []
+    for _ in range(3000):
+        r = s.get(api.url + '/v1/webhooks', headers=bad, timeout=30)
+        codes.append(r.status_code)
+        if r.status_code == 429:
+            assert int(r.headers['Retry-After']) >= 1
+            break
+    assert codes[-1] == 429 and set(codes[:-1]) == {401}, codes[-5:]
+    assert len(codes) > 1000  # the burst
+    # The right key works again once the budget refills (a fraction of a second).
+    harness.wait_for(lambda: requests.get(api.url + '/v1/webhooks', headers=tenant.headers,
+                                          timeout=30).status_code == 200,
+                     what='the right key accepted again')
+
+
+def test_worker_ops_server_bounds_requests(worker):
+    r = requests.get(worker.metrics_url + '/healthz', headers={'X-Big': 'a' * 20000},
+                     timeout=10)
+    assert 400 <= r.status_code < 500
+    # Scrapes in a loop keep answering (the queue-lag query is cached 5 s, worker/ops.c).
+    for _ in range(50):
+        assert requests.get(worker.metrics_url + '/metrics', timeout=10).status_code == 200
+    assert requests.get(worker.metrics_url + '/healthz', timeout=10).status_code == 200
