@@ -90,18 +90,20 @@ static int cmd_prune(struct ph_db *db, int argc, char **argv)
 }
 
 /* Print what a tenants.h call returned; 1 when it found nothing or failed. */
-static int print_found(json_object *out, bool not_found, const char *what, const char *id)
+/* not_found is read here, after the call that sets it (an argument's value could be read
+ * before the call of another argument ran). */
+static int print_found(json_object *out, const bool *not_found, const char *what, const char *id)
 {
-	if (!out && not_found)
+	if (!out && *not_found)
 		log_error("no such %s: %s", what, id);
 	return print_json(out);
 }
 
 static int cmd_limits(struct ph_db *db, int argc, char **argv)
 {
-	bool nf;
+	bool nf = false;
 	if (argc == 3)
-		return print_found(tenant_limits_get(db, argv[2], &nf), nf, "tenant", argv[2]);
+		return print_found(tenant_limits_get(db, argv[2], &nf), &nf, "tenant", argv[2]);
 	json_object *limits = json_tokener_parse(argv[3]);
 	const char *why = limits ? tenant_limits_problem(limits) : "limits must be JSON";
 	if (why) {
@@ -111,24 +113,24 @@ static int cmd_limits(struct ph_db *db, int argc, char **argv)
 	}
 	json_object *out = tenant_limits_set(db, argv[2], ph_json_compact(limits, NULL), &nf);
 	json_object_put(limits);
-	return print_found(out, nf, "tenant", argv[2]);
+	return print_found(out, &nf, "tenant", argv[2]);
 }
 
 /* tenant delete|limits, key list|revoke. */
 static int cmd_lifecycle(struct ph_db *db, int argc, char **argv)
 {
-	bool nf;
+	bool nf = false;
 	bool tenant = strcmp(argv[0], "tenant") == 0;
 	const char *sub = argc > 1 ? argv[1] : "";
 	if (tenant && argc == 3 && strcmp(sub, "delete") == 0)
-		return print_found(tenant_delete(db, argv[2], &nf), nf, "tenant", argv[2]);
+		return print_found(tenant_delete(db, argv[2], &nf), &nf, "tenant", argv[2]);
 	if (tenant && (argc == 3 || argc == 4) && strcmp(sub, "limits") == 0)
 		return cmd_limits(db, argc, argv);
 	if (!tenant && argc == 3 && strcmp(sub, "list") == 0)
-		return print_found(tenant_keys_list(db, argv[2], &nf), nf, "tenant", argv[2]);
+		return print_found(tenant_keys_list(db, argv[2], &nf), &nf, "tenant", argv[2]);
 	if (!tenant && argc == 4 && strcmp(sub, "revoke") == 0)
 		return print_found(
-			tenant_key_revoke(db, argv[2], argv[3], &nf), nf, "key", argv[3]);
+			tenant_key_revoke(db, argv[2], argv[3], &nf), &nf, "key", argv[3]);
 	cli_usage(stderr);
 	return 2;
 }
