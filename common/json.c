@@ -272,8 +272,8 @@ const char *ph_json_parse_message(enum ph_json_parse_status st)
 		[PH_JSON_NOT_FINITE] = "number out of range",
 		[PH_JSON_DUPLICATE_KEY] = "a JSON object has the same key twice",
 		[PH_JSON_NUL_KEY] = "a JSON object key contains a NUL character",
-		[PH_JSON_LONE_SURROGATE] = "a JSON string has a \\u escape of a lone surrogate "
-					   "(\\ud800 to \\udfff not in a pair): not text",
+		[PH_JSON_LONE_SURROGATE] =
+			"a JSON string has a lone surrogate \\u escape: not text",
 	};
 	if ((size_t)st >= PH_ARRAY_LEN(messages))
 		return messages[PH_JSON_SYNTAX];
