@@ -7,6 +7,7 @@
 
 #include "hash.h"
 #include "log.h"
+#include "quota.h"
 #include "validate.h"
 
 static const char *bearer(struct req *r)
@@ -43,6 +44,7 @@ static void remember(struct req *r, const char *hash, const char *tenant)
 
 static bool unauthorized(struct req *r)
 {
+	quota_login_failed(r);
 	reply_error(r, 401, "unauthorized", "missing or invalid tenant credentials");
 	return false;
 }
@@ -137,6 +139,12 @@ bool auth_tenant(struct req *r, bool portal_ok)
 	if (cached(r, hash, tenant)) {
 		memcpy(r->tenant_id, tenant, strlen(tenant) + 1);
 		return true;
+	}
+	/* A client that failed too often waits before its next key costs a lookup. */
+	if (!quota_login_allowed(r)) {
+		if (!ph_db_set_tenant(&r->ctx->db, NULL))
+			log_warn("cannot clear the tenant scope");
+		return false;
 	}
 	/* The key is looked up inside the tenant it claims: row-level security shows only that
 	 * tenant's keys, so a key of another tenant finds nothing, and no definer-rights function

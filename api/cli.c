@@ -18,7 +18,12 @@ void cli_usage(FILE *out)
 		"usage: pghook-api [serve]\n"
 		"       pghook-api migrate\n"
 		"       pghook-api tenant create NAME\n"
+		"       pghook-api tenant delete TENANT_ID\n"
+		"       pghook-api tenant limits TENANT_ID ['{\"maxWebhooks\":N,...}']\n"
 		"       pghook-api key create TENANT_ID\n"
+		"       pghook-api key list TENANT_ID\n"
+		"       pghook-api key revoke TENANT_ID KEY_ID\n"
+		"       pghook-api secrets reencrypt\n"
 		"       pghook-api stats\n"
 		"       pghook-api prune --older-than DURATION (e.g. 30d)\n"
 		"       pghook-api --help | --version\n"
@@ -84,7 +89,109 @@ static int cmd_prune(struct ph_db *db, int argc, char **argv)
 		1, params);
 }
 
-static int dispatch(struct ph_db *db, int argc, char **argv)
+/* Print what a tenants.h call returned; 1 when it found nothing or failed. */
+/* not_found is read here, after the call that sets it (an argument's value could be read
+ * before the call of another argument ran). */
+static int print_found(json_object *out, const bool *not_found, const char *what, const char *id)
+{
+	if (!out && *not_found)
+		log_error("no such %s: %s", what, id);
+	return print_json(out);
+}
+
+static int cmd_limits(struct ph_db *db, int argc, char **argv)
+{
+	bool nf = false;
+	if (argc == 3)
+		return print_found(tenant_limits_get(db, argv[2], &nf), &nf, "tenant", argv[2]);
+	json_object *limits = json_tokener_parse(argv[3]);
+	const char *why = limits ? tenant_limits_problem(limits) : "limits must be JSON";
+	if (why) {
+		log_error("%s", why);
+		json_object_put(limits);
+		return 2;
+	}
+	json_object *out = tenant_limits_set(db, argv[2], ph_json_compact(limits, NULL), &nf);
+	json_object_put(limits);
+	return print_found(out, &nf, "tenant", argv[2]);
+}
+
+/* tenant delete|limits, key list|revoke. */
+static int cmd_lifecycle(struct ph_db *db, int argc, char **argv)
+{
+	bool nf = false;
+	bool tenant = strcmp(argv[0], "tenant") == 0;
+	const char *sub = argc > 1 ? argv[1] : "";
+	if (tenant && argc == 3 && strcmp(sub, "delete") == 0)
+		return print_found(tenant_delete(db, argv[2], &nf), &nf, "tenant", argv[2]);
+	if (tenant && (argc == 3 || argc == 4) && strcmp(sub, "limits") == 0)
+		return cmd_limits(db, argc, argv);
+	if (!tenant && argc == 3 && strcmp(sub, "list") == 0)
+		return print_found(tenant_keys_list(db, argv[2], &nf), &nf, "tenant", argv[2]);
+	if (!tenant && argc == 4 && strcmp(sub, "revoke") == 0)
+		return print_found(
+			tenant_key_revoke(db, argv[2], argv[3], &nf), &nf, "key", argv[3]);
+	cli_usage(stderr);
+	return 2;
+}
+
+/* Reseal one stored value into *out (NULL when there is none); false when it does not open. */
+static bool reseal(const struct ph_crypto *c, const char *stored, const char *tenant,
+	const char *webhook, char **out)
+{
+	const char *why = NULL;
+	*out = NULL;
+	if (!stored)
+		return true;
+	*out = ph_crypto_reseal(c, stored, tenant, webhook, &why);
+	if (!*out)
+		log_error("webhook %s: its secret does not open: %s", webhook, why);
+	return *out != NULL;
+}
+
+/* Seal every webhook's secrets under the first key of PGHOOK_SECRET_KEY: the plaintext ones
+ * from before a key was set and the ones under an older key, so that key can be dropped.
+ * Each row is updated only if it still holds what was read (a concurrent rotation wins).
+ * Across tenants: a superuser or a role granted pghook_admin, like stats and prune. */
+static int cmd_reencrypt(struct ph_db *db, const struct ph_crypto *c)
+{
+	if (!ph_crypto_enabled(c)) {
+		log_error("secrets reencrypt: PGHOOK_SECRET_KEY is not set");
+		return 2;
+	}
+	PGresult *res = ph_db_exec(db,
+		"select id, tenant_id, secret, previous_secret from webhooks order by id", 0, NULL);
+	if (!res)
+		return 1;
+	int n = PQntuples(res), changed = 0, failed = 0;
+	for (int i = 0; i < n; i++) {
+		const char *id = PQgetvalue(res, i, 0), *tenant = PQgetvalue(res, i, 1);
+		const char *sec = PQgetvalue(res, i, 2), *prev = ph_db_value(res, i, 3);
+		char *s2 = NULL, *p2 = NULL;
+		if (!reseal(c, sec, tenant, id, &s2) || !reseal(c, prev, tenant, id, &p2)) {
+			failed++;
+		} else if (strcmp(s2, sec) != 0 || (prev && strcmp(p2, prev) != 0)) {
+			const char *params[] = { id, s2, p2, sec, prev };
+			PGresult *u = ph_db_exec(db,
+				"update webhooks set secret = $2, previous_secret = $3"
+				" where id = $1 and secret = $4"
+				" and previous_secret is not distinct from $5",
+				5, params);
+			if (u && strcmp(PQcmdTuples(u), "1") == 0)
+				changed++;
+			else
+				failed += u == NULL;
+			PQclear(u);
+		}
+		free(s2);
+		free(p2);
+	}
+	PQclear(res);
+	printf("{\"webhooks\":%d,\"reencrypted\":%d,\"failed\":%d}\n", n, changed, failed);
+	return failed ? 1 : 0;
+}
+
+static int dispatch(const struct ph_config *cfg, struct ph_db *db, int argc, char **argv)
 {
 	const char *cmd = argv[0];
 	if (strcmp(cmd, "migrate") == 0) {
@@ -103,6 +210,10 @@ static int dispatch(struct ph_db *db, int argc, char **argv)
 			log_error("no such tenant: %s", argv[2]);
 		return print_json(out);
 	}
+	if (strcmp(cmd, "tenant") == 0 || strcmp(cmd, "key") == 0)
+		return cmd_lifecycle(db, argc, argv);
+	if (strcmp(cmd, "secrets") == 0 && argc == 2 && strcmp(argv[1], "reencrypt") == 0)
+		return cmd_reencrypt(db, &cfg->crypto);
 	if (strcmp(cmd, "stats") == 0)
 		return cmd_stats(db);
 	if (strcmp(cmd, "prune") == 0)
@@ -113,7 +224,8 @@ static int dispatch(struct ph_db *db, int argc, char **argv)
 
 int cli_run(const struct ph_config *cfg, int argc, char **argv)
 {
-	static const char *const known[] = { "migrate", "tenant", "key", "stats", "prune" };
+	static const char *const known[] = { "migrate", "tenant", "key", "secrets", "stats",
+		"prune" };
 	bool found = false;
 	for (size_t i = 0; i < PH_ARRAY_LEN(known); i++)
 		found = found || strcmp(argv[0], known[i]) == 0;
@@ -121,7 +233,7 @@ int cli_run(const struct ph_config *cfg, int argc, char **argv)
 		return -1;
 	struct ph_db db;
 	ph_db_init(&db, cfg->database_url);
-	int rc = db.conn ? dispatch(&db, argc, argv) : 1;
+	int rc = db.conn ? dispatch(cfg, &db, argc, argv) : 1;
 	ph_db_finish(&db);
 	return rc;
 }

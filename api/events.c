@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "quota.h"
 
 #include "defer.h"
 #include "notifier.h"
@@ -324,17 +325,25 @@ static void job_finish(
 /* Store the n queued jobs of one tenant with one statement and answer them. */
 static void store_group(struct api_ctx *ctx, struct ingest_job **g, size_t n)
 {
-	struct ingest_event evs[INGEST_QUEUE_MAX];
+	struct ingest_event evs[INGEST_QUEUE_MAX] = { 0 };
 	int first[INGEST_QUEUE_MAX];
 	for (size_t i = 0; i < n; i++)
 		evs[i] = g[i]->e;
 	PGresult *res = NULL;
 	/* The router ended each request's tenant scope when its handler returned: scope again. */
 	const char *tenant = g[0]->d.r.tenant_id;
-	if (ph_db_set_tenant(&ctx->db, tenant))
-		res = store(&ctx->db, tenant, evs, n, first);
-	else
+	if (!ph_db_set_tenant(&ctx->db, tenant)) {
 		log_error("cannot set the tenant scope");
+	} else {
+		res = store(&ctx->db, tenant, evs, n, first);
+		/* The fan-out quota is per request: a group over it as a whole is stored one
+		 * request at a time, so only the requests over it alone are refused. */
+		if (!res && n > 1 && ph_db_failed_with(&ctx->db, PH_SQLSTATE_QUOTA)) {
+			for (size_t i = 0; i < n; i++)
+				store_group(ctx, &g[i], 1);
+			return;
+		}
+	}
 	if (res)
 		notifier_poke(ctx->notifier);
 	for (size_t i = 0; i < n; i++)
@@ -389,7 +398,7 @@ void events_create(struct req *r)
 		return;
 	ph_verr_init(&v);
 	ph_validate_event(&v, body, PH_LOC_BODY);
-	if (!req_valid(r, &v)) {
+	if (!req_valid(r, &v) || !quota_take_events(r, 1)) {
 		json_object_put(body);
 		return;
 	}
@@ -425,6 +434,8 @@ void events_batch(struct req *r)
 	if (!check_batch(r, body, &events))
 		goto out;
 	size_t n = json_object_array_length(events);
+	if (!quota_take_events(r, (int)n))
+		goto out;
 	evs = ph_xcalloc(n, sizeof(*evs));
 	for (size_t i = 0; i < n; i++)
 		ingest_event_init(&evs[i], json_object_array_get_idx(events, i));

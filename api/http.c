@@ -168,7 +168,19 @@ void reply_invalid(
 
 void reply_db_error(struct req *r)
 {
-	if (r->ctx->db.last_conn_lost)
+	const struct ph_db *db = &r->ctx->db;
+	/* pghook's own refusals (SQLSTATE class PH, sql/functions/quota.sql): the server's
+	 * message says which limit and what was asked. */
+	if (ph_db_failed_with(db, PH_SQLSTATE_QUOTA))
+		reply_error(r, 403, "quota_exceeded", "%s", db->message);
+	else if (ph_db_failed_with(db, "57014")) /* statement_timeout */
+		reply_error(r, 503, "timeout",
+			"the request took longer than the database statement timeout");
+	else if (ph_db_failed_with(db, "22P05") || ph_db_failed_with(db, "22021"))
+		/* \u0000 in JSON (jsonb cannot hold it), or bytes that are not UTF-8 */
+		reply_error(r, 422, "invalid_text", "a string of the request cannot be stored: %s",
+			db->message);
+	else if (r->ctx->db.last_conn_lost)
 		reply_error(r, 503, "unavailable", "database unavailable, try again");
 	else
 		reply_error(r, 500, "internal", "internal error");

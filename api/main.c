@@ -11,11 +11,25 @@
 
 #include "cli.h"
 #include "config.h"
+#include "db.h"
 #include "log.h"
 #include "server.h"
 
+/* Limits every connection of the serving api carries. statement_timeout bounds what one request
+ * can hold a loop's connection (and so every tenant of that loop) for; the pghook.* settings
+ * are the quotas the SQL functions enforce when the tenant has no override (tenant_limits).
+ * The admin subcommands (migrate builds indexes) run without them. */
+static void set_session_limits(const struct ph_config *cfg)
+{
+	if (cfg->statement_timeout_ms > 0)
+		ph_db_add_session_setting("statement_timeout", cfg->statement_timeout_ms);
+	ph_db_add_session_setting("pghook.max_webhooks", cfg->tenant_max_webhooks);
+	ph_db_add_session_setting("pghook.max_fanout", cfg->max_fanout_per_request);
+}
+
 static int serve(const struct ph_config *cfg)
 {
+	set_session_limits(cfg);
 	struct server *s = server_create(cfg);
 	if (!s)
 		return 1;

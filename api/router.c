@@ -30,6 +30,11 @@ static const struct route routes[] = {
 	{ GET, "/openapi.json", ops_openapi, ROUTE_PUBLIC },
 	{ POST, "/admin/v1/tenants", admin_tenants_create, ROUTE_ADMIN },
 	{ POST, "/admin/v1/tenants/{id}/keys", admin_keys_create, ROUTE_ADMIN },
+	{ GET, "/admin/v1/tenants/{id}/keys", admin_keys_list, ROUTE_ADMIN },
+	{ POST, "/admin/v1/tenants/{id}/keys/{id}/revoke", admin_key_revoke, ROUTE_ADMIN },
+	{ DELETE, "/admin/v1/tenants/{id}", admin_tenant_delete, ROUTE_ADMIN },
+	{ GET, "/admin/v1/tenants/{id}/limits", admin_limits_get, ROUTE_ADMIN },
+	{ PATCH, "/admin/v1/tenants/{id}/limits", admin_limits_set, ROUTE_ADMIN },
 	/* ROUTE_KEY: what only the operator's services do (ingest, records of attempts made
 	 * elsewhere, the seeds' routes, console links themselves); ROUTE_TENANT: what the console
 	 * does with a portal session, and services with a key. */

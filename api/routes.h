@@ -51,6 +51,11 @@ void console_serve(struct req *r);
 /* admin.c */
 void admin_tenants_create(struct req *r);
 void admin_keys_create(struct req *r);
+void admin_keys_list(struct req *r);
+void admin_key_revoke(struct req *r);
+void admin_tenant_delete(struct req *r);
+void admin_limits_get(struct req *r);
+void admin_limits_set(struct req *r);
 
 /* ops.c */
 void ops_healthz(struct req *r);

@@ -15,6 +15,7 @@
 #include "defer.h"
 #include "delivery.h"
 #include "log.h"
+#include "quota.h"
 #include "request.h"
 #include "routes.h"
 #include "validate.h"
@@ -99,6 +100,7 @@ static void record_and_reply(struct send_job *j)
 
 static void attempt_done(struct deferred *d)
 {
+	quota_send_end(d->r.tenant_id);
 	record_and_reply((struct send_job *)d);
 	defer_end(d);
 	job_free((struct send_job *)d);
@@ -171,14 +173,20 @@ void deliveries_send(struct req *r)
 			"notify_failure must be true or false");
 		return;
 	}
+	/* A slot first: a tenant looping on this route waits for its own sends, and the
+	 * process never runs more than PGHOOK_SEND_CONCURRENCY threads for them. */
+	if (!quota_send_begin(r))
+		return;
 	struct send_job *j = ph_xcalloc(1, sizeof(*j));
 	j->notify_failure = notify_failure;
 	if (!load(j, r)) {
+		quota_send_end(r->tenant_id);
 		job_free(j);
 		return;
 	}
 	/* The loop does not exit at shutdown before this attempt ends. */
 	if (!defer_to_thread(&j->d, r, attempt, attempt_done)) {
+		quota_send_end(r->tenant_id);
 		job_free(j);
 		reply_error(r, 503, "unavailable", "cannot start the attempt, try again");
 	}

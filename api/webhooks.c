@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "cursor.h"
 #include "log.h"
 #include "routes.h"
 #include "validate.h"
@@ -269,28 +270,42 @@ void webhooks_disable(struct req *r)
 	set_status(r, "disabled", "disabled by the tenant");
 }
 
+/* Recover is bounded like a list (?limit=, default 50, at most 250) and resumable: the
+ * failed deliveries are replayed oldest first, a page per request, and nextCursor names the
+ * last one replayed when more are left. One call used to replay every failure since the
+ * given time in one transaction and one answer (issue 18). */
 void webhooks_recover(struct req *r)
 {
 	bool ok = true;
+	int limit;
+	char cursor[PH_ID_MAX], limit_s[16];
 	const char *since = req_time_param(r, "since", &ok);
-	if (!ok)
+	if (!ok || !req_page(r, "dlv", &limit, cursor))
 		return;
 	if (!since) {
 		reply_invalid(r, "query", "since", "missing", "field required");
 		return;
 	}
-	const char *params[] = { r->tenant_id, r->params[0], since };
+	snprintf(limit_s, sizeof(limit_s), "%d", limit);
+	const char *params[] = { r->tenant_id, r->params[0], since, cursor[0] ? cursor : NULL,
+		limit_s };
 	/* Only the latest failed delivery of each chain is replayed, never one already replayed. */
 	PGresult *res = ph_db_exec(&r->ctx->db,
-		"select (select count(*) from webhooks w where w.tenant_id = $1 and w.id = $2"
-		"   and w.deleted_at is null),"
-		" coalesce((select json_agg(pghook_delivery_json(pghook_replay($1, d.id)) order by d.id)"
-		"   from deliveries d where d.tenant_id = $1 and d.webhook_id = $2"
+		"with todo as materialized (select d.id from deliveries d"
+		"   where d.tenant_id = $1 and d.webhook_id = $2"
 		"   and d.status = 'failed' and d.created_at >= $3::timestamptz"
+		"   and ($4::text is null or d.id > $4)"
 		"   and not exists (select 1 from deliveries x where x.replay_of_delivery_id = d.id)"
-		"   and exists (select 1 from webhooks w where w.id = $2 and w.deleted_at is null)),"
-		"   '[]'::json)",
-		3, params);
+		"   and exists (select 1 from webhooks w where w.id = $2 and w.deleted_at is null)"
+		"   order by d.id limit $5::int + 1),"
+		" page as materialized (select id from todo order by id limit $5::int),"
+		" done as materialized (select p.id, pghook_replay($1, p.id) as n from page p)"
+		" select (select count(*) from webhooks w where w.tenant_id = $1 and w.id = $2"
+		"   and w.deleted_at is null),"
+		" coalesce((select json_agg(pghook_delivery_json(n) order by id) from done),"
+		"   '[]'::json),"
+		" case when (select count(*) from todo) > $5::int then (select max(id) from page) end",
+		5, params);
 	if (!res) {
 		reply_db_error(r);
 		return;
@@ -301,7 +316,13 @@ void webhooks_recover(struct req *r)
 		struct evbuffer *body = evbuffer_new();
 		evbuffer_add(body, "{\"data\":", 8);
 		rendered_add(body, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
-		evbuffer_add(body, ",\"nextCursor\":null}", 19);
+		if (PQgetisnull(res, 0, 2)) {
+			evbuffer_add(body, ",\"nextCursor\":null}", 19);
+		} else {
+			char next[PH_CURSOR_MAX];
+			ph_cursor_encode(PQgetvalue(res, 0, 2), next);
+			evbuffer_add_printf(body, ",\"nextCursor\":\"%s\"}", next);
+		}
 		reply_buffer(r, 202, body);
 		evbuffer_free(body);
 	}

@@ -61,6 +61,13 @@ static void set_defaults(struct ph_config *cfg)
 	cfg->shutdown_timeout_ms = 20000;
 	cfg->api_threads = 8;
 	cfg->max_body_bytes = 1024 * 1024;
+	cfg->statement_timeout_ms = 30000;
+	cfg->tenant_max_webhooks = 1000;
+	cfg->max_fanout_per_request = 100000;
+	cfg->tenant_events_per_second = 10000;
+	cfg->tenant_events_burst = 20000;
+	cfg->send_concurrency = 64;
+	cfg->tenant_send_concurrency = 8;
 	cfg->log_level = PH_LOG_INFO;
 	cfg->retry_count = ph_duration_list_parse(DEFAULT_RETRY, cfg->retry_schedule, PH_RETRY_MAX);
 }
@@ -152,6 +159,12 @@ static bool load_numbers(
 		{ "PGHOOK_WEBHOOK_MAX_IN_FLIGHT", 1, 100000, &cfg->webhook_max_in_flight },
 		{ "PGHOOK_CIRCUIT_FAILURES", 1, 100000, &cfg->circuit_failures },
 		{ "PGHOOK_API_THREADS", 1, 512, &cfg->api_threads },
+		{ "PGHOOK_TENANT_MAX_WEBHOOKS", 0, 100000000, &cfg->tenant_max_webhooks },
+		{ "PGHOOK_MAX_FANOUT_PER_REQUEST", 0, 1000000000, &cfg->max_fanout_per_request },
+		{ "PGHOOK_TENANT_EVENTS_PER_SECOND", 0, 100000000, &cfg->tenant_events_per_second },
+		{ "PGHOOK_TENANT_EVENTS_BURST", 0, 100000000, &cfg->tenant_events_burst },
+		{ "PGHOOK_SEND_CONCURRENCY", 1, 100000, &cfg->send_concurrency },
+		{ "PGHOOK_TENANT_SEND_CONCURRENCY", 1, 100000, &cfg->tenant_send_concurrency },
 	};
 	const struct dur_setting durs[] = {
 		{ "PGHOOK_HTTP_TIMEOUT", 1, &cfg->http_timeout_ms },
@@ -160,6 +173,7 @@ static bool load_numbers(
 		{ "PGHOOK_SHUTDOWN_TIMEOUT", 0, &cfg->shutdown_timeout_ms },
 		{ "PGHOOK_SHUTDOWN_DELAY", 0, &cfg->shutdown_delay_ms },
 		{ "PGHOOK_CIRCUIT_COOLDOWN", 1, &cfg->circuit_cooldown_ms },
+		{ "PGHOOK_STATEMENT_TIMEOUT", 0, &cfg->statement_timeout_ms },
 	};
 	for (size_t i = 0; i < PH_ARRAY_LEN(ints); i++) {
 		const char *v = get(ints[i].name);

@@ -50,6 +50,14 @@ struct ph_config {
 	int64_t shutdown_delay_ms; /* api: time /readyz fails before listeners close */
 	int api_threads;
 	size_t max_body_bytes;
+	/* Limits one tenant meets (docs/reliability.md, "Limits and abuse"). 0: no limit. */
+	int64_t statement_timeout_ms; /* every api and worker connection */
+	int tenant_max_webhooks; /* webhooks a tenant may have (not deleted) */
+	int max_fanout_per_request; /* deliveries one request may create */
+	int tenant_events_per_second; /* ingest rate per tenant, per api process */
+	int tenant_events_burst; /* events a tenant may send at once above the rate */
+	int send_concurrency; /* manual sends running at once in one api process */
+	int tenant_send_concurrency; /* of which one tenant's */
 	enum ph_log_level log_level;
 };
 

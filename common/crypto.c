@@ -163,8 +163,17 @@ static char *fail(const char **why, const char *reason)
 char *ph_crypto_open(const struct ph_crypto *c, const char *stored, const char *tenant_id,
 	const char *webhook_id, const char **why)
 {
-	if (!ph_crypto_is_sealed(stored))
+	if (!ph_crypto_is_sealed(stored)) {
+		/* With a key set every secret is written sealed: a plaintext one was written
+		 * before the key (and `pghook-api secrets reencrypt` seals those), or by whoever
+		 * can write the table without the key. Refused, so that a row written around
+		 * the api cannot choose the signing secret. */
+		if (ph_crypto_enabled(c))
+			return fail(why,
+				"stored without encryption while PGHOOK_SECRET_KEY is set "
+				"(run pghook-api secrets reencrypt)");
 		return ph_xstrdup(stored);
+	}
 	size_t slen = strlen(stored);
 	if (slen <= HEADER_LEN || strncmp(stored + 4, FORMAT ":", 3) != 0 ||
 		stored[HEADER_LEN - 1] != ':')
@@ -191,5 +200,25 @@ char *ph_crypto_open(const struct ph_crypto *c, const char *stored, const char *
 		free(out);
 		return fail(why, "does not decrypt (tampered, or another row's value)");
 	}
+	return out;
+}
+
+char *ph_crypto_reseal(const struct ph_crypto *c, const char *stored, const char *tenant_id,
+	const char *webhook_id, const char **why)
+{
+	if (!ph_crypto_enabled(c))
+		return fail(why, "PGHOOK_SECRET_KEY is not set");
+	bool sealed = ph_crypto_is_sealed(stored);
+	/* A sealed value is opened even when it is under the first key already: one that does
+	 * not open (tampered, another row's) is reported, not carried along. */
+	char *plain =
+		sealed ? ph_crypto_open(c, stored, tenant_id, webhook_id, why) : ph_xstrdup(stored);
+	if (!plain)
+		return NULL;
+	bool current = sealed && strlen(stored) >= HEADER_LEN &&
+		find_key(c, stored + HEADER_LEN - 9) == &c->keys[0];
+	char *out = current ? ph_xstrdup(stored) : ph_crypto_seal(c, plain, tenant_id, webhook_id);
+	OPENSSL_cleanse(plain, strlen(plain));
+	free(plain);
 	return out;
 }

@@ -55,10 +55,18 @@ bool ph_crypto_is_sealed(const char *stored);
 char *ph_crypto_seal(const struct ph_crypto *c, const char *plaintext, const char *tenant_id,
 	const char *webhook_id);
 /* Decrypt a stored value of the row (tenant_id, webhook_id). Returns a new string (caller
- * frees): the plaintext, or a copy of stored when it is not in the encrypted form. NULL when
- * it is encrypted and does not decrypt (unknown key, tampered, another row's value, malformed);
+ * frees): the plaintext, or a copy of stored when it is not in the encrypted form and no key
+ * is configured. NULL when it is not in the encrypted form while a key is configured, or is
+ * encrypted and does not decrypt (unknown key, tampered, another row's value, malformed);
  * the reason goes to *why (a static string) when why is not NULL. Never logs. */
 char *ph_crypto_open(const struct ph_crypto *c, const char *stored, const char *tenant_id,
+	const char *webhook_id, const char **why);
+
+/* The stored form of a row's value under keys[0], from what is stored now (sealed under any
+ * configured key, or plaintext from before a key was set). NULL (with *why) when it does not
+ * open; otherwise a new string, equal to stored when it is already sealed under keys[0]. For
+ * `pghook-api secrets reencrypt`. */
+char *ph_crypto_reseal(const struct ph_crypto *c, const char *stored, const char *tenant_id,
 	const char *webhook_id, const char **why);
 
 #endif

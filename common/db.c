@@ -7,6 +7,15 @@
 
 #include "log.h"
 
+void ph_db_add_session_setting(const char *name, long long value)
+{
+	const char *old = getenv("PGOPTIONS");
+	char *opts =
+		ph_xasprintf("%s%s-c %s=%lld", old ? old : "", old && *old ? " " : "", name, value);
+	setenv("PGOPTIONS", opts, 1);
+	free(opts);
+}
+
 void ph_db_init(struct ph_db *db, const char *conninfo)
 {
 	memset(db, 0, sizeof(*db));
@@ -49,13 +58,16 @@ static PGresult *check(struct ph_db *db, PGresult *res)
 	const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	if (code)
 		snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", code);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	snprintf(db->message, sizeof(db->message), "%s", msg ? msg : "");
 	if (PQstatus(db->conn) != CONNECTION_OK) {
 		db->last_conn_lost = true;
 		log_error("postgresql connection lost: %s", PQerrorMessage(db->conn));
 		PQfinish(db->conn);
 		db->conn = NULL;
-	} else if (!code || strncmp(code, "23", 2) != 0) {
-		/* Constraint violations are answers callers expect, not errors. */
+	} else if (!code || (strncmp(code, "23", 2) != 0 && strncmp(code, "PH", 2) != 0)) {
+		/* Constraint violations and pghook's own refusals (class PH: quotas) are answers
+		 * callers expect, not errors. */
 		log_error("statement failed: %s", PQresultErrorMessage(res));
 	}
 	PQclear(res);
@@ -181,6 +193,7 @@ bool ph_db_set_tenant(struct ph_db *db, const char *tenant)
 static bool begin_statement(struct ph_db *db)
 {
 	db->sqlstate[0] = '\0';
+	db->message[0] = '\0';
 	db->last_conn_lost = !ph_db_ensure(db);
 	return !db->last_conn_lost;
 }

@@ -13,7 +13,9 @@
 #include "util.h"
 
 #define PH_DB_MAX_PREPARED 32
-#define PH_DB_TENANT_MAX   64
+/* SQLSTATE of a quota refusal raised by pghook's SQL (sql/functions/quota.sql). */
+#define PH_SQLSTATE_QUOTA "PH403"
+#define PH_DB_TENANT_MAX  64
 
 struct ph_db {
 	PGconn *conn;
@@ -21,12 +23,19 @@ struct ph_db {
 	int nprepared;
 	char *conninfo; /* "" means libpq's PG* environment variables */
 	char sqlstate[6]; /* of the last failure, "" when it was not a server error */
+	char message[256]; /* the server's primary message of the last failure, or "" */
 	bool last_conn_lost; /* the last failure was a broken connection */
 	/* While not "", every statement runs tenant-scoped: in one transaction after
 	 * set_config('pghook.tenant_id', tenant, true), which row-level security reads. */
 	char tenant[PH_DB_TENANT_MAX];
 };
 
+/* Start every connection this process opens from now on with the setting name=value (appended
+ * to PGOPTIONS, which libpq sends at connect: so the connections modules open with libpq
+ * directly get it too, and no statement is spent on it). Call before starting threads (it
+ * changes the environment). An `options` in DATABASE_URL replaces PGOPTIONS: list these there
+ * too when setting one. */
+void ph_db_add_session_setting(const char *name, long long value);
 /* Remember conninfo (copied; NULL or "" for the environment) and try to connect. A failed
  * connect is logged and retried by the next ph_db_exec. */
 void ph_db_init(struct ph_db *db, const char *conninfo);

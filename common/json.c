@@ -8,6 +8,8 @@
  */
 #include "json.h"
 
+#include <ctype.h>
+
 #include <math.h>
 #include <string.h>
 
@@ -165,6 +167,47 @@ static bool integers_fit(const char *buf, size_t len)
 	return true;
 }
 
+/* The 4 hex digits at s as a number, or -1. */
+static long hex4(const char *s, size_t n)
+{
+	long v = 0;
+	for (size_t i = 0; i < 4; i++) {
+		if (i >= n || !isxdigit((unsigned char)s[i]))
+			return -1;
+		v = v * 16 + (isdigit((unsigned char)s[i]) ? s[i] - '0' : (s[i] | 0x20) - 'a' + 10);
+	}
+	return v;
+}
+
+/* True when every \u escape of buf (a document json-c accepted, so a backslash only appears
+ * inside a string, starting an escape) that names a surrogate is a high one followed by a low
+ * one. json-c turns a lone one into bytes that are not UTF-8 (or U+FFFD), which PostgreSQL
+ * then refuses or stores as something the sender did not send. */
+static bool surrogates_paired(const char *buf, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (buf[i] != '\\')
+			continue;
+		if (buf[i + 1] != 'u') {
+			i++; /* \" \\ \n ...: skip the escaped character */
+			continue;
+		}
+		long cp = hex4(buf + i + 2, len - i - 2);
+		if (cp >= 0xdc00 && cp <= 0xdfff)
+			return false;
+		if (cp >= 0xd800 && cp <= 0xdbff) {
+			long lo = i + 12 <= len && buf[i + 6] == '\\' && buf[i + 7] == 'u'
+				? hex4(buf + i + 8, len - i - 8)
+				: -1;
+			if (lo < 0xdc00 || lo > 0xdfff)
+				return false;
+			i += 6;
+		}
+		i += 5;
+	}
+	return true;
+}
+
 enum ph_json_parse_status ph_json_parse(const char *buf, size_t len, json_object **out)
 {
 	*out = NULL;
@@ -209,6 +252,8 @@ enum ph_json_parse_status ph_json_parse(const char *buf, size_t len, json_object
 		st = PH_JSON_NUL_KEY;
 	if (st == PH_JSON_OK && members != written)
 		st = PH_JSON_DUPLICATE_KEY;
+	if (st == PH_JSON_OK && !surrogates_paired(buf, len))
+		st = PH_JSON_LONE_SURROGATE;
 	if (st != PH_JSON_OK) {
 		json_object_put(obj);
 		return st;
@@ -227,6 +272,8 @@ const char *ph_json_parse_message(enum ph_json_parse_status st)
 		[PH_JSON_NOT_FINITE] = "number out of range",
 		[PH_JSON_DUPLICATE_KEY] = "a JSON object has the same key twice",
 		[PH_JSON_NUL_KEY] = "a JSON object key contains a NUL character",
+		[PH_JSON_LONE_SURROGATE] =
+			"a JSON string has a lone surrogate \\u escape: not text",
 	};
 	if ((size_t)st >= PH_ARRAY_LEN(messages))
 		return messages[PH_JSON_SYNTAX];

@@ -23,7 +23,8 @@ enum ph_json_parse_status {
 	PH_JSON_BAD_UTF8, /* the bytes are not UTF-8 */
 	PH_JSON_NOT_FINITE, /* a number overflows a double (1e999) */
 	PH_JSON_DUPLICATE_KEY, /* an object repeats a key (json-c would keep the last) */
-	PH_JSON_NUL_KEY /* an object key holds \u0000 (json-c would cut the key there) */
+	PH_JSON_NUL_KEY, /* an object key holds \u0000 (json-c would cut the key there) */
+	PH_JSON_LONE_SURROGATE /* a \uD800-\uDFFF escape not in a high-low pair: not text */
 };
 
 /* Parse len bytes as one JSON document. On PH_JSON_OK *out owns a reference. */

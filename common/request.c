@@ -111,8 +111,12 @@ static curl_socket_t on_open_socket(void *arg, curlsocktype purpose, struct curl
 			char host[INET6_ADDRSTRLEN];
 			format_addr(&a->addr, host, sizeof(host));
 			free(r->refused); /* curl may try the next address */
-			r->refused = ph_xasprintf("refused to connect to %s: %s (SSRF policy)",
-				host, ph_ssrf_reason(v));
+			/* The address stays out of what the tenant reads: naming it would let a
+			 * tenant map the operator's internal DNS one webhook at a time. */
+			log_debug("SSRF policy refused %s: %s", host, ph_ssrf_reason(v));
+			r->refused = ph_xasprintf(
+				"refused to connect: the host resolved to a %s (SSRF policy)",
+				ph_ssrf_reason(v));
 			return CURL_SOCKET_BAD;
 		}
 	}
@@ -242,7 +246,16 @@ bool ph_request_init_on(struct ph_request *r, CURL *easy, const struct ph_reques
 	}
 	if (!build_headers(r, p, err, errlen))
 		goto fail;
-	if (!set_options(r, p)) {
+	bool set = set_options(r, p);
+	if (!set && easy) {
+		/* A reused handle can keep state curl_easy_reset does not clear (curl 7.88 refuses
+		 * CURLOPT_BUFFERSIZE on a handle whose last transfer failed before connecting): one
+		 * delivery's failure must not become the next one's. Start over on a new handle. */
+		curl_easy_cleanup(r->easy);
+		r->easy = curl_easy_init();
+		set = r->easy && set_options(r, p);
+	}
+	if (!set) {
 		snprintf(err, errlen, "curl refused a request option");
 		goto fail;
 	}
@@ -264,6 +277,7 @@ void ph_request_result(struct ph_request *r, CURLcode rc, struct ph_request_resu
 	long status = 0;
 
 	memset(out, 0, sizeof(*out));
+	r->transfer_failed = rc != CURLE_OK;
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
 	out->duration_ms = (int)((ph_now_us() - r->started_us) / 1000);
 	if (r->body)
@@ -284,6 +298,10 @@ void ph_request_result(struct ph_request *r, CURLcode rc, struct ph_request_resu
 			snprintf(out->error, sizeof(out->error), "%.80s%s%.160s",
 				curl_easy_strerror(rc), r->curl_error[0] ? ": " : "",
 				r->curl_error);
+		/* Cut at a byte count, and curl's message quotes the host: it may end inside a
+		 * multi-byte character or carry bytes that are not UTF-8, which PostgreSQL would
+		 * refuse along with the whole completion batch it travels in. */
+		ph_utf8_sanitize(out->error, strlen(out->error));
 		return;
 	}
 	out->status = status;
@@ -309,6 +327,13 @@ CURL *ph_request_detach(struct ph_request *r)
 {
 	CURL *easy = r->easy;
 
+	/* A transfer that failed in curl (bad host name, resolve error, ...) can leave state
+	 * in the handle that curl_easy_reset keeps and that makes the next setup fail: such a
+	 * handle is not reused. */
+	if (easy && r->transfer_failed) {
+		curl_easy_cleanup(easy);
+		easy = NULL;
+	}
 	/* Reset now: the handle's options point into r, which is about to go. */
 	if (easy)
 		curl_easy_reset(easy);

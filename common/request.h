@@ -58,6 +58,7 @@ struct ph_request {
 	char retry_after[64]; /* Retry-After header value, "" when absent */
 	char *refused; /* why the SSRF policy refused a socket, NULL if it did not */
 	char curl_error[CURL_ERROR_SIZE];
+	bool transfer_failed; /* curl ended the transfer with an error: do not reuse the handle */
 	long long started_us;
 	void *owner; /* the caller's; ph_request never touches it */
 };
@@ -69,7 +70,7 @@ struct ph_request_result {
 	int duration_ms;
 	const char *body; /* borrowed from the request, valid UTF-8, no NULs */
 	const char *retry_after; /* borrowed, NULL when absent */
-	char error[PH_REQUEST_ERROR_MAX]; /* "" on 2xx; else why it failed */
+	char error[PH_REQUEST_ERROR_MAX]; /* "" on 2xx; else why it failed, valid UTF-8 */
 };
 
 /* Build the easy handle for p into r (caller's storage). False (with a message in err) when
@@ -90,7 +91,8 @@ void ph_request_result(struct ph_request *r, CURLcode rc, struct ph_request_resu
  * a zeroed request. */
 void ph_request_finish(struct ph_request *r);
 /* As ph_request_finish, but reset the easy handle and hand it back (the caller owns it; NULL
- * when r had none) for ph_request_init_on. The result's borrowed strings end here too. */
+ * when r had none, or when its transfer failed in curl: such a handle is freed, not reused) for
+ * ph_request_init_on. The result's borrowed strings end here too. */
 CURL *ph_request_detach(struct ph_request *r) PH_MUSTCHECK;
 
 /* Make buf (len bytes) valid UTF-8 in place: invalid sequences and NUL bytes become '?', and a

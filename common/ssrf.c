@@ -63,14 +63,19 @@ static const struct range v4_ranges[] = {
 
 /* Whatever is outside 2000::/3 is caught after this table: no global unicast lives there. */
 static const struct range v6_ranges[] = {
-	{ { 0 }, 128, PH_SSRF_UNSPECIFIED }, { { [15] = 1 }, 128, PH_SSRF_LOOPBACK },
+	{ { 0 }, 128, PH_SSRF_UNSPECIFIED },
+	{ { [15] = 1 }, 128, PH_SSRF_LOOPBACK },
 	{ { 0xfd, 0x00, 0x0e, 0xc2, [14] = 0x02, [15] = 0x54 }, 128, PH_SSRF_METADATA },
 	{ { 0xfe, 0x80 }, 10, PH_SSRF_LINK_LOCAL },
 	{ { 0xfe, 0xc0 }, 10, PH_SSRF_PRIVATE }, /* site-local, deprecated for fc00::/7 */
-	{ { 0xfc }, 7, PH_SSRF_PRIVATE }, { { 0xff }, 8, PH_SSRF_MULTICAST },
+	{ { 0xfc }, 7, PH_SSRF_PRIVATE },
+	{ { 0xff }, 8, PH_SSRF_MULTICAST },
 	{ { 0x20, 0x01, 0x0d, 0xb8 }, 32, PH_SSRF_RESERVED }, /* documentation */
 	{ { 0x3f, 0xff }, 20, PH_SSRF_RESERVED }, /* documentation, RFC 9637 */
 	{ { 0x20, 0x01, 0x00, 0x02, 0x00, 0x00 }, 48, PH_SSRF_RESERVED }, /* benchmarking */
+	/* Teredo: a tunnel whose server and (obfuscated) client IPv4 addresses are inside; a
+	 * relay would carry the connection to them. Deprecated: nothing to deliver to there. */
+	{ { 0x20, 0x01, 0x00, 0x00 }, 32, PH_SSRF_RESERVED },
 };
 
 /* IPv6 prefixes that carry an IPv4 address at byte offset `at`. Inside 64:ff9b:1::/48 the

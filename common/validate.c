@@ -108,18 +108,71 @@ bool ph_event_type_valid(const char *s)
 	return true;
 }
 
+/* The host must be one curl can connect to. Non-ASCII (IDN) names are refused: curl converts
+ * them with libidn2 only at transfer time and fails there for names it cannot convert (a
+ * label over 63 bytes, issue 18), and this curl's CURLU_PUNYCODE cannot convert ahead of time;
+ * the xn-- (punycode) form of the same name is accepted and delivers the same. An IP literal
+ * comes back unchanged. */
+static const char *url_host_problem(CURLU *u)
+{
+	char *host = NULL;
+	const char *why = NULL;
+
+	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		return "url must be an http or https URL with a host";
+	size_t len = host ? strlen(host) : 0, label = 0;
+	if (len == 0)
+		why = "url must be an http or https URL with a host";
+	else if (host[0] != '[' && len > 253)
+		why = "the URL's host is longer than 253 characters";
+	for (size_t i = 0; !why && host[0] != '[' && i < len; i++) {
+		unsigned char c = (unsigned char)host[i];
+		if (c == '.') {
+			label = 0;
+			continue;
+		}
+		if (c >= 0x80)
+			why = "the URL's host must be ASCII: write an internationalized name in its "
+			      "xn-- (punycode) form";
+		else if (c <= 0x20 || c == '%') /* percent-encoded: curl decodes it later */
+			why = "the URL's host is not a valid domain name";
+		else if (++label > 63)
+			why = "a label of the URL's host is longer than 63 characters";
+	}
+	curl_free(host);
+	return why;
+}
+
+const char *ph_webhook_url_problem(const char *s)
+{
+	if (strlen(s) > 2048)
+		return "url is longer than 2048 characters";
+	if (strncasecmp(s, "http://", 7) != 0 && strncasecmp(s, "https://", 8) != 0)
+		return "url must be an http or https URL with a host";
+	CURLU *u = curl_url();
+	if (!u)
+		return "out of memory";
+	const char *why = NULL;
+	char *user = NULL, *password = NULL;
+	/* curl_url is the parser curl delivers with: what it refuses here would fail every
+	 * attempt. */
+	if (curl_url_set(u, CURLUPART_URL, s, 0) != CURLUE_OK)
+		why = "url is not a URL libcurl can parse";
+	else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+		curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK)
+		/* Credentials in a URL are echoed in every delivery record, email and report. */
+		why = "url must not carry credentials (user:password@); use the signing secret";
+	else
+		why = url_host_problem(u);
+	curl_free(user);
+	curl_free(password);
+	curl_url_cleanup(u);
+	return why;
+}
+
 bool ph_webhook_url_valid(const char *s)
 {
-	if (strlen(s) > 2048 ||
-		(strncasecmp(s, "http://", 7) != 0 && strncasecmp(s, "https://", 8) != 0))
-		return false;
-	CURLU *u = curl_url();
-	char *host = NULL;
-	bool ok = u && curl_url_set(u, CURLUPART_URL, s, 0) == CURLUE_OK &&
-		curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host && *host;
-	curl_free(host);
-	curl_url_cleanup(u);
-	return ok;
+	return ph_webhook_url_problem(s) == NULL;
 }
 
 bool ph_email_valid(const char *s)
@@ -261,10 +314,10 @@ void ph_validate_webhook(
 {
 	const struct ph_field_loc b = PH_LOC_BODY;
 	memset(in, 0, sizeof(*in));
+	const char *why = NULL;
 	if (field_string(v, body, b, "url", creating, false, 2048, &in->url) == PH_FIELD_SET &&
-		!ph_webhook_url_valid(in->url))
-		ph_verr_add(v, "body", "url", "url_scheme",
-			"url must be an http or https URL with a host");
+		(why = ph_webhook_url_problem(in->url)))
+		ph_verr_add(v, "body", "url", "url_scheme", why);
 	check_subscriptions(v, body, creating, in);
 	in->description_st =
 		field_string(v, body, b, "description", false, true, 1024, &in->description);

@@ -40,7 +40,11 @@ enum ph_field_state {
 bool ph_str_in(const char *s, const char *const *set, size_t n);
 /* An event type: ^[A-Za-z0-9_.:-]{1,128}$. */
 bool ph_event_type_valid(const char *s);
-/* An http(s) URL with a host, at most 2048 characters. */
+/* Why s is not a deliverable webhook URL (a message for the 422), or NULL when it is: an http(s)
+ * URL of at most 2048 characters that libcurl's own parser (curl_url) accepts, with no
+ * user:password@, and a host curl can connect to (an IP literal, or a DNS name of ASCII labels
+ * of 1..63 characters, 253 at most; IDN names in their xn-- form). */
+const char *ph_webhook_url_problem(const char *s);
 bool ph_webhook_url_valid(const char *s);
 /* A plausible email address: one '@', no spaces or control characters, at most 254. */
 bool ph_email_valid(const char *s);

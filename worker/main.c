@@ -135,6 +135,9 @@ int main(int argc, char **argv)
 	/* Connecting blocks the loop: bound it when the database host does not answer at all
 	 * (libpq's default is to wait for the kernel's TCP timeout, minutes). */
 	setenv("PGCONNECT_TIMEOUT", "5", 0);
+	/* No statement of the worker's may hold its loop past this (each blocks deliveries). */
+	if (cfg.statement_timeout_ms > 0)
+		ph_db_add_session_setting("statement_timeout", cfg.statement_timeout_ms);
 	if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK) {
 		log_error("curl_global_init failed");
 		status = 1;

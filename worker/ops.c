@@ -10,8 +10,11 @@
  *     demand would still make some probes wait for the database. The check is skipped, and
  *     readiness fails, while the claim connection is down, so an unreachable database never
  *     blocks the loop for a connect timeout here.
- *   - queue lag (the age of the oldest due delivery) is read at scrape time: scrapes are rare
- *     (every 15 s or more) and the figure is only useful fresh.
+ *   - queue lag (the age of the oldest due delivery) and the circuits are read at scrape time, at
+ * most once per LAG_CACHE_MS: scrapes are rare (every 15 s or more) and the figure is only useful
+ * fresh, but whoever reaches the port could otherwise send scrapes in a loop and hold the delivery
+ * loop in that query (issue 18). PGHOOK_STATEMENT_TIMEOUT bounds one query. The server also bounds
+ * what a client may send (headers, body) and how long it may take.
  */
 #include "ops.h"
 
@@ -32,12 +35,19 @@
 
 #define SCHEMA_RECHECK_MS 30000
 #define SCHEMA_RETRY_MS	  2000
+#define LAG_CACHE_MS	  5000
+/* Probes and scrapes send a request line and a few headers, never a body. */
+#define OPS_MAX_HEADERS_BYTES 8192
+#define OPS_MAX_BODY_BYTES    1024
+#define OPS_TIMEOUT_S	      10
 
 struct ops {
 	struct evhttp *http;
 	struct event *schema_timer;
 	bool schema_checked; /* once, at least */
 	bool schema_current; /* as of the last check */
+	struct metrics_gauges db; /* the database's gauges as last read */
+	long long db_read_us; /* when; 0: never */
 };
 
 /* Check the schema when the database is reachable, else count it as not current; either way
@@ -82,20 +92,7 @@ static void reply(struct evhttp_request *req, int code, const char *type, const 
 	evbuffer_free(b);
 }
 
-static void on_healthz(struct evhttp_request *req, void *arg)
-{
-	reply(req, 200, "text/plain", "ok\n");
-}
-
-static void on_readyz(struct evhttp_request *req, void *arg)
-{
-	bool ok = ready(arg);
-	reply(req, ok ? 200 : 503, "text/plain", ok ? "ready\n" : "not ready\n");
-}
-
-/* The gauges read from the database: the queue's lag and the circuits (fleet-wide: every
- * worker shows the same open circuits and opens). */
-static void db_gauges(struct worker *w, struct metrics_gauges *g)
+static void read_db_gauges(struct worker *w, struct metrics_gauges *g)
 {
 	PGresult *res = ph_db_exec(&w->db,
 		"select coalesce(extract(epoch from now() - min(next_retry_at)), 0)::float8 "
@@ -111,6 +108,32 @@ static void db_gauges(struct worker *w, struct metrics_gauges *g)
 	g->circuits_open = res ? atoi(PQgetvalue(res, 0, 0)) : -1;
 	g->circuit_opens = res ? strtoull(PQgetvalue(res, 0, 1), NULL, 10) : 0;
 	PQclear(res);
+}
+
+static void on_healthz(struct evhttp_request *req, void *arg)
+{
+	reply(req, 200, "text/plain", "ok\n");
+}
+
+static void on_readyz(struct evhttp_request *req, void *arg)
+{
+	bool ok = ready(arg);
+	reply(req, ok ? 200 : 503, "text/plain", ok ? "ready\n" : "not ready\n");
+}
+
+/* The gauges read from the database: the queue's lag and the circuits (fleet-wide: every
+ * worker shows the same open circuits and opens). Read at most once per LAG_CACHE_MS. */
+static void db_gauges(struct worker *w, struct metrics_gauges *g)
+{
+	struct ops *o = w->ops;
+	long long now = ph_now_us();
+	if (!o->db_read_us || now - o->db_read_us >= LAG_CACHE_MS * 1000LL) {
+		o->db_read_us = now;
+		read_db_gauges(w, &o->db);
+	}
+	g->queue_lag_s = o->db.queue_lag_s;
+	g->circuits_open = o->db.circuits_open;
+	g->circuit_opens = o->db.circuit_opens;
 }
 
 static void on_metrics(struct evhttp_request *req, void *arg)
@@ -139,6 +162,9 @@ static bool bind_http(struct worker *w, struct ops *o)
 		return false;
 	}
 	evhttp_set_allowed_methods(o->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	evhttp_set_max_headers_size(o->http, OPS_MAX_HEADERS_BYTES);
+	evhttp_set_max_body_size(o->http, OPS_MAX_BODY_BYTES);
+	evhttp_set_timeout(o->http, OPS_TIMEOUT_S);
 	evhttp_set_cb(o->http, "/healthz", on_healthz, w);
 	evhttp_set_cb(o->http, "/readyz", on_readyz, w);
 	evhttp_set_cb(o->http, "/metrics", on_metrics, w);

@@ -25,6 +25,8 @@ declare
 	v_now timestamptz := now();
 	v_ts text := pghook_ts(v_now);
 begin
+	-- Over the tenant's fan-out quota: refused before anything is written (quota.sql).
+	perform pghook_check_fanout(p_tenant, p_events);
 	return query
 	with input as materialized (
 		select i.ord, pghook_new_id('evt') as id, i.type, i."eventGroup" as grp,

@@ -3,14 +3,41 @@
 -- workers drain it.
 
 -- Queue a failure email to the webhook's notification address (no-op without one).
+-- delivery_failed emails are rate-limited per webhook: at most one per
+-- pghook.failure_email_interval (default 1 hour); the ones not sent in between are counted on
+-- the webhook and reported in the next one. Without the limit a tenant looping on a failing
+-- manual send would have pghook email any address it likes through the operator's relay.
 create or replace function pghook_notify_failure(p_kind text, p_webhook text, p_delivery text,
 	p_subject text, p_body text)
 returns void
-language sql volatile as $$
+language plpgsql volatile as $$
+declare
+	w webhooks;
+	v_every interval := coalesce(
+		nullif(current_setting('pghook.failure_email_interval', true), '')::interval,
+		interval '1 hour');
+begin
+	select * into w from webhooks where id = p_webhook for update;
+	if w.id is null or w.notification_email is null or w.notification_email = '' then
+		return;
+	end if;
+	if p_kind = 'delivery_failed' then
+		if w.failure_email_at is not null and w.failure_email_at > now() - v_every then
+			update webhooks set failure_emails_suppressed = failure_emails_suppressed + 1
+			where id = w.id;
+			return;
+		end if;
+		update webhooks set failure_email_at = now(), failure_emails_suppressed = 0
+		where id = w.id;
+		if w.failure_emails_suppressed > 0 then
+			p_body := p_body || format(E'\n%s more deliveries to this webhook failed since the '
+				'last email; pghook sends at most one such email per webhook every %s.\n',
+				w.failure_emails_suppressed, v_every);
+		end if;
+	end if;
 	insert into notifications (tenant_id, webhook_id, delivery_id, kind, to_email, subject, body)
-	select w.tenant_id, w.id, p_delivery, p_kind, w.notification_email, p_subject, p_body
-	from webhooks w
-	where w.id = p_webhook and w.notification_email is not null and w.notification_email <> ''
+	values (w.tenant_id, w.id, p_delivery, p_kind, w.notification_email, p_subject, p_body);
+end
 $$;
 
 -- The failure email for one delivery, from its current state: the one template every final

@@ -9,8 +9,8 @@
 -- table, view or sequence added later goes in the revoke list and gets its grants here.
 revoke all on pghook_schema_migrations, pghook_schema_repeatables, tenants, api_keys, webhooks,
 	events, deliveries, attempts, notifications, portal_sessions, report_webhook_daily,
-	report_failing_endpoints, report_queue, webhook_sched from pghook_api, pghook_worker,
-	pghook_admin;
+	report_failing_endpoints, report_queue, webhook_sched, tenant_limits from pghook_api,
+	pghook_worker, pghook_admin;
 revoke all on sequence pghook_claim_token_seq, pghook_delivery_seq
 	from pghook_api, pghook_worker, pghook_admin;
 
@@ -20,6 +20,10 @@ grant select on pghook_schema_migrations, pghook_schema_repeatables
 
 -- The api: reads and writes of one tenant; tenants and keys only for the admin routes.
 grant select, insert on tenants, api_keys to pghook_api;
+-- The admin routes' key revocation and tenant deletion (every row of the tenant goes with it:
+-- each table references tenants on delete cascade).
+grant update (revoked_at) on api_keys to pghook_api;
+grant delete on tenants to pghook_api;
 grant select, insert, update on webhooks, events, deliveries to pghook_api;
 grant select, insert on attempts, notifications to pghook_api;
 -- Portal sessions: created, read on every console request, revoked (never deleted by the api).
@@ -27,6 +31,8 @@ grant select, insert, update on portal_sessions to pghook_api;
 -- a webhook's circuit, shown with it; a delivery's place in its FIFO order
 grant select on webhook_sched to pghook_api;
 grant usage on sequence pghook_delivery_seq to pghook_api;
+-- Quota overrides: read on every quota check, written by the admin routes.
+grant select, insert, update, delete on tenant_limits to pghook_api;
 
 -- The workers: claim, complete, release (sql/functions), the failure-email outbox.
 grant select, update on deliveries, webhooks, events to pghook_worker;
@@ -38,6 +44,6 @@ grant select, insert, update on webhook_sched to pghook_worker;
 
 -- Cross-tenant maintenance: stats, prune, reports.
 grant select, insert, update, delete on tenants, api_keys, webhooks, events, deliveries,
-	attempts, notifications, portal_sessions, webhook_sched to pghook_admin;
+	attempts, notifications, portal_sessions, webhook_sched, tenant_limits to pghook_admin;
 grant usage on sequence pghook_delivery_seq to pghook_admin;
 grant select on report_webhook_daily, report_failing_endpoints, report_queue to pghook_admin;

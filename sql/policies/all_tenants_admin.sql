@@ -10,3 +10,4 @@ create policy all_tenants_admin on attempts to pghook_admin using (true) with ch
 create policy all_tenants_admin on notifications to pghook_admin using (true) with check (true);
 create policy all_tenants_admin on portal_sessions to pghook_admin using (true) with check (true);
 create policy all_tenants_admin on webhook_sched to pghook_admin using (true) with check (true);
+create policy all_tenants_admin on tenant_limits to pghook_admin using (true) with check (true);

@@ -42,3 +42,6 @@ create policy tenant_isolation on portal_sessions
 create policy tenant_isolation on webhook_sched
 	using (tenant_id = current_setting('pghook.tenant_id', true))
 	with check (tenant_id = current_setting('pghook.tenant_id', true));
+create policy tenant_isolation on tenant_limits
+	using (tenant_id = current_setting('pghook.tenant_id', true))
+	with check (tenant_id = current_setting('pghook.tenant_id', true));

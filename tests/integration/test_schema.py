@@ -102,10 +102,9 @@ def test_an_upgrade_from_0010_ends_with_the_schema_of_a_fresh_install(pg, fresh)
         assert marker in got
     applied = 'select version, name from pghook_schema_migrations order by 1'
     assert rows(old, applied) == rows(dsn, applied)
-    # Every numbered migration of sql/ (numbers are reserved per change, so there may be gaps).
+    # Every numbered file of sql/, whatever numbers the branches in flight reserve.
     numbered = sorted(int(f[:4]) for f in os.listdir(os.path.join(HERE, '..', '..', 'sql'))
                       if f[:4].isdigit() and f.endswith('.sql'))
-    assert numbered[:11] == list(range(1, 12))
     assert [v for v, _ in rows(dsn, applied)] == numbered
     files = 'select file, hash, previous_hash from pghook_schema_repeatables order by 1'
     assert rows(old, files) == rows(dsn, files)

@@ -2,7 +2,7 @@
  *
  * Unit tests for common/crypto: round trip, the stored form, tamper detection, associated data
  * (another tenant's or webhook's value does not decrypt), wrong and rotated keys, key list
- * parsing, and plaintext passthrough when no key is configured.
+ * parsing, plaintext passthrough when no key is configured (refused when one is), reseal.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -165,10 +165,23 @@ static void test_passthrough(void)
 	CHECK_STR(stored, SECRET);
 	char *read = open_or_null(&off, stored, "ten_1", "wh_1");
 	CHECK_STR(read, SECRET);
-	/* A key configured later still reads secrets written before it. */
+	/* With a key configured, a plaintext value is refused (issue 18: a row written around
+	 * the api must not choose the signing secret) until reseal seals it. */
 	CHECK(ph_crypto_init(&on, KEY_A));
-	char *read_on = open_or_null(&on, stored, "ten_1", "wh_1");
+	CHECK(open_or_null(&on, stored, "ten_1", "wh_1") == NULL);
+	const char *why = NULL;
+	char *resealed = ph_crypto_reseal(&on, stored, "ten_1", "wh_1", &why);
+	CHECK(resealed && ph_crypto_is_sealed(resealed));
+	char *read_on = open_or_null(&on, resealed, "ten_1", "wh_1");
 	CHECK_STR(read_on, SECRET);
+	/* Already sealed under the first key: unchanged. */
+	char *again = ph_crypto_reseal(&on, resealed, "ten_1", "wh_1", &why);
+	CHECK_STR(again, resealed);
+	/* Bound to its row: another row's value does not reseal. */
+	CHECK(ph_crypto_reseal(&on, resealed, "ten_1", "wh_2", &why) == NULL && why);
+	CHECK(ph_crypto_reseal(&off, stored, "ten_1", "wh_1", &why) == NULL);
+	free(again);
+	free(resealed);
 	/* Without the key, an encrypted value is an error, never returned as if plaintext. */
 	char *sealed = ph_crypto_seal(&on, SECRET, "ten_1", "wh_1");
 	CHECK(open_or_null(&off, sealed, "ten_1", "wh_1") == NULL);

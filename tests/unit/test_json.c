@@ -141,6 +141,16 @@ static const struct {
 	{ "same key at two levels", LIT("{\"a\":{\"a\":{\"a\":1}}}"), PH_JSON_OK },
 	{ "colons and quotes in strings", LIT("{\"a:b\":\"c:\\\"d:\",\"e\":\":\"}"), PH_JSON_OK },
 	{ "keys differing in case", LIT("{\"a\":1,\"A\":2}"), PH_JSON_OK },
+	/* surrogate escapes: a pair is one character; a lone one is not text (issue 18) */
+	{ "surrogate pair", LIT("[\"\\ud83d\\ude00\"]"), PH_JSON_OK },
+	{ "surrogate pair upper case", LIT("\"\\uD83D\\uDE00\""), PH_JSON_OK },
+	{ "lone high surrogate", LIT("\"\\ud800\""), PH_JSON_LONE_SURROGATE },
+	{ "lone low surrogate", LIT("\"\\udfff\""), PH_JSON_LONE_SURROGATE },
+	{ "high then text", LIT("\"\\ud800ab\""), PH_JSON_LONE_SURROGATE },
+	{ "high then high", LIT("\"\\ud800\\ud800\""), PH_JSON_LONE_SURROGATE },
+	{ "lone surrogate in a key", LIT("{\"\\udc00\":1}"), PH_JSON_LONE_SURROGATE },
+	{ "escaped backslash then ud800", LIT("\"\\\\ud800\""), PH_JSON_OK },
+	{ "BMP escape", LIT("\"\\u00e9\\ue000\""), PH_JSON_OK },
 };
 
 /* [[...[1]...]] or {"a":{"a":...1...}} nested depth levels deep, or with nothing inside the

@@ -5,6 +5,7 @@
  * agent, no Expect), that a reused easy handle gets its own headers, and how a failed
  * transfer's curl code becomes the recorded error.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,6 +177,64 @@ static void test_reuse(void)
 	CHECK(!ph_request_init_on(&r, easy, &p, err, sizeof(err)));
 }
 
+/* The host of issue 18: accepted by curl_url, refused by curl at transfer time (IDN). */
+static void bad_idn_url(char *buf, size_t len)
+{
+	snprintf(buf, len, "https://a");
+	for (int i = 0; i < 70; i++)
+		strcat(buf, "\xc3\xa9");
+	strcat(buf, ".example/");
+}
+
+/* A transfer that fails inside curl before connecting leaves state curl_easy_reset keeps (curl
+ * 7.88 then refuses CURLOPT_BUFFERSIZE): the next delivery must not inherit that failure. */
+static void test_reuse_after_failure(void)
+{
+	struct ph_request r;
+	struct ph_request_result res;
+	char err[128], url[256];
+
+	bad_idn_url(url, sizeof(url));
+	struct ph_request_params p = params(url, SECRET, NULL);
+	CHECK(ph_request_init(&r, &p, err, sizeof(err)));
+	CURLcode rc = ph_request_perform(&r);
+	CHECK(rc != CURLE_OK);
+	ph_request_result(&r, rc, &res);
+	CHECK(!res.ok && res.error[0] != '\0');
+	/* detach does not hand back a handle whose transfer failed */
+	CHECK(ph_request_detach(&r) == NULL);
+
+	/* A handle broken that way and reset anyway is replaced, not refused. */
+	CURL *easy = curl_easy_init();
+	curl_easy_setopt(easy, CURLOPT_URL, url);
+	curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 1024L);
+	CHECK(curl_easy_perform(easy) != CURLE_OK);
+	curl_easy_reset(easy);
+	p = params("http://example.com/hook", SECRET, NULL);
+	CHECK(ph_request_init_on(&r, easy, &p, err, sizeof(err)));
+	ph_request_finish(&r);
+}
+
+/* The recorded error is valid UTF-8 even when curl's message is cut inside a character. */
+static void test_error_utf8(void)
+{
+	struct ph_request r;
+	struct ph_request_result res;
+	char err[128];
+	struct ph_request_params p = params("http://example.com/hook", SECRET, NULL);
+
+	CHECK(ph_request_init(&r, &p, err, sizeof(err)));
+	/* 159 ASCII bytes then an e-acute: the %.160s cut falls between its two bytes. */
+	memset(r.curl_error, 'x', 159);
+	memcpy(r.curl_error + 159, "\xc3\xa9\xff", 4);
+	ph_request_result(&r, CURLE_COULDNT_RESOLVE_HOST, &res);
+	size_t n = strlen(res.error);
+	CHECK(n > 159);
+	CHECK(ph_utf8_sanitize(res.error, n) == n); /* already valid: unchanged */
+	CHECK(strchr(res.error, '\xc3') == NULL);
+	ph_request_finish(&r);
+}
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_ALL);
@@ -183,6 +242,8 @@ int main(void)
 	test_headers();
 	test_results();
 	test_reuse();
+	test_reuse_after_failure();
+	test_error_utf8();
 	curl_global_cleanup();
 	return check_finish("request");
 }

@@ -125,6 +125,9 @@ static const struct verdict_case no_policy_cases[] = {
 	{ "2002:a9fe:a9fe::1", PH_SSRF_METADATA },
 	{ "2002:c0a8:101::", PH_SSRF_PRIVATE },
 	{ "2002:e000:1::", PH_SSRF_MULTICAST },
+	/* Teredo, server 65.54.227.120, client 10.0.0.1 obfuscated (issue 18) */
+	{ "2001:0:4136:e378:8000:63bf:f5ff:fffe", PH_SSRF_RESERVED },
+	{ "2001::1", PH_SSRF_RESERVED },
 	/* not an address literal */
 	{ "", PH_SSRF_UNSUPPORTED },
 	{ "localhost", PH_SSRF_UNSUPPORTED },

@@ -88,6 +88,29 @@ static void test_values(void)
 	CHECK(!ph_webhook_url_valid("mailto:x@example.com"));
 	CHECK(!ph_webhook_url_valid("ftp://example.com"));
 	CHECK(!ph_webhook_url_valid("https://"));
+	/* issue 18: accepted by curl_url, refused by curl when delivering (70 e-acute: a label
+	 * of 140 bytes, over 63 after IDN conversion) */
+	char idn[256] = "https://a";
+	for (int i = 0; i < 70; i++)
+		strcat(idn, "\xc3\xa9");
+	strcat(idn, ".example/");
+	CHECK(!ph_webhook_url_valid(idn));
+	CHECK(!ph_webhook_url_valid("https://caf\xc3\xa9.example/"));
+	CHECK(ph_webhook_url_valid("https://xn--caf-dma.example/")); /* its punycode form */
+	CHECK(!ph_webhook_url_valid("https://caf%C3%A9.example/"));
+	CHECK(ph_webhook_url_valid("http://[2001:db8::1]:8080/x"));
+	CHECK(ph_webhook_url_valid("http://192.0.2.1/x"));
+	CHECK(!ph_webhook_url_valid("https://user:pw@example.com/"));
+	CHECK(!ph_webhook_url_valid("https://user@example.com/"));
+	CHECK(!ph_webhook_url_valid("https://a b.example/"));
+	char label[128] = "https://";
+	memset(label + 8, 'a', 64);
+	strcpy(label + 72, ".example/");
+	CHECK(!ph_webhook_url_valid(label));
+	label[71] = '.';
+	CHECK(ph_webhook_url_valid(label));
+	CHECK_STR(ph_webhook_url_problem("https://u:p@example.com/"),
+		"url must not carry credentials (user:password@); use the signing secret");
 
 	CHECK(ph_email_valid("alerts@example.com"));
 	CHECK(!ph_email_valid("nope"));
