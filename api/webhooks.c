@@ -104,6 +104,12 @@ static void reply_webhook(struct req *r, int status, PGresult *res)
 	PQclear(res);
 }
 
+/* The retrySchedule to store: its bigint[] literal, or NULL (absent or null). */
+static const char *retry_param(const struct ph_webhook_input *in)
+{
+	return in->retry_st == PH_FIELD_SET ? in->retry_schedule : NULL;
+}
+
 void webhooks_create_answering(struct req *r, int status)
 {
 	struct ph_webhook_input in;
@@ -118,13 +124,14 @@ void webhooks_create_answering(struct req *r, int status)
 	}
 	char *stored = seal(r, in.secret, id);
 	const char *params[] = { id, r->tenant_id, in.url, in.description, in.subscriptions,
-		in.email, stored, in.metadata };
+		in.email, stored, in.metadata, in.headers, retry_param(&in) };
 	PGresult *res = ph_db_exec(&r->ctx->db,
 		"insert into webhooks (id, tenant_id, url, description, subscriptions,"
-		" notification_email, secret, metadata)"
+		" notification_email, secret, metadata, headers, retry_schedule)"
 		" values ($1, $2, $3, $4, array(select json_array_elements_text($5::json)), $6, $7,"
-		" coalesce($8::jsonb, '{}')) returning pghook_webhook_json(webhooks)",
-		8, params);
+		" coalesce($8::jsonb, '{}'), nullif($9::jsonb, '{}'), $10::bigint[])"
+		" returning pghook_webhook_json(webhooks)",
+		10, params);
 	free_secret(stored);
 	OPENSSL_cleanse(secret, sizeof(secret));
 	json_object_put(body);
@@ -180,8 +187,12 @@ void webhooks_patch(struct req *r)
 	const char *set_desc = in.description_st == PH_FIELD_ABSENT ? "f" : "t";
 	const char *set_email = in.email_st == PH_FIELD_ABSENT ? "f" : "t";
 	char *stored = seal(r, in.secret, r->params[0]);
+	const char *set_headers = in.headers_st == PH_FIELD_ABSENT ? "f" : "t";
+	const char *set_retry = in.retry_st == PH_FIELD_ABSENT ? "f" : "t";
 	const char *params[] = { r->tenant_id, r->params[0], in.url, set_desc, in.description,
-		in.subscriptions, set_email, in.email, in.metadata, stored };
+		in.subscriptions, set_email, in.email, in.metadata, stored, set_headers, in.headers,
+		set_retry, retry_param(&in) };
+	/* headers and retrySchedule are replaced whole; null (or {}) clears them. */
 	reply_one(r,
 		"update webhooks set url = coalesce($3, url),"
 		" description = case when $4::bool then $5 else description end,"
@@ -189,10 +200,12 @@ void webhooks_patch(struct req *r)
 		"   else array(select json_array_elements_text($6::json)) end,"
 		" notification_email = case when $7::bool then $8 else notification_email end,"
 		" metadata = coalesce($9::jsonb, metadata), secret = coalesce($10, secret),"
+		" headers = case when $11::bool then nullif($12::jsonb, '{}') else headers end,"
+		" retry_schedule = case when $13::bool then $14::bigint[] else retry_schedule end,"
 		" updated_at = now()"
 		" where tenant_id = $1 and id = $2 and deleted_at is null"
 		" returning pghook_webhook_json(webhooks)",
-		10, params, 200);
+		14, params, 200);
 	free_secret(stored);
 	json_object_put(body);
 }

@@ -20,6 +20,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "json.h"
 #include "log.h"
 #include "sign.h"
 
@@ -134,6 +135,54 @@ static struct curl_slist fixed_headers[] = {
 	{ "Accept:", NULL },
 };
 
+/* The webhook's custom headers (a JSON object the api validated: names and values safe for a
+ * header line, none of ours) as curl_slist nodes chained to next, in one allocation: nodes
+ * first, then the lines. NULL with next unchanged when there are none; false when they cannot
+ * be read. */
+static bool custom_headers(
+	struct ph_request *r, const char *json, struct curl_slist *next, struct curl_slist **head)
+{
+	json_object *obj = NULL;
+	*head = next;
+	if (!json || !*json)
+		return true;
+	if (ph_json_parse(json, strlen(json), &obj) != PH_JSON_OK ||
+		!json_object_is_type(obj, json_type_object)) {
+		json_object_put(obj);
+		return false;
+	}
+	size_t n = (size_t)json_object_object_length(obj), text = 0;
+	json_object_object_foreach(obj, k, v) text +=
+		strlen(k) + 2 + strlen(json_object_get_string(v)) + 1;
+	if (n == 0) {
+		json_object_put(obj);
+		return true;
+	}
+	struct curl_slist *nodes = malloc(n * sizeof(*nodes) + text);
+	if (!nodes) {
+		json_object_put(obj);
+		return false;
+	}
+	char *line = (char *)(nodes + n);
+	size_t i = 0;
+	json_object_object_foreach(obj, name, val)
+	{
+		/* "Name:" with an empty value would tell curl to remove the header: "Name;" sends
+		 * it empty. */
+		const char *value = json_object_get_string(val);
+		int len =
+			*value ? sprintf(line, "%s: %s", name, value) : sprintf(line, "%s;", name);
+		nodes[i].data = line;
+		nodes[i].next = i + 1 < n ? &nodes[i + 1] : next;
+		line += len + 1;
+		i++;
+	}
+	json_object_put(obj);
+	r->custom = nodes;
+	*head = nodes;
+	return true;
+}
+
 /* Sign the delivery and chain its three Standard Webhooks lines (one allocation, r->hdr_text)
  * in front of fixed_headers. */
 static bool build_headers(
@@ -162,11 +211,16 @@ static bool build_headers(
 		snprintf(err, errlen, "out of memory for the request headers");
 		return false;
 	}
+	struct curl_slist *tail;
+	if (!custom_headers(r, p->headers, fixed_headers, &tail)) {
+		snprintf(err, errlen, "the webhook's custom headers cannot be read");
+		return false;
+	}
 	char *line = r->hdr_text;
 	for (int i = 0; i < 3; i++) {
 		snprintf(line, len[i], "%s%s", names[i], values[i]);
 		r->hdr[i].data = line;
-		r->hdr[i].next = i < 2 ? &r->hdr[i + 1] : fixed_headers;
+		r->hdr[i].next = i < 2 ? &r->hdr[i + 1] : tail;
 		line += len[i];
 	}
 	r->headers = &r->hdr[0];
@@ -298,6 +352,8 @@ void ph_request_finish(struct ph_request *r)
 		curl_easy_cleanup(r->easy);
 	r->easy = NULL;
 	free(r->hdr_text);
+	free(r->custom);
+	r->custom = NULL;
 	free(r->body);
 	free(r->refused);
 	r->headers = NULL;

@@ -108,8 +108,10 @@ void record_add(struct worker *w, const struct job *j, const struct ph_request_r
 	uint32_t rnd;
 
 	ph_random_bytes(&rnd, sizeof(rnd));
+	/* The delivery's own schedule (its webhook's when it was created), else the global one. */
 	ph_outcome_decide(res->status, res->ok, res->retry_after, time(NULL), j->attempt_count + 1,
-		cfg->retry_schedule, cfg->retry_count, rnd, &plan);
+		j->schedule ? j->schedule : cfg->retry_schedule,
+		j->schedule ? j->schedule_count : cfg->retry_count, rnd, &plan);
 	*append(r) = (struct outcome){ .id = ph_xstrdup(j->id),
 		.token = j->token,
 		.status = plan.next,

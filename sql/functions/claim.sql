@@ -27,7 +27,7 @@
 create or replace function pghook_claim(p_limit int, p_lease_ms bigint, p_full_webhooks text[])
 returns table (id text, tenant_id text, event_id text, webhook_id text, attempt_count int,
 	claim_token bigint, url text, secret text, previous_secret text, webhook_active boolean,
-	event_type text, payload text, lag_ms bigint)
+	event_type text, payload text, lag_ms bigint, options json)
 language plpgsql volatile as $$
 begin
 	perform set_config('pghook.full_webhooks', coalesce(p_full_webhooks, '{}')::text, true);
@@ -46,7 +46,7 @@ $$;
 create or replace function pghook_claim(p_limit int, p_lease_ms bigint)
 returns table (id text, tenant_id text, event_id text, webhook_id text, attempt_count int,
 	claim_token bigint, url text, secret text, previous_secret text, webhook_active boolean,
-	event_type text, payload text, lag_ms bigint)
+	event_type text, payload text, lag_ms bigint, options json)
 language plpgsql volatile as $$
 #variable_conflict use_column
 declare
@@ -91,7 +91,8 @@ begin
 			case when w.previous_secret_until > now() then w.previous_secret end,
 			w.status = 'active' and w.deleted_at is null,
 			e.event_type, e.payload::text,
-			greatest(0, (extract(epoch from now() - v_due) * 1000)::bigint)
+			greatest(0, (extract(epoch from now() - v_due) * 1000)::bigint),
+			pghook_claim_options(w.headers, u.retry_schedule)
 		from deliveries u
 		join webhooks w on w.id = u.webhook_id
 		join events e on e.id = u.event_id
@@ -135,14 +136,15 @@ begin
 		from due, tok
 		where d.id = due.id
 		returning d.id, d.tenant_id, d.event_id, d.webhook_id, d.attempt_count, d.claim_token,
-			due.due_at
+			due.due_at, d.retry_schedule
 	)
 	select u.id, u.tenant_id, u.event_id, u.webhook_id, u.attempt_count, u.claim_token,
 		w.url, w.secret,
 		case when w.previous_secret_until > now() then w.previous_secret end,
 		w.status = 'active' and w.deleted_at is null,
 		e.event_type, e.payload::text,
-		greatest(0, (extract(epoch from now() - u.due_at) * 1000)::bigint)
+		greatest(0, (extract(epoch from now() - u.due_at) * 1000)::bigint),
+		pghook_claim_options(w.headers, u.retry_schedule)
 	from upd u
 	join webhooks w on w.id = u.webhook_id
 	join events e on e.id = u.event_id;

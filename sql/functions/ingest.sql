@@ -33,10 +33,10 @@ begin
 			as (type text, data json, "sourceKey" text, "eventGroup" text)) with ordinality
 			as i(type, data, "sourceKey", "eventGroup", ord)
 	), hooks as materialized (
-		select w.id, w.url, w.description, w.subscriptions from webhooks w
+		select w.id, w.url, w.description, w.subscriptions, w.retry_schedule from webhooks w
 		where w.tenant_id = p_tenant and w.status = 'active' and w.deleted_at is null
 	), targets as materialized (
-		select p.id as event_id, h.id as webhook_id
+		select p.id as event_id, h.id as webhook_id, h.retry_schedule
 		from input p
 		join hooks h on p.type = any(h.subscriptions) or '*' = any(h.subscriptions)
 	), counts as (
@@ -50,10 +50,11 @@ begin
 		on conflict (tenant_id, source_key) where source_key is not null do nothing
 		returning e.id, e.source_key, e.endpoint_count
 	), dl as (
+		-- each delivery keeps the schedule of its webhook at this moment (migration 15)
 		insert into deliveries as d (id, tenant_id, event_id, webhook_id, status, next_retry_at,
-			created_at, updated_at)
+			created_at, updated_at, retry_schedule)
 		select pghook_new_id('dlv'), p_tenant, t.event_id, t.webhook_id, 'pending', v_now,
-			v_now, v_now
+			v_now, v_now, t.retry_schedule
 		from targets t join ins on ins.id = t.event_id
 		order by t.event_id, t.webhook_id
 		returning d.id, d.event_id, d.webhook_id

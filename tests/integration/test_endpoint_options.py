@@ -1,0 +1,101 @@
+# SPDX-License-Identifier: MIT
+"""Per-webhook options (issue 19) through the public API, delivered by real workers to real
+receivers: custom headers, retry schedules, attempt timings, ed25519 signatures, the
+event-type catalog, and the transactional outbox."""
+import harness
+
+
+def wait_deliveries(client, event_id, statuses, timeout=30):
+    """Wait until every delivery of the event has one of statuses; returns them."""
+    def done():
+        ds = client.get('/v1/events/%s' % event_id).json()['deliveries']
+        return ds if ds and all(d['status'] in statuses for d in ds) else None
+    return harness.wait_for(done, timeout=timeout, what='deliveries of %s %s' % (event_id, statuses))
+
+
+def make_hook(client, url, **fields):
+    resp = client.post('/v1/webhooks', json=dict({'url': url, 'subscriptions': ['*']}, **fields))
+    assert resp.status_code == 201, resp.text
+    return resp.json()
+
+
+# --- custom headers -------------------------------------------------------------------------
+
+def test_headers_sent_on_every_delivery(client, worker, receiver_factory):
+    rec = receiver_factory(statuses=[500, 200])
+    hook = make_hook(client, rec.url, headers={'X-Api-Key': 'k-123', 'Authorization': 'Basic eA==',
+                                               'X-Empty': ''})
+    assert hook['headers'] == {'X-Api-Key': 'k-123', 'Authorization': 'Basic eA==', 'X-Empty': ''}
+    assert client.get('/v1/webhooks/%s' % hook['id']).json()['headers'] == hook['headers']
+    event = client.post('/v1/events', json={'type': 'a.b', 'data': {'n': 1}}).json()
+    wait_deliveries(client, event['id'], ['delivered'])
+    got = rec.received()
+    assert len(got) == 2  # the retry carries them too
+    for g in got:
+        assert g.headers['x-api-key'] == 'k-123'
+        assert g.headers['authorization'] == 'Basic eA=='
+        assert g.headers['x-empty'] == ''
+        assert g.headers['content-type'] == 'application/json'
+        assert g.headers['webhook-id'] == event['id']
+
+
+def test_headers_patched_replaced_and_cleared(client, worker, receiver_factory):
+    rec = receiver_factory()
+    hook = make_hook(client, rec.url, headers={'X-One': '1'})
+    resp = client.patch('/v1/webhooks/%s' % hook['id'], json={'headers': {'X-Two': '2'}})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()['headers'] == {'X-Two': '2'}
+    e1 = client.post('/v1/events', json={'type': 'a.b', 'data': {}}).json()
+    wait_deliveries(client, e1['id'], ['delivered'])
+    assert rec.received()[0].headers.get('x-two') == '2'
+    assert 'x-one' not in rec.received()[0].headers
+    # Another field's PATCH leaves them alone; null clears them.
+    resp = client.patch('/v1/webhooks/%s' % hook['id'], json={'description': 'd'})
+    assert resp.json()['headers'] == {'X-Two': '2'}
+    resp = client.patch('/v1/webhooks/%s' % hook['id'], json={'headers': None})
+    assert resp.status_code == 200 and resp.json()['headers'] == {}
+    e2 = client.post('/v1/events', json={'type': 'a.b', 'data': {}}).json()
+    wait_deliveries(client, e2['id'], ['delivered'])
+    assert 'x-two' not in rec.received()[1].headers
+
+
+def test_manual_send_carries_headers(api_factory, tenant_factory, client_factory, receiver_factory):
+    api = api_factory(PGHOOK_ALLOW_CIDRS='127.0.0.0/8')
+    from conftest import Client
+    client = Client(api, tenant_factory('manual'))
+    rec = receiver_factory()
+    make_hook(client, rec.url, headers={'X-Manual': 'yes'})
+    event = client.post('/v1/events', json={'type': 'a.b', 'data': {}}).json()
+    dlv = event['deliveries'][0]['id']
+    resp = client.post('/v1/deliveries/%s/send' % dlv)
+    assert resp.status_code == 200, resp.text
+    assert rec.received()[0].headers['x-manual'] == 'yes'
+
+
+def test_headers_refused(client):
+    url = 'https://example.com/hook'
+    bad = [
+        {'Webhook-Id': 'x'}, {'webhook-signature': 'x'}, {'Content-Type': 'text/plain'},
+        {'CONTENT-LENGTH': '1'}, {'Host': 'h'}, {'User-Agent': 'u'}, {'Connection': 'close'},
+        {'Transfer-Encoding': 'chunked'}, {'TE': 'trailers'}, {'Upgrade': 'h2c'},
+        {'Expect': '100-continue'},
+        {'X Bad': 'space in name'}, {'X_Under': 'underscore'}, {'': 'empty name'},
+        {'X-' + 'a' * 63: 'name of 65'},
+        {'X-Inject': 'a\r\nX-Evil: 1'}, {'X-Lf': 'a\nb'}, {'X-Nul': 'a\u0000b'},
+        {'X-Long': 'v' * 1025}, {'X-Num': 5}, {'X-Null': None},
+        {'X-%d' % i: 'v' for i in range(21)},
+    ]
+    for h in bad:
+        resp = client.post('/v1/webhooks', json={'url': url, 'subscriptions': ['*'], 'headers': h})
+        assert resp.status_code == 422, (h, resp.text)
+        assert resp.json()['detail'][0]['loc'][:2] == ['body', 'headers'], resp.text
+    resp = client.post('/v1/webhooks', json={'url': url, 'subscriptions': ['*'], 'headers': []})
+    assert resp.status_code == 422
+    # The limits themselves are fine.
+    ok = {'X-%d' % i: 'v' for i in range(19)}
+    ok['X-' + 'a' * 62] = 'v' * 1024
+    hook = make_hook(client, url, headers=ok)
+    assert hook['headers'] == ok
+    resp = client.patch('/v1/webhooks/%s' % hook['id'], json={'headers': {'Host': 'x'}})
+    assert resp.status_code == 422
+    assert client.get('/v1/webhooks/%s' % hook['id']).json()['headers'] == ok
