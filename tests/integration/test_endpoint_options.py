@@ -99,3 +99,50 @@ def test_headers_refused(client):
     resp = client.patch('/v1/webhooks/%s' % hook['id'], json={'headers': {'Host': 'x'}})
     assert resp.status_code == 422
     assert client.get('/v1/webhooks/%s' % hook['id']).json()['headers'] == ok
+
+
+# --- retry schedules ------------------------------------------------------------------------
+
+def test_retry_schedule_applies_to_deliveries_created_after_the_change(
+        client, worker_factory, receiver_factory, sql):
+    rec = receiver_factory(statuses=[500])
+    hook = make_hook(client, rec.url, retrySchedule=['0s', '0s', '0s', '0s'])
+    assert hook['retrySchedule'] == ['0s', '0s', '0s', '0s']
+    plain = make_hook(client, rec.url)  # the worker's schedule: 0s,1s,1s (3 attempts)
+    assert plain['retrySchedule'] is None
+    before = client.post('/v1/events', json={'type': 'a.b', 'data': {'n': 1}}).json()
+    resp = client.patch('/v1/webhooks/%s' % hook['id'], json={'retrySchedule': ['0s', '0s']})
+    assert resp.status_code == 200 and resp.json()['retrySchedule'] == ['0s', '0s']
+    after = client.post('/v1/events', json={'type': 'a.b', 'data': {'n': 2}}).json()
+    worker_factory()
+    counts = {}
+    for event in (before, after):
+        for d in wait_deliveries(client, event['id'], ['failed']):
+            counts[(event['id'], d['webhookId'])] = d['attemptCount']
+            attempts = client.get('/v1/deliveries/%s/attempts' % d['id']).json()['data']
+            assert len(attempts) == d['attemptCount']
+    assert counts[(before['id'], hook['id'])] == 4  # created under the old schedule
+    assert counts[(after['id'], hook['id'])] == 2
+    assert counts[(before['id'], plain['id'])] == 3
+    assert counts[(after['id'], plain['id'])] == 3
+    # Back to the global schedule with null; a replay is a new delivery, under it.
+    resp = client.patch('/v1/webhooks/%s' % hook['id'], json={'retrySchedule': None})
+    assert resp.json()['retrySchedule'] is None
+    dlv = [d for d in client.get('/v1/events/%s' % before['id']).json()['deliveries']
+           if d['webhookId'] == hook['id']][0]
+    replay = client.post('/v1/deliveries/%s/replay' % dlv['id']).json()
+    harness.wait_for(lambda: client.get('/v1/deliveries/%s' % replay['id']).json()['status']
+                     == 'failed', what='replay failed')
+    assert client.get('/v1/deliveries/%s' % replay['id']).json()['attemptCount'] == 3
+
+
+def test_retry_schedule_durations_kept_and_refused(client):
+    url = 'https://example.com/hook'
+    hook = make_hook(client, url, retrySchedule=['0s', '500ms', '1500ms', '90s', '5m', '2h', '1d'])
+    assert hook['retrySchedule'] == ['0s', '500ms', '1500ms', '90s', '5m', '2h', '1d']
+    for bad in [[], ['5'], ['-1s'], ['1.5s'], ['101d'], [5], '5s', ['5s'] * 65, {'a': 1}]:
+        resp = client.post('/v1/webhooks', json={'url': url, 'subscriptions': ['*'],
+                                                 'retrySchedule': bad})
+        assert resp.status_code == 422, (bad, resp.text)
+        assert resp.json()['detail'][0]['loc'][:2] == ['body', 'retrySchedule'], resp.text
+    assert len(make_hook(client, url, retrySchedule=['1s'] * 64)['retrySchedule']) == 64
