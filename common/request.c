@@ -313,6 +313,39 @@ CURLcode ph_request_perform(struct ph_request *r)
 	return curl_easy_perform(r->easy);
 }
 
+/* One of curl's phase ends, in microseconds from the start (0: the phase did not happen). */
+static curl_off_t info_us(CURL *e, CURLINFO what)
+{
+	curl_off_t v = 0;
+	if (curl_easy_getinfo(e, what, &v) != CURLE_OK || v < 0)
+		return 0;
+	return v;
+}
+
+static int ms_or_null(curl_off_t us, bool happened)
+{
+	return happened ? (int)((us + 500) / 1000) : -1;
+}
+
+/* The phases of the finished transfer. curl gives each as the time from the start to its end;
+ * a reused connection has no DNS, connect or TLS of its own (connect ends at 0). */
+static void read_timings(CURL *e, long status, struct ph_timings *t)
+{
+	curl_off_t dns = info_us(e, CURLINFO_NAMELOOKUP_TIME_T);
+	curl_off_t conn = info_us(e, CURLINFO_CONNECT_TIME_T);
+	curl_off_t tls = info_us(e, CURLINFO_APPCONNECT_TIME_T);
+	curl_off_t first = info_us(e, CURLINFO_STARTTRANSFER_TIME_T);
+	curl_off_t total = info_us(e, CURLINFO_TOTAL_TIME_T);
+	bool connected = conn > 0;
+
+	t->measured = true;
+	t->dns_ms = ms_or_null(dns, connected);
+	t->connect_ms = ms_or_null(conn - dns, connected);
+	t->tls_ms = ms_or_null(tls - conn, connected && tls > 0);
+	t->first_byte_ms = ms_or_null(first, status > 0 && first > 0);
+	t->total_ms = ms_or_null(total, true);
+}
+
 void ph_request_result(struct ph_request *r, CURLcode rc, struct ph_request_result *out)
 {
 	long status = 0;
@@ -320,6 +353,7 @@ void ph_request_result(struct ph_request *r, CURLcode rc, struct ph_request_resu
 	memset(out, 0, sizeof(*out));
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
 	out->duration_ms = (int)((ph_now_us() - r->started_us) / 1000);
+	read_timings(r->easy, status, &out->timings);
 	if (r->body)
 		r->body_len = ph_utf8_sanitize(r->body, r->body_len);
 	out->body = r->body ? r->body : "";

@@ -64,8 +64,18 @@ struct ph_request {
 	void *owner; /* the caller's; ph_request never touches it */
 };
 
+/* Where an attempt's time went, from libcurl, in milliseconds; -1 where a phase did not happen
+ * (no DNS, connect or TLS on a reused connection, no TLS over http, no first byte when no
+ * answer came). dns, connect and tls are the durations of those phases; first_byte and total
+ * count from the start of the attempt. */
+struct ph_timings {
+	bool measured; /* false: no transfer ran (all null) */
+	int dns_ms, connect_ms, tls_ms, first_byte_ms, total_ms;
+};
+
 /* What happened. */
 struct ph_request_result {
+	struct ph_timings timings;
 	long status; /* HTTP status, 0 when no response arrived */
 	bool ok; /* 2xx */
 	int duration_ms;

@@ -112,7 +112,9 @@ begin
 			'id', a.id, 'deliveryId', a.delivery_id, 'attemptNumber', a.attempt_number,
 			'startedAt', pghook_ts(a.started_at), 'durationMs', a.duration_ms,
 			'responseStatusCode', a.response_status_code, 'responseBody', a.response_body,
-			'error', a.error, 'trigger', a.trigger, 'workerId', a.worker_id));
+			'error', a.error, 'trigger', a.trigger, 'workerId', a.worker_id,
+			'timings', json_build_object('dnsMs', a.dns_ms, 'connectMs', a.connect_ms,
+				'tlsMs', a.tls_ms, 'firstByteMs', a.first_byte_ms, 'totalMs', a.total_ms)));
 end
 $$;
 

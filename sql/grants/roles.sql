@@ -9,7 +9,7 @@
 -- table, view or sequence added later goes in the revoke list and gets its grants here.
 revoke all on pghook_schema_migrations, pghook_schema_repeatables, tenants, api_keys, webhooks,
 	events, deliveries, attempts, notifications, report_webhook_daily, report_failing_endpoints,
-	report_queue from pghook_api, pghook_worker, pghook_admin;
+	report_queue, report_attempt_timings from pghook_api, pghook_worker, pghook_admin;
 revoke all on sequence pghook_claim_token_seq from pghook_api, pghook_worker, pghook_admin;
 
 -- /readyz of both services checks that the schema is current.
@@ -30,4 +30,5 @@ grant usage on sequence pghook_claim_token_seq to pghook_worker;
 -- Cross-tenant maintenance: stats, prune, reports.
 grant select, insert, update, delete on tenants, api_keys, webhooks, events, deliveries,
 	attempts, notifications to pghook_admin;
-grant select on report_webhook_daily, report_failing_endpoints, report_queue to pghook_admin;
+grant select on report_webhook_daily, report_failing_endpoints, report_queue,
+	report_attempt_timings to pghook_admin;

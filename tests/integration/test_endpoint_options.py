@@ -146,3 +146,37 @@ def test_retry_schedule_durations_kept_and_refused(client):
         assert resp.status_code == 422, (bad, resp.text)
         assert resp.json()['detail'][0]['loc'][:2] == ['body', 'retrySchedule'], resp.text
     assert len(make_hook(client, url, retrySchedule=['1s'] * 64)['retrySchedule']) == 64
+
+
+# --- attempt timings ------------------------------------------------------------------------
+
+def test_attempt_timings_answered_and_reported(client, worker, receiver_factory, sql):
+    rec = receiver_factory(statuses=[503, 200], delay=0.05)
+    hook = make_hook(client, rec.url, subscriptions=['a.b'])
+    event = client.post('/v1/events', json={'type': 'a.b', 'data': {}}).json()
+    dlv = wait_deliveries(client, event['id'], ['delivered'])[0]
+    attempts = client.get('/v1/deliveries/%s/attempts' % dlv['id']).json()['data']
+    assert len(attempts) == 2
+    for a in attempts:
+        t = a['timings']
+        assert set(t) == {'dnsMs', 'connectMs', 'tlsMs', 'firstByteMs', 'totalMs'}
+        assert t['tlsMs'] is None  # http
+        # The receiver waits 50 ms before it answers: the first byte comes after that.
+        assert 50 <= t['firstByteMs'] <= t['totalMs']
+        if t['connectMs'] is not None:  # a new connection (the retry may reuse it)
+            assert t['dnsMs'] is not None and t['dnsMs'] + t['connectMs'] <= t['firstByteMs']
+    first = attempts[0]['timings']
+    assert first['connectMs'] is not None and first['dnsMs'] is not None
+    # An address nobody listens on: no answer, so no first byte.
+    make_hook(client, 'http://127.0.0.1:%d/none' % harness.free_port(), subscriptions=['c.d'])
+    event = client.post('/v1/events', json={'type': 'c.d', 'data': {}}).json()
+    dlv = wait_deliveries(client, event['id'], ['retry_scheduled', 'failed'])[0]
+    t = client.get('/v1/deliveries/%s/attempts' % dlv['id']).json()['data'][0]['timings']
+    assert t['firstByteMs'] is None and t['tlsMs'] is None and t['totalMs'] is not None
+    # The hourly view: one row for the first webhook, its percentiles from both attempts.
+    rows = sql('select attempts, total_p50_ms, total_p95_ms, total_p99_ms, first_byte_p99_ms, '
+               'tls_p50_ms from report_attempt_timings where webhook_id = %s', (hook['id'],))
+    assert len(rows) == 1
+    n, p50, p95, p99, fb99, tls50 = rows[0]
+    assert n == 2 and 50 <= p50 <= p95 <= p99 and fb99 <= p99 and tls50 is None
+    assert p99 == max(a['timings']['totalMs'] for a in attempts)

@@ -102,7 +102,9 @@ def test_an_upgrade_from_0010_ends_with_the_schema_of_a_fresh_install(pg, fresh)
         assert marker in got
     applied = 'select version, name from pghook_schema_migrations order by 1'
     assert rows(old, applied) == rows(dsn, applied)
-    assert [v for v, _ in rows(dsn, applied)] == list(range(1, 12))
+    # every numbered migration of sql/, in order (numbers are reserved per issue, so gaps are fine)
+    numbered = sorted(int(f[:4]) for f in os.listdir(SQL_DIR) if f[:4].isdigit())
+    assert [v for v, _ in rows(dsn, applied)] == numbered
     files = 'select file, hash, previous_hash from pghook_schema_repeatables order by 1'
     assert rows(old, files) == rows(dsn, files)
 
