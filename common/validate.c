@@ -337,6 +337,9 @@ void ph_validate_webhook(
 			v, "body", "signature", "enum", "signature must be hmac-sha256 or ed25519");
 		in->signature = NULL;
 	}
+	if (in->signature && strcmp(in->signature, "ed25519") == 0 && in->secret)
+		ph_verr_add(v, "body", "secret", "value_error",
+			"a secret is for hmac-sha256; pghook makes the ed25519 key pair itself");
 }
 
 static void check_code(struct ph_verr *v, json_object *body, struct ph_attempt_input *in)

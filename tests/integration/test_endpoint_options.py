@@ -180,3 +180,116 @@ def test_attempt_timings_answered_and_reported(client, worker, receiver_factory,
     n, p50, p95, p99, fb99, tls50 = rows[0]
     assert n == 2 and 50 <= p50 <= p95 <= p99 and fb99 <= p99 and tls50 is None
     assert p99 == max(a['timings']['totalMs'] for a in attempts)
+
+
+# --- ed25519 signatures ---------------------------------------------------------------------
+
+NODE_VERIFY = r'''
+const crypto = require('crypto');
+const [pub, id, ts, sigs] = process.argv.slice(1);  // node -e: no script path
+const body = require('fs').readFileSync(0);
+const key = crypto.createPublicKey({format: 'jwk', key: {kty: 'OKP', crv: 'Ed25519',
+    x: Buffer.from(pub.slice('whpk_'.length), 'base64').toString('base64url')}});
+const signed = Buffer.concat([Buffer.from(id + '.' + ts + '.'), body]);
+const ok = sigs.split(' ').filter(s => s.startsWith('v1a,')).some(s =>
+    crypto.verify(null, signed, key, Buffer.from(s.slice(4), 'base64')));
+process.exit(ok ? 0 : 3);
+'''
+
+
+def node_verifies(public_key, rec):
+    """Node's crypto.verify (OpenSSL underneath, not pghook's code) on one received request."""
+    import subprocess
+    p = subprocess.run(['node', '-e', NODE_VERIFY, public_key, rec.headers['webhook-id'],
+                        rec.headers['webhook-timestamp'], rec.headers['webhook-signature']],
+                       input=rec.body, capture_output=True, timeout=30)
+    assert p.returncode in (0, 3), p.stderr
+    return p.returncode == 0
+
+
+def openssl_verifies(public_key, rec, tmp_path):
+    """The openssl command line on the same: SubjectPublicKeyInfo of the raw key, -rawin."""
+    import base64
+    import subprocess
+    raw = base64.b64decode(public_key[len('whpk_'):])
+    der = bytes.fromhex('302a300506032b6570032100') + raw
+    (tmp_path / 'pub.der').write_bytes(der)
+    (tmp_path / 'msg').write_bytes(('%s.%s.' % (rec.headers['webhook-id'],
+                                                rec.headers['webhook-timestamp'])).encode()
+                                   + rec.body)
+    for s in rec.headers['webhook-signature'].split(' '):
+        if not s.startswith('v1a,'):
+            continue
+        (tmp_path / 'sig').write_bytes(base64.b64decode(s[4:]))
+        p = subprocess.run(['openssl', 'pkeyutl', '-verify', '-pubin', '-keyform', 'DER',
+                            '-inkey', str(tmp_path / 'pub.der'), '-rawin',
+                            '-in', str(tmp_path / 'msg'), '-sigfile', str(tmp_path / 'sig')],
+                           capture_output=True, timeout=30)
+        if p.returncode == 0:
+            return True
+    return False
+
+
+SECRET_KEY = 'MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY='  # base64 of 32 bytes
+
+
+def test_ed25519_signature_verified_by_node_and_openssl(
+        api_factory, tenant, worker_factory, receiver_factory, sql, tmp_path):
+    from conftest import Client
+    from receivers import verify_signature
+    client = Client(api_factory(PGHOOK_SECRET_KEY=SECRET_KEY), tenant)
+    worker_factory(PGHOOK_SECRET_KEY=SECRET_KEY)
+    rec = receiver_factory()
+    hook = make_hook(client, rec.url, signature='ed25519')
+    assert hook['signature'] == 'ed25519' and hook['secret'] is None
+    assert hook['publicKey'].startswith('whpk_') and len(hook['publicKey']) == 49
+    stored, = sql('select secret from webhooks where id = %s', (hook['id'],))[0]
+    assert stored.startswith('enc:v1:')  # the private key is sealed like an HMAC secret
+    event = client.post('/v1/events', json={'type': 'a.b', 'data': {'caf\u00e9': [1, 2]}}).json()
+    wait_deliveries(client, event['id'], ['delivered'])
+    got = rec.received()[0]
+    sig = got.headers['webhook-signature']
+    assert sig.startswith('v1a,') and ' ' not in sig
+    assert node_verifies(hook['publicKey'], got)
+    assert openssl_verifies(hook['publicKey'], got, tmp_path)
+    # Another key does not verify it.
+    other = make_hook(client, 'https://example.com/x', signature='ed25519', subscriptions=['z'])
+    assert not node_verifies(other['publicKey'], got)
+
+    # Rotation: the new key signs, the old one beside it for 24 hours.
+    rotated = client.post('/v1/webhooks/%s/rotate-secret' % hook['id']).json()
+    assert rotated['signature'] == 'ed25519' and rotated['secret'] is None
+    assert rotated['publicKey'] != hook['publicKey']
+    event = client.post('/v1/events', json={'type': 'a.b', 'data': {'n': 2}}).json()
+    wait_deliveries(client, event['id'], ['delivered'])
+    got = rec.received()[1]
+    assert len(got.headers['webhook-signature'].split(' ')) == 2
+    assert node_verifies(rotated['publicKey'], got) and node_verifies(hook['publicKey'], got)
+
+    # Back to HMAC: the HMAC secret signs (v1), the last ed25519 key still beside it (v1a).
+    back = client.patch('/v1/webhooks/%s' % hook['id'], json={'signature': 'hmac-sha256'})
+    assert back.status_code == 200, back.text
+    back = back.json()
+    assert back['signature'] == 'hmac-sha256' and back['publicKey'] is None
+    assert back['secret'].startswith('whsec_')
+    event = client.post('/v1/events', json={'type': 'a.b', 'data': {'n': 3}}).json()
+    wait_deliveries(client, event['id'], ['delivered'])
+    got = rec.received()[2]
+    assert verify_signature(back['secret'], got)
+    assert node_verifies(rotated['publicKey'], got)
+    # And to ed25519 again from HMAC: a new key pair.
+    again = client.patch('/v1/webhooks/%s' % hook['id'], json={'signature': 'ed25519'}).json()
+    assert again['publicKey'] not in (None, hook['publicKey'], rotated['publicKey'])
+    # PATCH naming the kind it already has changes no key.
+    same = client.patch('/v1/webhooks/%s' % hook['id'], json={'signature': 'ed25519'}).json()
+    assert same['publicKey'] == again['publicKey']
+
+
+def test_signature_refused(client):
+    url = 'https://example.com/hook'
+    for body in [{'signature': 'rsa'}, {'signature': None}, {'signature': 5},
+                 {'signature': 'ed25519', 'secret': 'whsec_' + 'A' * 32}]:
+        resp = client.post('/v1/webhooks', json=dict({'url': url, 'subscriptions': ['*']}, **body))
+        assert resp.status_code == 422, (body, resp.text)
+    hook = make_hook(client, url)
+    assert hook['signature'] == 'hmac-sha256' and hook['publicKey'] is None
