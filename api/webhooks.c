@@ -85,6 +85,11 @@ static char *reveal(struct req *r, const char *json, bool *ok)
 static void reply_webhook(struct req *r, int status, PGresult *res)
 {
 	bool ok;
+	if (!res && ph_db_failed_with(&r->ctx->db, "PH002")) {
+		reply_invalid(r, "body", "subscriptions", "value_error",
+			"subscriptions must name types of the tenant's event-type catalog, or \"*\"");
+		return;
+	}
 	if (!res) {
 		reply_db_error(r);
 		return;
@@ -159,7 +164,9 @@ void webhooks_create_answering(struct req *r, int status)
 		"insert into webhooks (id, tenant_id, url, description, subscriptions,"
 		" notification_email, secret, metadata, headers, retry_schedule, signature,"
 		" public_key)"
-		" values ($1, $2, $3, $4, array(select json_array_elements_text($5::json)), $6, $7,"
+		" values ($1, $2, $3, $4,"
+		" pghook_catalog_subscriptions($2, array(select json_array_elements_text($5::json))),"
+		" $6, $7,"
 		" coalesce($8::jsonb, '{}'), nullif($9::jsonb, '{}'), $10::bigint[], $11, $12)"
 		" returning pghook_webhook_json(webhooks)",
 		12, params);
@@ -240,7 +247,8 @@ void webhooks_patch(struct req *r)
 		"update webhooks set url = coalesce($3, url),"
 		" description = case when $4::bool then $5 else description end,"
 		" subscriptions = case when $6::json is null then subscriptions"
-		"   else array(select json_array_elements_text($6::json)) end,"
+		"   else pghook_catalog_subscriptions($1,"
+		"     array(select json_array_elements_text($6::json))) end,"
 		" notification_email = case when $7::bool then $8 else notification_email end,"
 		" metadata = coalesce($9::jsonb, metadata),"
 		" headers = case when $11::bool then nullif($12::jsonb, '{}') else headers end,"

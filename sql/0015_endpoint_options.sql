@@ -36,6 +36,7 @@ create table event_types (
 );
 alter table event_types enable row level security;
 alter table event_types force row level security;
+-- subscriptions are checked against it (functions/event_types.sql)
 
 -- The role an application's own login role is granted to call pghook_send_event inside its
 -- transactions (README "Transactional outbox"). Cluster-wide, like migration 4's.

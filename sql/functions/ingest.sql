@@ -25,6 +25,12 @@ declare
 	v_now timestamptz := now();
 	v_ts text := pghook_ts(v_now);
 begin
+	-- A tenant with an event-type catalog takes only its types (PH001, functions/
+	-- event_types.sql); without one, this is one index probe and the events are not read.
+	if exists (select 1 from event_types t where t.tenant_id = p_tenant) then
+		perform pghook_catalog_check(p_tenant,
+			array(select x.type from json_to_recordset(p_events) as x(type text)));
+	end if;
 	return query
 	with input as materialized (
 		select i.ord, pghook_new_id('evt') as id, i.type, i."eventGroup" as grp,

@@ -9,7 +9,8 @@
 -- table, view or sequence added later goes in the revoke list and gets its grants here.
 revoke all on pghook_schema_migrations, pghook_schema_repeatables, tenants, api_keys, webhooks,
 	events, deliveries, attempts, notifications, report_webhook_daily, report_failing_endpoints,
-	report_queue, report_attempt_timings from pghook_api, pghook_worker, pghook_admin;
+	report_queue, report_attempt_timings, event_types from pghook_api, pghook_worker,
+	pghook_admin;
 revoke all on sequence pghook_claim_token_seq from pghook_api, pghook_worker, pghook_admin;
 
 -- /readyz of both services checks that the schema is current.
@@ -20,6 +21,7 @@ grant select on pghook_schema_migrations, pghook_schema_repeatables
 grant select, insert on tenants, api_keys to pghook_api;
 grant select, insert, update on webhooks, events, deliveries to pghook_api;
 grant select, insert on attempts, notifications to pghook_api;
+grant select, insert, update, delete on event_types to pghook_api;
 
 -- The workers: claim, complete, release (sql/functions), the failure-email outbox.
 grant select, update on deliveries, webhooks, events to pghook_worker;
@@ -29,6 +31,6 @@ grant usage on sequence pghook_claim_token_seq to pghook_worker;
 
 -- Cross-tenant maintenance: stats, prune, reports.
 grant select, insert, update, delete on tenants, api_keys, webhooks, events, deliveries,
-	attempts, notifications to pghook_admin;
+	attempts, notifications, event_types to pghook_admin;
 grant select on report_webhook_daily, report_failing_endpoints, report_queue,
 	report_attempt_timings to pghook_admin;

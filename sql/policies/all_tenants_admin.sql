@@ -8,3 +8,4 @@ create policy all_tenants_admin on events to pghook_admin using (true) with chec
 create policy all_tenants_admin on deliveries to pghook_admin using (true) with check (true);
 create policy all_tenants_admin on attempts to pghook_admin using (true) with check (true);
 create policy all_tenants_admin on notifications to pghook_admin using (true) with check (true);
+create policy all_tenants_admin on event_types to pghook_admin using (true) with check (true);

@@ -36,3 +36,6 @@ create policy tenant_isolation on attempts
 create policy tenant_isolation on notifications
 	using (tenant_id = current_setting('pghook.tenant_id', true))
 	with check (tenant_id = current_setting('pghook.tenant_id', true));
+create policy tenant_isolation on event_types
+	using (tenant_id = current_setting('pghook.tenant_id', true))
+	with check (tenant_id = current_setting('pghook.tenant_id', true));

@@ -293,3 +293,87 @@ def test_signature_refused(client):
         assert resp.status_code == 422, (body, resp.text)
     hook = make_hook(client, url)
     assert hook['signature'] == 'hmac-sha256' and hook['publicKey'] is None
+
+
+# --- event-type catalog ---------------------------------------------------------------------
+
+def test_event_type_catalog_routes(client, tenant_factory, client_factory):
+    assert client.get('/v1/event-types').json() == {'data': [], 'nextCursor': None}
+    resp = client.post('/v1/event-types', json={
+        'name': 'order.created', 'description': 'An order was placed',
+        'example': {'order': 42}})
+    assert resp.status_code == 201, resp.text
+    t = resp.json()
+    assert set(t) == {'name', 'description', 'example', 'deprecated', 'createdAt', 'updatedAt'}
+    assert (t['name'], t['description'], t['example'], t['deprecated']) == (
+        'order.created', 'An order was placed', {'order': 42}, False)
+    assert client.post('/v1/event-types', json={'name': 'order.created'}).status_code == 409
+    for bad in [{}, {'name': 'bad name'}, {'name': 5}, {'name': 'a', 'deprecated': 'yes'},
+                {'name': 'a', 'description': 7}]:
+        assert client.post('/v1/event-types', json=bad).status_code == 422, bad
+    for name in ['a.1', 'b.2', 'c.3']:
+        assert client.post('/v1/event-types', json={'name': name}).status_code == 201
+    page = client.get('/v1/event-types?limit=2').json()
+    assert [x['name'] for x in page['data']] == ['a.1', 'b.2'] and page['nextCursor']
+    page = client.get('/v1/event-types?limit=2&cursor=%s' % page['nextCursor']).json()
+    assert [x['name'] for x in page['data']] == ['c.3', 'order.created']
+    assert page['nextCursor'] is None
+    resp = client.patch('/v1/event-types/order.created', json={'deprecated': True,
+                                                               'description': None})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()['deprecated'] is True and resp.json()['description'] is None
+    assert resp.json()['example'] == {'order': 42}
+    assert client.patch('/v1/event-types/order.created', json={'name': 'x'}).status_code == 422
+    assert client.get('/v1/event-types/order.created').json()['deprecated'] is True
+    assert client.delete('/v1/event-types/a.1').status_code == 204
+    assert client.get('/v1/event-types/a.1').status_code == 404
+    assert client.delete('/v1/event-types/a.1').status_code == 404
+    assert client.patch('/v1/event-types/a.1', json={'deprecated': True}).status_code == 404
+    # Another tenant sees none of it (row-level security as for every tenant table).
+    other = client_factory(tenant_factory('other'))
+    assert other.get('/v1/event-types').json()['data'] == []
+    assert other.get('/v1/event-types/order.created').status_code == 404
+    assert other.delete('/v1/event-types/b.2').status_code == 404
+
+
+def test_catalog_enforced_once_not_empty(client, worker, receiver_factory):
+    rec = receiver_factory()
+    # Empty catalog: anything goes, as before.
+    free = make_hook(client, rec.url, subscriptions=['anything.at.all'])
+    assert client.post('/v1/events', json={'type': 'whatever', 'data': {}}).status_code == 201
+    client.post('/v1/event-types', json={'name': 'order.created'})
+    client.post('/v1/event-types', json={'name': 'order.old', 'deprecated': True})
+    # Subscriptions must name catalog types (or "*").
+    resp = client.post('/v1/webhooks', json={'url': rec.url, 'subscriptions': ['order.created',
+                                                                             'nope']})
+    assert resp.status_code == 422 and resp.json()['detail'][0]['loc'] == ['body', 'subscriptions']
+    hook = make_hook(client, rec.url, subscriptions=['order.created', 'order.old'])
+    make_hook(client, rec.url, subscriptions=['*'])
+    resp = client.patch('/v1/webhooks/%s' % hook['id'], json={'subscriptions': ['nope']})
+    assert resp.status_code == 422
+    assert client.patch('/v1/webhooks/%s' % free['id'], json={'description': 'kept'}).status_code == 200
+    # Events of other types: 422, alone, in a batch (naming each), and through the group commit.
+    resp = client.post('/v1/events', json={'type': 'nope', 'data': {}})
+    assert resp.status_code == 422, resp.text
+    assert resp.json()['detail'][0]['loc'] == ['body', 'type']
+    resp = client.post('/v1/events/batch', json={'events': [
+        {'type': 'order.created', 'data': {}}, {'type': 'x', 'data': {}},
+        {'type': 'order.old', 'data': {}}, {'type': 'y', 'data': {}}]})
+    assert resp.status_code == 422
+    assert [d['loc'] for d in resp.json()['detail']] == [['body', 'events', 1, 'type'],
+                                                        ['body', 'events', 3, 'type']]
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(lambda i: client.post('/v1/events', json={
+            'type': 'order.created' if i % 2 else 'nope', 'data': {'i': i}}).status_code,
+            range(32)))
+    assert codes == [422 if i % 2 == 0 else 201 for i in range(32)]
+    # A deprecated type still delivers.
+    resp = client.post('/v1/events', json={'type': 'order.old', 'data': {'n': 1}})
+    assert resp.status_code == 201
+    ds = wait_deliveries(client, resp.json()['id'], ['delivered'])
+    assert len(ds) == 2
+    # Emptied again: anything goes.
+    client.delete('/v1/event-types/order.created')
+    client.delete('/v1/event-types/order.old')
+    assert client.post('/v1/events', json={'type': 'nope', 'data': {}}).status_code == 201
