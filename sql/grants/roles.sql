@@ -12,6 +12,8 @@ revoke all on pghook_schema_migrations, pghook_schema_repeatables, tenants, api_
 	report_queue, report_attempt_timings, event_types from pghook_api, pghook_worker,
 	pghook_admin;
 revoke all on sequence pghook_claim_token_seq from pghook_api, pghook_worker, pghook_admin;
+revoke all on function pghook_send_event(text, text, json, text, text) from public,
+	pghook_producer;
 
 -- /readyz of both services checks that the schema is current.
 grant select on pghook_schema_migrations, pghook_schema_repeatables
@@ -34,3 +36,7 @@ grant select, insert, update, delete on tenants, api_keys, webhooks, events, del
 	attempts, notifications, event_types to pghook_admin;
 grant select on report_webhook_daily, report_failing_endpoints, report_queue,
 	report_attempt_timings to pghook_admin;
+
+-- Applications, inside their own transactions: the outbox function only (a security definer,
+-- functions/send_event.sql), no table.
+grant execute on function pghook_send_event(text, text, json, text, text) to pghook_producer;

@@ -2,6 +2,8 @@
 """Per-webhook options (issue 19) through the public API, delivered by real workers to real
 receivers: custom headers, retry schedules, attempt timings, ed25519 signatures, the
 event-type catalog, and the transactional outbox."""
+import pytest
+
 import harness
 
 
@@ -377,3 +379,70 @@ def test_catalog_enforced_once_not_empty(client, worker, receiver_factory):
     client.delete('/v1/event-types/order.created')
     client.delete('/v1/event-types/order.old')
     assert client.post('/v1/events', json={'type': 'nope', 'data': {}}).status_code == 201
+
+
+# --- transactional outbox -------------------------------------------------------------------
+
+def producer_dsn(sql, dsn):
+    """dsn as a login role granted only pghook_producer, as an application would connect."""
+    import re
+    sql("do $$ begin create role pghook_app_producer login; "
+        "exception when duplicate_object then null; end $$")
+    sql('grant pghook_producer to pghook_app_producer')
+    return re.sub(r'\buser=postgres\b', 'user=pghook_app_producer', dsn)
+
+
+def test_outbox_commits_with_the_application(client, tenant, worker, receiver_factory, sql, dsn):
+    import psycopg
+    rec = receiver_factory()
+    make_hook(client, rec.url, subscriptions=['order.paid'])
+    app = psycopg.connect(producer_dsn(sql, dsn))
+    # The application's own work, then the event, in one transaction that rolls back.
+    with app.cursor() as cur:
+        cur.execute('create temporary table orders (id int, state text)')
+        cur.execute("insert into orders values (1, 'paid')")
+        cur.execute('select pghook_send_event(%s, %s, %s, %s, %s)',
+                    (tenant.id, 'order.paid', '{"order": 1}', 'order-1-paid', None))
+        rolled = cur.fetchone()[0]
+        assert rolled['eventType'] == 'order.paid' and len(rolled['deliveries']) == 1
+    app.rollback()
+    assert sql('select count(*) from events where id = %s', (rolled['id'],)) == [(0,)]
+    assert sql('select count(*) from deliveries where event_id = %s', (rolled['id'],)) == [(0,)]
+    # Committed: delivered, byte for byte, and only once the transaction commits.
+    with app.cursor() as cur:
+        cur.execute('select pghook_send_event(%s, %s, %s, %s, %s)',
+                    (tenant.id, 'order.paid', '{"order": 2,  "n": [1, 2]}', 'order-2-paid',
+                     'orders'))
+        event = cur.fetchone()[0]
+        assert client.get('/v1/events/%s' % event['id']).status_code == 404  # not yet visible
+        assert rec.count() == 0
+    app.commit()
+    harness.wait_for(lambda: rec.count() == 1, what='the committed event delivered')
+    got = rec.received()[0]
+    assert got.headers['webhook-id'] == event['id']
+    assert got.body == b'{"order": 2,  "n": [1, 2]}'
+    shown = client.get('/v1/events/%s' % event['id']).json()
+    assert (shown['sourceKey'], shown['eventGroup']) == ('order-2-paid', 'orders')
+    # The same sourceKey again stores nothing new (idempotent, as POST /v1/events).
+    with app.cursor() as cur:
+        cur.execute('select pghook_send_event(%s, %s, %s, %s)',
+                    (tenant.id, 'order.paid', '{"order": 2}', 'order-2-paid'))
+        assert cur.fetchone()[0]['id'] == event['id']
+    app.commit()
+    # The producer role reads and writes nothing else.
+    for stmt in ['select * from events', 'select * from webhooks', 'delete from deliveries']:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            app.execute(stmt)
+        app.rollback()
+    # Bad arguments are errors in the caller's transaction.
+    for args in [(tenant.id, 'bad type', '{}'), (tenant.id, 'a', '[1]'),
+                 ('ten_nobody', 'a', '{}')]:
+        with pytest.raises(psycopg.errors.InvalidParameterValue):
+            app.execute('select pghook_send_event(%s, %s, %s)', args)
+        app.rollback()
+    app.close()
+    # Not callable by other roles (functions are executable by PUBLIC unless revoked).
+    api_dsn = harness.service_dsn(dsn, 'api')
+    with psycopg.connect(api_dsn) as other:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            other.execute("select pghook_send_event('t', 'a', '{}')")
