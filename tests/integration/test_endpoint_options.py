@@ -446,3 +446,42 @@ def test_outbox_commits_with_the_application(client, tenant, worker, receiver_fa
     with psycopg.connect(api_dsn) as other:
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             other.execute("select pghook_send_event('t', 'a', '{}')")
+
+
+# --- the OpenAPI document describes the answers ---------------------------------------------
+
+def test_openapi_describes_the_new_fields(api, client, worker, receiver_factory):
+    import jsonschema
+    import requests
+    doc = requests.get(api.url + '/openapi.json').json()
+    resolver = jsonschema.RefResolver.from_schema(doc)
+
+    def check(method, template, r):
+        resp = doc['paths'][template][method]['responses'][str(r.status_code)]
+        if '$ref' in resp:
+            resp = resolver.resolve(resp['$ref'])[1]
+        schema = resp['content']['application/json']['schema']
+        jsonschema.Draft202012Validator(schema, resolver=resolver).validate(r.json())
+        return r.json()
+
+    rec = receiver_factory()
+    check('post', '/v1/webhooks', client.post('/v1/webhooks', json={
+        'url': rec.url, 'subscriptions': ['*'], 'signature': 'ed25519',
+        'headers': {'X-A': 'b'}, 'retrySchedule': ['0s', '1m']}))
+    hook = check('post', '/v1/webhooks', client.post('/v1/webhooks', json={
+        'url': rec.url, 'subscriptions': ['*']}))
+    check('patch', '/v1/webhooks/{id}', client.patch('/v1/webhooks/' + hook['id'], json={
+        'headers': None, 'retrySchedule': ['5s']}))
+    check('get', '/v1/webhooks', client.get('/v1/webhooks'))
+    check('post', '/v1/event-types', client.post('/v1/event-types', json={
+        'name': 'a.b', 'example': [1, 'x'], 'description': 'd'}))
+    check('get', '/v1/event-types', client.get('/v1/event-types'))
+    check('get', '/v1/event-types/{name}', client.get('/v1/event-types/a.b'))
+    check('patch', '/v1/event-types/{name}', client.patch('/v1/event-types/a.b',
+                                                          json={'deprecated': True}))
+    check('post', '/v1/event-types', client.post('/v1/event-types', json={'name': 'a.b'}))
+    check('post', '/v1/event-types', client.post('/v1/event-types', json={'name': '?'}))
+    event = client.post('/v1/events', json={'type': 'a.b', 'data': {}}).json()
+    dlv = wait_deliveries(client, event['id'], ['delivered'])[0]
+    check('get', '/v1/deliveries/{id}/attempts',
+          client.get('/v1/deliveries/%s/attempts' % dlv['id']))
