@@ -27,6 +27,13 @@ void events_batch(struct req *r);
 void events_list(struct req *r);
 void events_get(struct req *r);
 
+/* event_types.c: the tenant's event-type catalog */
+void event_types_create(struct req *r);
+void event_types_list(struct req *r);
+void event_types_get(struct req *r);
+void event_types_patch(struct req *r);
+void event_types_delete(struct req *r);
+
 /* deliveries.c */
 void deliveries_list(struct req *r);
 void deliveries_get(struct req *r);

@@ -25,7 +25,7 @@ struct send_job {
 	bool notify_failure;
 	char delivery_id[PH_ID_MAX], event_id[PH_ID_MAX];
 	enum ph_delivery_status status;
-	char *url, *secret, *previous_secret, *payload;
+	char *url, *secret, *previous_secret, *payload, *headers;
 	long long timestamp;
 	struct ph_request_result result;
 	char started[40];
@@ -37,6 +37,7 @@ static void job_free(struct send_job *j)
 	free(j->secret);
 	free(j->previous_secret);
 	free(j->payload);
+	free(j->headers);
 	free(j);
 }
 
@@ -48,6 +49,7 @@ static void attempt(struct deferred *d)
 		.msg_id = j->event_id,
 		.secret = j->secret,
 		.previous_secret = j->previous_secret,
+		.headers = j->headers,
 		.body = j->payload,
 		.body_len = strlen(j->payload),
 		.timestamp = j->timestamp,
@@ -129,7 +131,7 @@ static bool load(struct send_job *j, struct req *r)
 	PGresult *res = ph_db_exec(&r->ctx->db,
 		"select d.id, e.id, e.payload::text, w.url, w.secret,"
 		" case when w.previous_secret_until > now() then w.previous_secret end,"
-		" extract(epoch from now())::bigint, d.status, pghook_ts(now()), w.id"
+		" extract(epoch from now())::bigint, d.status, pghook_ts(now()), w.id, w.headers::text"
 		" from deliveries d join events e on e.id = d.event_id"
 		" join webhooks w on w.id = d.webhook_id and w.deleted_at is null"
 		" where d.tenant_id = $1 and d.id = $2",
@@ -146,6 +148,8 @@ static bool load(struct send_job *j, struct req *r)
 	snprintf(j->event_id, sizeof(j->event_id), "%s", PQgetvalue(res, 0, 1));
 	j->payload = ph_xstrdup(PQgetvalue(res, 0, 2));
 	j->url = ph_xstrdup(PQgetvalue(res, 0, 3));
+	if (ph_db_value(res, 0, 10))
+		j->headers = ph_xstrdup(PQgetvalue(res, 0, 10));
 	if (!open_secrets(
 		    j, r, PQgetvalue(res, 0, 9), PQgetvalue(res, 0, 4), ph_db_value(res, 0, 5))) {
 		reply_error(r, 500, "internal", "internal error");

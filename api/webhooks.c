@@ -12,6 +12,7 @@
 #include "cursor.h"
 #include "log.h"
 #include "routes.h"
+#include "sign.h"
 #include "validate.h"
 
 /* The request's webhook body, checked into in (required fields only when creating): the
@@ -97,6 +98,11 @@ static const char *given(enum ph_field_state st)
 static void reply_webhook(struct req *r, int status, PGresult *res)
 {
 	bool ok;
+	if (!res && ph_db_failed_with(&r->ctx->db, "PH002")) {
+		reply_invalid(r, "body", "subscriptions", "value_error",
+			"subscriptions must name types of the tenant's event-type catalog, or \"*\"");
+		return;
+	}
 	if (!res) {
 		reply_db_error(r);
 		return;
@@ -117,31 +123,70 @@ static void reply_webhook(struct req *r, int status, PGresult *res)
 	PQclear(res);
 }
 
+/* The retrySchedule to store: its bigint[] literal, or NULL (absent or null). */
+static const char *retry_param(const struct ph_webhook_input *in)
+{
+	return in->retry_st == PH_FIELD_SET ? in->retry_schedule : NULL;
+}
+
+/* A new signing key of one kind: an HMAC secret, or an ed25519 key pair (common/sign.h). */
+struct new_key {
+	char secret[PH_SECRET_MAX]; /* whsec_... or whsk_... */
+	char public_key[PH_ED25519_KEY_MAX]; /* whpk_..., "" for HMAC */
+};
+
+static bool is_ed25519(const char *signature)
+{
+	return signature && strcmp(signature, "ed25519") == 0;
+}
+
+/* False (logged) only when OpenSSL cannot make a key pair. */
+static bool make_key(const char *signature, struct new_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (!is_ed25519(signature)) {
+		ph_secret_new(k->secret);
+		return true;
+	}
+	if (ph_sign_ed25519_keypair(k->secret, k->public_key))
+		return true;
+	log_error("cannot make an ed25519 key pair");
+	return false;
+}
+
 void webhooks_create_answering(struct req *r, int status)
 {
 	struct ph_webhook_input in;
 	json_object *body = read_input(r, true, &in);
 	if (!body)
 		return;
-	char id[PH_ID_MAX], secret[PH_SECRET_MAX];
+	char id[PH_ID_MAX];
+	struct new_key key;
+	const char *signature = in.signature ? in.signature : "hmac-sha256";
 	ph_id_new(id, "wh");
-	if (!in.secret) {
-		ph_secret_new(secret);
-		in.secret = secret;
+	if (!make_key(signature, &key)) {
+		json_object_put(body);
+		reply_error(r, 500, "internal", "internal error");
+		return;
 	}
-	char *stored = seal(r, in.secret, id);
+	char *stored = seal(r, in.secret ? in.secret : key.secret, id);
 	const char *params[] = { id, r->tenant_id, in.url, in.description, in.subscriptions,
-		in.email, stored, in.metadata, limit_param(in.rate_limit),
+		in.email, stored, in.metadata, in.headers, retry_param(&in), signature,
+		key.public_key[0] ? key.public_key : NULL, limit_param(in.rate_limit),
 		limit_param(in.max_in_flight), in.ordering };
 	PGresult *res = ph_db_exec(&r->ctx->db,
 		"insert into webhooks (id, tenant_id, url, description, subscriptions,"
-		" notification_email, secret, metadata, rate_limit, max_in_flight, ordering)"
-		" values ($1, $2, $3, $4, array(select json_array_elements_text($5::json)), $6, $7,"
-		" coalesce($8::jsonb, '{}'), $9::float8, $10::int, coalesce($11, 'none'))"
+		" notification_email, secret, metadata, headers, retry_schedule, signature,"
+		" public_key, rate_limit, max_in_flight, ordering)"
+		" values ($1, $2, $3, $4,"
+		" pghook_catalog_subscriptions($2, array(select json_array_elements_text($5::json))),"
+		" $6, $7,"
+		" coalesce($8::jsonb, '{}'), nullif($9::jsonb, '{}'), $10::bigint[], $11, $12,"
+		" $13::float8, $14::int, coalesce($15, 'none'))"
 		" returning pghook_webhook_json(webhooks)",
-		11, params);
+		15, params);
 	free_secret(stored);
-	OPENSSL_cleanse(secret, sizeof(secret));
+	OPENSSL_cleanse(&key, sizeof(key));
 	json_object_put(body);
 	reply_webhook(r, status, res);
 }
@@ -194,24 +239,54 @@ void webhooks_patch(struct req *r)
 		return;
 	const char *set_desc = in.description_st == PH_FIELD_ABSENT ? "f" : "t";
 	const char *set_email = in.email_st == PH_FIELD_ABSENT ? "f" : "t";
+	/* A secret given alone means HMAC signing; a change of kind makes a new key, the old one
+	 * signing beside it for 24 hours as after a rotation (SQL below decides: only it knows the
+	 * current kind). */
+	const char *signature = in.signature ? in.signature : in.secret ? "hmac-sha256" : NULL;
+	struct new_key key;
+	if (signature && !make_key(signature, &key)) {
+		json_object_put(body);
+		reply_error(r, 500, "internal", "internal error");
+		return;
+	}
 	char *stored = seal(r, in.secret, r->params[0]);
+	char *made = signature ? seal(r, key.secret, r->params[0]) : NULL;
+	const char *set_headers = in.headers_st == PH_FIELD_ABSENT ? "f" : "t";
+	const char *set_retry = in.retry_st == PH_FIELD_ABSENT ? "f" : "t";
 	const char *params[] = { r->tenant_id, r->params[0], in.url, set_desc, in.description,
-		in.subscriptions, set_email, in.email, in.metadata, stored, given(in.rate_limit_st),
+		in.subscriptions, set_email, in.email, in.metadata, stored, set_headers, in.headers,
+		set_retry, retry_param(&in), signature, made,
+		signature && key.public_key[0] ? key.public_key : NULL, given(in.rate_limit_st),
 		limit_param(in.rate_limit), given(in.max_in_flight_st),
 		limit_param(in.max_in_flight), in.ordering };
+	/* headers and retrySchedule are replaced whole; null (or {}) clears them. */
 	reply_one(r,
 		"update webhooks set url = coalesce($3, url),"
 		" description = case when $4::bool then $5 else description end,"
 		" subscriptions = case when $6::json is null then subscriptions"
-		"   else array(select json_array_elements_text($6::json)) end,"
+		"   else pghook_catalog_subscriptions($1,"
+		"     array(select json_array_elements_text($6::json))) end,"
 		" notification_email = case when $7::bool then $8 else notification_email end,"
-		" metadata = coalesce($9::jsonb, metadata), secret = coalesce($10, secret),"
-		" rate_limit = case when $11::bool then $12::float8 else rate_limit end,"
-		" max_in_flight = case when $13::bool then $14::int else max_in_flight end,"
-		" ordering = coalesce($15, ordering), updated_at = now()"
+		" metadata = coalesce($9::jsonb, metadata),"
+		" headers = case when $11::bool then nullif($12::jsonb, '{}') else headers end,"
+		" retry_schedule = case when $13::bool then $14::bigint[] else retry_schedule end,"
+		" secret = case when $15::text is null or $15 = signature then coalesce($10, secret)"
+		"   else coalesce($10, $16) end,"
+		" previous_secret = case when $15 <> signature then secret else previous_secret end,"
+		" previous_secret_until = case when $15 <> signature"
+		"   then now() + interval '24 hours' else previous_secret_until end,"
+		" public_key = case when $15 is null or $15 = signature then public_key"
+		"   else $17 end,"
+		" signature = coalesce($15, signature),"
+		" rate_limit = case when $18::bool then $19::float8 else rate_limit end,"
+		" max_in_flight = case when $20::bool then $21::int else max_in_flight end,"
+		" ordering = coalesce($22, ordering), updated_at = now()"
 		" where tenant_id = $1 and id = $2 and deleted_at is null"
 		" returning pghook_webhook_json(webhooks)",
-		15, params, 200);
+		22, params, 200);
+	if (signature)
+		OPENSSL_cleanse(&key, sizeof(key));
+	free_secret(made);
 	free_secret(stored);
 	json_object_put(body);
 }
@@ -235,19 +310,28 @@ void webhooks_delete(struct req *r)
 
 void webhooks_rotate_secret(struct req *r)
 {
-	char secret[PH_SECRET_MAX];
-	ph_secret_new(secret);
-	char *stored = seal(r, secret, r->params[0]);
-	OPENSSL_cleanse(secret, sizeof(secret));
-	const char *params[] = { r->tenant_id, r->params[0], stored };
+	struct new_key hmac, ed;
+	/* A key of each kind: the statement keeps the one of the webhook's kind. */
+	if (!make_key("hmac-sha256", &hmac) || !make_key("ed25519", &ed)) {
+		reply_error(r, 500, "internal", "internal error");
+		return;
+	}
+	char *stored = seal(r, hmac.secret, r->params[0]);
+	char *stored_ed = seal(r, ed.secret, r->params[0]);
+	OPENSSL_cleanse(&hmac, sizeof(hmac));
+	const char *params[] = { r->tenant_id, r->params[0], stored, stored_ed, ed.public_key };
 	/* The old secret keeps signing for 24 hours so receivers can roll over without loss. */
 	reply_one(r,
 		"update webhooks set previous_secret = secret,"
-		" previous_secret_until = now() + interval '24 hours', secret = $3, updated_at = now()"
+		" previous_secret_until = now() + interval '24 hours',"
+		" secret = case when signature = 'ed25519' then $4 else $3 end,"
+		" public_key = case when signature = 'ed25519' then $5 end, updated_at = now()"
 		" where tenant_id = $1 and id = $2 and deleted_at is null"
 		" returning pghook_webhook_json(webhooks)",
-		3, params, 200);
+		5, params, 200);
+	OPENSSL_cleanse(&ed, sizeof(ed));
 	free_secret(stored);
+	free_secret(stored_ed);
 }
 
 static void set_status(struct req *r, const char *status, const char *reason)

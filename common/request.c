@@ -20,6 +20,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "json.h"
 #include "log.h"
 #include "sign.h"
 
@@ -138,6 +139,54 @@ static struct curl_slist fixed_headers[] = {
 	{ "Accept:", NULL },
 };
 
+/* The webhook's custom headers (a JSON object the api validated: names and values safe for a
+ * header line, none of ours) as curl_slist nodes chained to next, in one allocation: nodes
+ * first, then the lines. NULL with next unchanged when there are none; false when they cannot
+ * be read. */
+static bool custom_headers(
+	struct ph_request *r, const char *json, struct curl_slist *next, struct curl_slist **head)
+{
+	json_object *obj = NULL;
+	*head = next;
+	if (!json || !*json)
+		return true;
+	if (ph_json_parse(json, strlen(json), &obj) != PH_JSON_OK ||
+		!json_object_is_type(obj, json_type_object)) {
+		json_object_put(obj);
+		return false;
+	}
+	size_t n = (size_t)json_object_object_length(obj), text = 0;
+	json_object_object_foreach(obj, k, v) text +=
+		strlen(k) + 2 + strlen(json_object_get_string(v)) + 1;
+	if (n == 0) {
+		json_object_put(obj);
+		return true;
+	}
+	struct curl_slist *nodes = malloc(n * sizeof(*nodes) + text);
+	if (!nodes) {
+		json_object_put(obj);
+		return false;
+	}
+	char *line = (char *)(nodes + n);
+	size_t i = 0;
+	json_object_object_foreach(obj, name, val)
+	{
+		/* "Name:" with an empty value would tell curl to remove the header: "Name;" sends
+		 * it empty. */
+		const char *value = json_object_get_string(val);
+		int len =
+			*value ? sprintf(line, "%s: %s", name, value) : sprintf(line, "%s;", name);
+		nodes[i].data = line;
+		nodes[i].next = i + 1 < n ? &nodes[i + 1] : next;
+		line += len + 1;
+		i++;
+	}
+	json_object_put(obj);
+	r->custom = nodes;
+	*head = nodes;
+	return true;
+}
+
 /* Sign the delivery and chain its three Standard Webhooks lines (one allocation, r->hdr_text)
  * in front of fixed_headers. */
 static bool build_headers(
@@ -166,11 +215,16 @@ static bool build_headers(
 		snprintf(err, errlen, "out of memory for the request headers");
 		return false;
 	}
+	struct curl_slist *tail;
+	if (!custom_headers(r, p->headers, fixed_headers, &tail)) {
+		snprintf(err, errlen, "the webhook's custom headers cannot be read");
+		return false;
+	}
 	char *line = r->hdr_text;
 	for (int i = 0; i < 3; i++) {
 		snprintf(line, len[i], "%s%s", names[i], values[i]);
 		r->hdr[i].data = line;
-		r->hdr[i].next = i < 2 ? &r->hdr[i + 1] : fixed_headers;
+		r->hdr[i].next = i < 2 ? &r->hdr[i + 1] : tail;
 		line += len[i];
 	}
 	r->headers = &r->hdr[0];
@@ -272,6 +326,39 @@ CURLcode ph_request_perform(struct ph_request *r)
 	return curl_easy_perform(r->easy);
 }
 
+/* One of curl's phase ends, in microseconds from the start (0: the phase did not happen). */
+static curl_off_t info_us(CURL *e, CURLINFO what)
+{
+	curl_off_t v = 0;
+	if (curl_easy_getinfo(e, what, &v) != CURLE_OK || v < 0)
+		return 0;
+	return v;
+}
+
+static int ms_or_null(curl_off_t us, bool happened)
+{
+	return happened ? (int)((us + 500) / 1000) : -1;
+}
+
+/* The phases of the finished transfer. curl gives each as the time from the start to its end;
+ * a reused connection has no DNS, connect or TLS of its own (connect ends at 0). */
+static void read_timings(CURL *e, long status, struct ph_timings *t)
+{
+	curl_off_t dns = info_us(e, CURLINFO_NAMELOOKUP_TIME_T);
+	curl_off_t conn = info_us(e, CURLINFO_CONNECT_TIME_T);
+	curl_off_t tls = info_us(e, CURLINFO_APPCONNECT_TIME_T);
+	curl_off_t first = info_us(e, CURLINFO_STARTTRANSFER_TIME_T);
+	curl_off_t total = info_us(e, CURLINFO_TOTAL_TIME_T);
+	bool connected = conn > 0;
+
+	t->measured = true;
+	t->dns_ms = ms_or_null(dns, connected);
+	t->connect_ms = ms_or_null(conn - dns, connected);
+	t->tls_ms = ms_or_null(tls - conn, connected && tls > 0);
+	t->first_byte_ms = ms_or_null(first, status > 0 && first > 0);
+	t->total_ms = ms_or_null(total, true);
+}
+
 void ph_request_result(struct ph_request *r, CURLcode rc, struct ph_request_result *out)
 {
 	long status = 0;
@@ -280,6 +367,7 @@ void ph_request_result(struct ph_request *r, CURLcode rc, struct ph_request_resu
 	r->transfer_failed = rc != CURLE_OK;
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
 	out->duration_ms = (int)((ph_now_us() - r->started_us) / 1000);
+	read_timings(r->easy, status, &out->timings);
 	if (r->body)
 		r->body_len = ph_utf8_sanitize(r->body, r->body_len);
 	out->body = r->body ? r->body : "";
@@ -316,6 +404,8 @@ void ph_request_finish(struct ph_request *r)
 		curl_easy_cleanup(r->easy);
 	r->easy = NULL;
 	free(r->hdr_text);
+	free(r->custom);
+	r->custom = NULL;
 	free(r->body);
 	free(r->refused);
 	r->headers = NULL;

@@ -38,6 +38,7 @@ struct ph_request_params {
 	const char *msg_id; /* webhook-id: the event id, stable across retries */
 	const char *secret; /* whsec_... */
 	const char *previous_secret; /* NULL unless a rotated secret still overlaps */
+	const char *headers; /* the webhook's custom headers as a JSON object, or NULL */
 	const char *body;
 	size_t body_len;
 	long long timestamp; /* webhook-timestamp, unix seconds */
@@ -50,6 +51,7 @@ struct ph_request {
 	struct curl_slist *headers; /* curl's header list: hdr[0..2], then the shared lines */
 	struct curl_slist hdr[3]; /* webhook-id, webhook-timestamp, webhook-signature */
 	char *hdr_text; /* the three lines hdr[] point into, one allocation */
+	struct curl_slist *custom; /* the webhook's own header lines, NULL when it has none */
 	const struct ph_ssrf_policy *ssrf;
 	char *body; /* first bytes of the response, NUL-terminated; NULL until a byte arrives */
 	size_t body_len; /* bytes kept in body */
@@ -63,8 +65,18 @@ struct ph_request {
 	void *owner; /* the caller's; ph_request never touches it */
 };
 
+/* Where an attempt's time went, from libcurl, in milliseconds; -1 where a phase did not happen
+ * (no DNS, connect or TLS on a reused connection, no TLS over http, no first byte when no
+ * answer came). dns, connect and tls are the durations of those phases; first_byte and total
+ * count from the start of the attempt. */
+struct ph_timings {
+	bool measured; /* false: no transfer ran (all null) */
+	int dns_ms, connect_ms, tls_ms, first_byte_ms, total_ms;
+};
+
 /* What happened. */
 struct ph_request_result {
+	struct ph_timings timings;
 	long status; /* HTTP status, 0 when no response arrived */
 	bool ok; /* 2xx */
 	int duration_ms;

@@ -12,6 +12,7 @@
 #include <openssl/params.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base64.h"
@@ -96,17 +97,117 @@ bool ph_sign(const char *secret, const char *msg_id, long long timestamp, const 
 	return true;
 }
 
+#define ED_PRIVATE_PREFIX "whsk_"
+#define ED_PUBLIC_PREFIX  "whpk_"
+#define ED_KEY_LEN	  32
+#define ED_SIG_LEN	  64
+
+static bool is_ed25519(const char *secret)
+{
+	return secret && strncmp(secret, ED_PRIVATE_PREFIX, strlen(ED_PRIVATE_PREFIX)) == 0;
+}
+
+/* The 32-byte seed of a "whsk_" key. */
+static bool decode_ed25519(const char *key, unsigned char seed[KEY_MAX])
+{
+	size_t n = 0;
+	return is_ed25519(key) &&
+		ph_base64_decode(key + strlen(ED_PRIVATE_PREFIX), seed, KEY_MAX, &n) &&
+		n == ED_KEY_LEN;
+}
+
+bool ph_sign_ed25519_key_valid(const char *key)
+{
+	unsigned char seed[KEY_MAX];
+	bool ok = decode_ed25519(key, seed);
+	OPENSSL_cleanse(seed, sizeof(seed));
+	return ok;
+}
+
+bool ph_sign_ed25519_keypair(
+	char private_key[PH_ED25519_KEY_MAX], char public_key[PH_ED25519_KEY_MAX])
+{
+	unsigned char seed[ED_KEY_LEN], pub[ED_KEY_LEN];
+	size_t seed_len = sizeof(seed), pub_len = sizeof(pub);
+	EVP_PKEY *key = NULL;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
+	bool ok = ctx && EVP_PKEY_keygen_init(ctx) > 0 && EVP_PKEY_keygen(ctx, &key) > 0 &&
+		EVP_PKEY_get_raw_private_key(key, seed, &seed_len) > 0 &&
+		EVP_PKEY_get_raw_public_key(key, pub, &pub_len) > 0 && seed_len == ED_KEY_LEN &&
+		pub_len == ED_KEY_LEN;
+	if (ok) {
+		strcpy(private_key, ED_PRIVATE_PREFIX);
+		ph_base64_encode(seed, ED_KEY_LEN, private_key + strlen(ED_PRIVATE_PREFIX));
+		strcpy(public_key, ED_PUBLIC_PREFIX);
+		ph_base64_encode(pub, ED_KEY_LEN, public_key + strlen(ED_PUBLIC_PREFIX));
+	}
+	OPENSSL_cleanse(seed, sizeof(seed));
+	EVP_PKEY_free(key);
+	EVP_PKEY_CTX_free(ctx);
+	return ok;
+}
+
+bool ph_sign_ed25519(const char *private_key, const char *msg_id, long long timestamp,
+	const char *body, size_t body_len, char out[PH_SIGNATURE_ED_LEN])
+{
+	unsigned char seed[KEY_MAX], sig[ED_SIG_LEN];
+	size_t sig_len = sizeof(sig);
+	char ts[24];
+	int ts_len = snprintf(ts, sizeof(ts), "%lld", timestamp);
+	size_t id_len = strlen(msg_id);
+	out[0] = '\0';
+	if (!decode_ed25519(private_key, seed)) {
+		OPENSSL_cleanse(seed, sizeof(seed));
+		return false;
+	}
+	/* ed25519 hashes the message twice, so it takes it whole: "<id>.<ts>.<body>" in one
+	 * buffer. */
+	size_t len = id_len + 1 + (size_t)ts_len + 1 + body_len;
+	unsigned char *msg = malloc(len ? len : 1);
+	EVP_PKEY *key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, ED_KEY_LEN);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	OPENSSL_cleanse(seed, sizeof(seed));
+	bool ok = msg && key && ctx;
+	if (ok) {
+		memcpy(msg, msg_id, id_len);
+		msg[id_len] = '.';
+		memcpy(msg + id_len + 1, ts, (size_t)ts_len);
+		msg[id_len + 1 + (size_t)ts_len] = '.';
+		if (body_len)
+			memcpy(msg + id_len + 2 + (size_t)ts_len, body, body_len);
+		ok = EVP_DigestSignInit(ctx, NULL, NULL, NULL, key) > 0 &&
+			EVP_DigestSign(ctx, sig, &sig_len, msg, len) > 0 && sig_len == ED_SIG_LEN;
+	}
+	if (ok) {
+		strcpy(out, "v1a,");
+		ph_base64_encode(sig, ED_SIG_LEN, out + 4);
+	}
+	free(msg);
+	EVP_MD_CTX_free(ctx);
+	EVP_PKEY_free(key);
+	return ok;
+}
+
+/* One signature with either kind of secret. */
+static bool sign_any(const char *secret, const char *msg_id, long long timestamp, const char *body,
+	size_t body_len, char out[PH_SIGNATURE_ED_LEN])
+{
+	if (is_ed25519(secret))
+		return ph_sign_ed25519(secret, msg_id, timestamp, body, body_len, out);
+	return ph_sign(secret, msg_id, timestamp, body, body_len, out);
+}
+
 bool ph_sign_header(const char *secret, const char *previous_secret, const char *msg_id,
 	long long timestamp, const char *body, size_t body_len, char out[PH_SIGNATURE_HEADER_MAX])
 {
-	char previous[PH_SIGNATURE_LEN];
+	char previous[PH_SIGNATURE_ED_LEN];
 	out[0] = '\0';
-	if (!ph_sign(secret, msg_id, timestamp, body, body_len, out))
+	if (!sign_any(secret, msg_id, timestamp, body, body_len, out))
 		return false;
 	/* An empty previous secret is what a cleared database column looks like: no rotation. */
 	if (!previous_secret || !*previous_secret)
 		return true;
-	if (!ph_sign(previous_secret, msg_id, timestamp, body, body_len, previous)) {
+	if (!sign_any(previous_secret, msg_id, timestamp, body, body_len, previous)) {
 		out[0] = '\0';
 		return false;
 	}

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "duration.h"
 #include "rfc3339.h"
 #include "sign.h"
 
@@ -309,6 +310,105 @@ static void check_scheduling(struct ph_verr *v, json_object *body, struct ph_web
 	}
 }
 
+bool ph_header_reserved(const char *name)
+{
+	static const char *const reserved[] = { "content-type", "content-length", "host",
+		"user-agent", "connection", "transfer-encoding", "te", "upgrade", "expect" };
+	if (strncasecmp(name, "webhook-", 8) == 0)
+		return true;
+	for (size_t i = 0; i < PH_ARRAY_LEN(reserved); i++)
+		if (strcasecmp(name, reserved[i]) == 0)
+			return true;
+	return false;
+}
+
+static bool header_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n < 1 || n > 64)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			    (*p >= '0' && *p <= '9') || *p == '-'))
+			return false;
+	return true;
+}
+
+/* One header value: a string of at most PH_HEADER_VALUE_MAX bytes with no CR, LF or NUL (they
+ * would end the header line: header injection). */
+static bool header_value_valid(json_object *val)
+{
+	if (!json_object_is_type(val, json_type_string))
+		return false;
+	size_t len = (size_t)json_object_get_string_len(val);
+	const char *s = json_object_get_string(val);
+	return len <= PH_HEADER_VALUE_MAX && !memchr(s, '\0', len) && !memchr(s, '\r', len) &&
+		!memchr(s, '\n', len);
+}
+
+static void check_headers(struct ph_verr *v, json_object *body, struct ph_webhook_input *in)
+{
+	json_object *h = NULL;
+	in->headers_st = field_object(v, body, PH_LOC_BODY, "headers", false, true, &h);
+	if (in->headers_st != PH_FIELD_SET)
+		return;
+	if (json_object_object_length(h) > PH_HEADERS_MAX) {
+		ph_verr_add(v, "body", "headers", "too_long", "at most 20 headers");
+		in->headers_st = PH_FIELD_INVALID;
+		return;
+	}
+	json_object_object_foreach(h, name, val)
+	{
+		const char *why = !header_name_valid(name)
+			? "header names match ^[A-Za-z0-9-]{1,64}$"
+			: ph_header_reserved(name)
+			? "this header is set by pghook or by HTTP and cannot be replaced"
+			: !header_value_valid(val)
+			? "header values are strings of at most 1024 bytes without CR, LF or NUL"
+			: NULL;
+		if (why) {
+			char msg[256];
+			snprintf(msg, sizeof(msg), "header \"%.64s\": %s", name, why);
+			ph_verr_add(v, "body", "headers", "value_error", msg);
+			in->headers_st = PH_FIELD_INVALID;
+			return;
+		}
+	}
+	in->headers = ph_json_compact(h, NULL);
+}
+
+/* retrySchedule: null (the global schedule) or 1..PH_WEBHOOK_RETRY_MAX durations as
+ * PGHOOK_RETRY_SCHEDULE writes them, turned into a bigint[] literal of milliseconds. */
+static void check_retry_schedule(struct ph_verr *v, json_object *body, struct ph_webhook_input *in)
+{
+	json_object *a = NULL;
+	in->retry_st = lookup(v, body, PH_LOC_BODY, "retrySchedule", false, true, &a);
+	if (in->retry_st != PH_FIELD_SET)
+		return;
+	size_t n = json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+	if (n < 1 || n > PH_WEBHOOK_RETRY_MAX) {
+		ph_verr_add(v, "body", "retrySchedule", "list_type",
+			"retrySchedule must be null or a list of 1 to 64 durations");
+		in->retry_st = PH_FIELD_INVALID;
+		return;
+	}
+	size_t off = 0;
+	for (size_t i = 0; i < n; i++) {
+		json_object *d = json_object_array_get_idx(a, i);
+		int64_t ms;
+		if (!json_object_is_type(d, json_type_string) ||
+			!ph_duration_parse(json_object_get_string(d), &ms)) {
+			ph_verr_add_item(v, "retrySchedule", (int)i, NULL, "value_error",
+				"a duration like 0s, 500ms, 5m, 2h or 1d (at most 100 days)");
+			in->retry_st = PH_FIELD_INVALID;
+			return;
+		}
+		off += (size_t)snprintf(in->retry_schedule + off, sizeof(in->retry_schedule) - off,
+			"%s%lld", i ? "," : "{", (long long)ms);
+	}
+	snprintf(in->retry_schedule + off, sizeof(in->retry_schedule) - off, "}");
+}
+
 void ph_validate_webhook(
 	struct ph_verr *v, json_object *body, bool creating, struct ph_webhook_input *in)
 {
@@ -334,6 +434,19 @@ void ph_validate_webhook(
 	if (field_object(v, body, b, "metadata", false, false, &meta) == PH_FIELD_SET)
 		in->metadata = ph_json_compact(meta, NULL);
 	check_scheduling(v, body, in);
+	check_headers(v, body, in);
+	check_retry_schedule(v, body, in);
+	static const char *const signatures[] = { "hmac-sha256", "ed25519" };
+	if (field_string(v, body, b, "signature", false, false, 32, &in->signature) ==
+			PH_FIELD_SET &&
+		!ph_str_in(in->signature, signatures, PH_ARRAY_LEN(signatures))) {
+		ph_verr_add(
+			v, "body", "signature", "enum", "signature must be hmac-sha256 or ed25519");
+		in->signature = NULL;
+	}
+	if (in->signature && strcmp(in->signature, "ed25519") == 0 && in->secret)
+		ph_verr_add(v, "body", "secret", "value_error",
+			"a secret is for hmac-sha256; pghook makes the ed25519 key pair itself");
 }
 
 static void check_code(struct ph_verr *v, json_object *body, struct ph_attempt_input *in)

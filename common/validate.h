@@ -56,6 +56,16 @@ void ph_validate_event(struct ph_verr *v, json_object *ev, struct ph_field_loc l
  * Returns the array (borrowed; NULL when it is not one). */
 json_object *ph_validate_batch(struct ph_verr *v, json_object *body);
 
+/* Custom headers of a webhook: at most PH_HEADERS_MAX, names ^[A-Za-z0-9-]{1,64}$, values up
+ * to PH_HEADER_VALUE_MAX bytes without CR, LF or NUL, and none of the names pghook sets or
+ * HTTP owns (ph_header_reserved). */
+#define PH_HEADERS_MAX	    20
+#define PH_HEADER_VALUE_MAX 1024
+/* Entries of a webhook's retrySchedule (as PGHOOK_RETRY_SCHEDULE's). */
+#define PH_WEBHOOK_RETRY_MAX 64
+/* A retrySchedule as a PostgreSQL bigint[] literal of milliseconds: "{0,5000,...}". */
+#define PH_RETRY_LITERAL_MAX (PH_WEBHOOK_RETRY_MAX * 21 + 3)
+
 /* What a webhook create or patch body asked for; strings borrowed from the body. */
 struct ph_webhook_input {
 	const char *url;
@@ -64,13 +74,20 @@ struct ph_webhook_input {
 	const char *secret;
 	const char *subscriptions; /* compact JSON array, or NULL */
 	const char *metadata; /* compact JSON object, or NULL */
-	enum ph_field_state description_st, email_st;
+	enum ph_field_state description_st, email_st, headers_st, retry_st;
 	/* the scheduler's limits (docs/api.md, "Scheduling"): as text for SQL, "" when absent
 	 * or null; *_st tells which */
 	char rate_limit[32], max_in_flight[16];
 	enum ph_field_state rate_limit_st, max_in_flight_st;
 	const char *ordering; /* "none", "fifo" or NULL */
+	const char *headers; /* compact JSON object, or NULL (absent or null: see headers_st) */
+	const char *signature; /* "hmac-sha256", "ed25519", or NULL when absent */
+	char retry_schedule[PH_RETRY_LITERAL_MAX]; /* "" unless retry_st is PH_FIELD_SET */
 };
+
+/* True when name (any case) is one pghook sets or HTTP owns: webhook-*, content-type,
+ * content-length, host, user-agent, connection, transfer-encoding, te, upgrade, expect. */
+bool ph_header_reserved(const char *name);
 
 /* A webhook body; required fields (url, subscriptions) are enforced only when creating, and
  * the secret may be null only when patching. */

@@ -51,6 +51,7 @@ enum {
 	COL_TYPE,
 	COL_PAYLOAD,
 	COL_LAG,
+	COL_OPTIONS,
 	COL_NEXT_DUE, /* only on the row without an id */
 };
 
@@ -78,6 +79,30 @@ static char *open_secret(const struct worker *w, const PGresult *res, int r, int
 	return ph_xstrdup("");
 }
 
+/* The per-webhook options of the claim (sql/functions/claim_options.sql) into j: custom
+ * headers kept as JSON for the request, the delivery's retry schedule as milliseconds. */
+static void read_options(struct job *j, const PGresult *res, int r)
+{
+	const char *text = ph_db_value(res, r, COL_OPTIONS);
+	json_object *opt = NULL;
+	if (!text || ph_json_parse(text, strlen(text), &opt) != PH_JSON_OK) {
+		if (text)
+			log_error("delivery %s: unreadable options %s", j->id, text);
+		return;
+	}
+	json_object *h = ph_json_get(opt, "headers"), *s = ph_json_get(opt, "retrySchedule");
+	if (h && json_object_is_type(h, json_type_object))
+		j->headers = ph_xstrdup(ph_json_compact(h, NULL));
+	size_t n = s && json_object_is_type(s, json_type_array) ? json_object_array_length(s) : 0;
+	if (n > 0) {
+		j->schedule = ph_xcalloc(n, sizeof(*j->schedule));
+		for (size_t i = 0; i < n; i++)
+			j->schedule[i] = json_object_get_int64(json_object_array_get_idx(s, i));
+		j->schedule_count = (int)n;
+	}
+	json_object_put(opt);
+}
+
 static struct job *job_from_row(const struct worker *w, const PGresult *res, int r)
 {
 	struct job *j = ph_xcalloc(1, sizeof(*j));
@@ -92,6 +117,7 @@ static struct job *job_from_row(const struct worker *w, const PGresult *res, int
 	j->secret = open_secret(w, res, r, COL_SECRET);
 	j->previous_secret = open_secret(w, res, r, COL_PREVIOUS);
 	j->payload = dup_value(res, r, COL_PAYLOAD);
+	read_options(j, res, r);
 	return j;
 }
 
@@ -134,7 +160,7 @@ static int start_rows(struct worker *w, const PGresult *res)
 			out.body = "";
 			snprintf(out.error, sizeof(out.error), "the webhook is disabled");
 			/* No attempts left for a disabled webhook: make the plan final. */
-			j->attempt_count = w->cfg->retry_count;
+			j->attempt_count = j->schedule ? j->schedule_count : w->cfg->retry_count;
 			record_add(w, j, &out);
 			job_destroy(j);
 			continue;

@@ -274,6 +274,7 @@ void deliver_start(struct worker *w, struct job *j)
 		.msg_id = j->event_id,
 		.secret = j->secret,
 		.previous_secret = j->previous_secret,
+		.headers = j->headers,
 		.body = j->payload,
 		.body_len = strlen(j->payload),
 		.timestamp = (long long)time(NULL),

@@ -19,6 +19,8 @@ void job_destroy(struct job *j)
 	free(j->secret);
 	free(j->previous_secret);
 	free(j->payload);
+	free(j->headers);
+	free(j->schedule);
 	free(j->message);
 	free(j);
 }

@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "request.h"
 
@@ -24,6 +25,10 @@ struct job {
 	/* JOB_DELIVERY */
 	struct ph_request req; /* req.owner points back here */
 	char *id, *webhook_id, *event_id, *url, *secret, *previous_secret, *payload;
+	char *headers; /* the webhook's custom headers, a JSON object; NULL for none */
+	/* The retry schedule the delivery was created under (ms); NULL: PGHOOK_RETRY_SCHEDULE */
+	int64_t *schedule;
+	int schedule_count;
 	long long token; /* the claim's: an outcome is written only while it still matches */
 	int attempt_count; /* attempts before this one */
 	/* JOB_EMAIL */

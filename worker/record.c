@@ -34,6 +34,7 @@ struct outcome {
 	int duration_ms;
 	int64_t delay_ms;
 	bool gone;
+	struct ph_timings timings;
 };
 
 struct record {
@@ -108,8 +109,10 @@ void record_add(struct worker *w, const struct job *j, const struct ph_request_r
 	uint32_t rnd;
 
 	ph_random_bytes(&rnd, sizeof(rnd));
+	/* The delivery's own schedule (its webhook's when it was created), else the global one. */
 	ph_outcome_decide(res->status, res->ok, res->retry_after, time(NULL), j->attempt_count + 1,
-		cfg->retry_schedule, cfg->retry_count, rnd, &plan);
+		j->schedule ? j->schedule : cfg->retry_schedule,
+		j->schedule ? j->schedule_count : cfg->retry_count, rnd, &plan);
 	*append(r) = (struct outcome){ .id = ph_xstrdup(j->id),
 		.token = j->token,
 		.status = plan.next,
@@ -118,13 +121,31 @@ void record_add(struct worker *w, const struct job *j, const struct ph_request_r
 		.error = res->error[0] ? ph_xstrdup(res->error) : NULL,
 		.duration_ms = res->duration_ms,
 		.delay_ms = plan.delay_ms,
-		.gone = plan.gone };
+		.gone = plan.gone,
+		.timings = res->timings };
 	if (r->nqueued - r->nsending >= cfg->worker_batch && r->backoff_ms == 0) {
 		flush(w);
 		return;
 	}
 	if (!evtimer_pending(r->timer, NULL))
 		worker_timer_add(r->timer, r->backoff_ms ? r->backoff_ms : FLUSH_DELAY_MS);
+}
+
+static json_object *ms_json(int ms)
+{
+	return ms >= 0 ? json_object_new_int(ms) : NULL;
+}
+
+/* {dnsMs, connectMs, tlsMs, firstByteMs, totalMs}, null where a phase did not happen. */
+static json_object *timings_json(const struct ph_timings *t)
+{
+	json_object *x = json_object_new_object();
+	json_object_object_add(x, "dnsMs", ms_json(t->dns_ms));
+	json_object_object_add(x, "connectMs", ms_json(t->connect_ms));
+	json_object_object_add(x, "tlsMs", ms_json(t->tls_ms));
+	json_object_object_add(x, "firstByteMs", ms_json(t->first_byte_ms));
+	json_object_object_add(x, "totalMs", ms_json(t->total_ms));
+	return x;
 }
 
 static json_object *outcome_json(const struct outcome *o)
@@ -140,6 +161,8 @@ static json_object *outcome_json(const struct outcome *o)
 	json_object_object_add(x, "durationMs", json_object_new_int(o->duration_ms));
 	json_object_object_add(x, "delayMs", json_object_new_int64(o->delay_ms));
 	json_object_object_add(x, "gone", json_object_new_boolean(o->gone));
+	if (o->timings.measured)
+		json_object_object_add(x, "timings", timings_json(&o->timings));
 	return x;
 }
 

@@ -50,7 +50,7 @@
 create or replace function pghook_claim(p_limit int, p_lease_ms bigint)
 returns table (id text, tenant_id text, event_id text, webhook_id text, attempt_count int,
 	claim_token bigint, url text, secret text, previous_secret text, webhook_active boolean,
-	event_type text, payload text, lag_ms bigint, next_due_ms bigint)
+	event_type text, payload text, lag_ms bigint, options json, next_due_ms bigint)
 language plpgsql volatile as $$
 #variable_conflict use_column
 declare
@@ -96,7 +96,8 @@ begin
 			case when w.previous_secret_until > now() then w.previous_secret end,
 			w.status = 'active' and w.deleted_at is null,
 			e.event_type, e.payload::text,
-			greatest(0, (extract(epoch from now() - v_due) * 1000)::bigint), null::bigint
+			greatest(0, (extract(epoch from now() - v_due) * 1000)::bigint),
+			pghook_claim_options(w.headers, u.retry_schedule), null::bigint
 		from deliveries u
 		join webhooks w on w.id = u.webhook_id
 		join events e on e.id = u.event_id
@@ -127,14 +128,15 @@ begin
 		from due, tok
 		where d.id = due.id
 		returning d.id, d.tenant_id, d.event_id, d.webhook_id, d.attempt_count, d.claim_token,
-			due.due_at
+			due.due_at, d.retry_schedule
 	)
 	select u.id, u.tenant_id, u.event_id, u.webhook_id, u.attempt_count, u.claim_token,
 		w.url, w.secret,
 		case when w.previous_secret_until > now() then w.previous_secret end,
 		w.status = 'active' and w.deleted_at is null,
 		e.event_type, e.payload::text,
-		greatest(0, (extract(epoch from now() - u.due_at) * 1000)::bigint), null::bigint
+		greatest(0, (extract(epoch from now() - u.due_at) * 1000)::bigint),
+		pghook_claim_options(w.headers, u.retry_schedule), null::bigint
 	from upd u
 	join webhooks w on w.id = u.webhook_id
 	join events e on e.id = u.event_id;
@@ -142,7 +144,7 @@ begin
 	if v_next is not null then
 		return query select null::text, null::text, null::text, null::text, null::int,
 			null::bigint, null::text, null::text, null::text, null::boolean, null::text,
-			null::text, null::bigint,
+			null::text, null::bigint, null::json,
 			greatest(1, ceil(extract(epoch from v_next - now()) * 1000))::bigint;
 	end if;
 end

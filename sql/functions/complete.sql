@@ -1,7 +1,8 @@
 -- SPDX-License-Identifier: MIT
 -- Record the outcomes of a batch of attempts in one statement. p_outcomes is a JSON array of
 -- {id, token, status (delivered | retry_scheduled | failed), code, body, error, durationMs,
--- delayMs, gone (the receiver answered 410)}. Only rows still holding the token change.
+-- delayMs, gone (the receiver answered 410), timings ({dnsMs, connectMs, tlsMs, firstByteMs,
+-- totalMs} from libcurl, absent when no transfer ran)}. Only rows still holding the token change.
 -- Then: attempts rows, failure emails, 410 disables the webhook, and a webhook whose
 -- deliveries all failed for 5 days is disabled and its owner told; the circuit breakers move
 -- (sql/functions/circuit.sql). Returns the number of
@@ -15,7 +16,8 @@ declare
 begin
 	with input as (
 		select * from json_to_recordset(p_outcomes) as x(id text, token bigint, status text,
-			code int, body text, error text, "durationMs" int, "delayMs" bigint, gone boolean)
+			code int, body text, error text, "durationMs" int, "delayMs" bigint, gone boolean,
+			timings json)
 	), upd as (
 		update deliveries d set
 			status = i.status,
@@ -31,12 +33,16 @@ begin
 		where d.id = i.id and d.claim_token = i.token and d.status = 'delivering'
 		returning d.id, d.tenant_id, d.event_id, d.webhook_id, d.status, d.attempt_count,
 			d.last_attempt_at, i.code, i.body, i.error, i."durationMs" as duration_ms,
-			coalesce(i.gone, false) as gone
+			coalesce(i.gone, false) as gone, i.timings
 	), att as (
 		insert into attempts (id, tenant_id, delivery_id, attempt_number, started_at,
-			duration_ms, response_status_code, response_body, error, trigger, worker_id)
+			duration_ms, response_status_code, response_body, error, trigger, worker_id,
+			dns_ms, connect_ms, tls_ms, first_byte_ms, total_ms)
 		select pghook_new_id('att'), u.tenant_id, u.id, u.attempt_count, u.last_attempt_at,
-			u.duration_ms, u.code, left(u.body, 4096), u.error, 'scheduled', p_worker
+			u.duration_ms, u.code, left(u.body, 4096), u.error, 'scheduled', p_worker,
+			(u.timings->>'dnsMs')::int, (u.timings->>'connectMs')::int,
+			(u.timings->>'tlsMs')::int, (u.timings->>'firstByteMs')::int,
+			(u.timings->>'totalMs')::int
 		from upd u
 		returning 1
 	)

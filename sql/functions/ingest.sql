@@ -27,6 +27,12 @@ declare
 begin
 	-- Over the tenant's fan-out quota: refused before anything is written (quota.sql).
 	perform pghook_check_fanout(p_tenant, p_events);
+	-- A tenant with an event-type catalog takes only its types (PH001, functions/
+	-- event_types.sql); without one, this is one index probe and the events are not read.
+	if exists (select 1 from event_types t where t.tenant_id = p_tenant) then
+		perform pghook_catalog_check(p_tenant,
+			array(select x.type from json_to_recordset(p_events) as x(type text)));
+	end if;
 	return query
 	with input as materialized (
 		select i.ord, pghook_new_id('evt') as id, i.type, i."eventGroup" as grp,
@@ -36,10 +42,10 @@ begin
 				"orderingKey" text)) with ordinality
 			as i(type, data, "sourceKey", "eventGroup", "orderingKey", ord)
 	), hooks as materialized (
-		select w.id, w.url, w.description, w.subscriptions from webhooks w
+		select w.id, w.url, w.description, w.subscriptions, w.retry_schedule from webhooks w
 		where w.tenant_id = p_tenant and w.status = 'active' and w.deleted_at is null
 	), targets as materialized (
-		select p.id as event_id, h.id as webhook_id
+		select p.id as event_id, h.id as webhook_id, h.retry_schedule
 		from input p
 		join hooks h on p.type = any(h.subscriptions) or '*' = any(h.subscriptions)
 	), counts as (
@@ -55,11 +61,12 @@ begin
 		returning e.id, e.source_key, e.endpoint_count
 	), dl as (
 		-- in request order: seq (its default) is a FIFO webhook's delivery order; the key is
-		-- orderingKey, else eventGroup (sql/0012_scheduler.sql)
+		-- orderingKey, else eventGroup (sql/0012_scheduler.sql); each delivery keeps the retry
+		-- schedule of its webhook at this moment (migration 15)
 		insert into deliveries as d (id, tenant_id, event_id, webhook_id, status, next_retry_at,
-			created_at, updated_at, ordering_key)
+			created_at, updated_at, ordering_key, retry_schedule)
 		select pghook_new_id('dlv'), p_tenant, t.event_id, t.webhook_id, 'pending', v_now,
-			v_now, v_now, coalesce(p.okey, p.grp, '')
+			v_now, v_now, coalesce(p.okey, p.grp, ''), t.retry_schedule
 		from targets t join ins on ins.id = t.event_id join input p on p.id = t.event_id
 		order by p.ord, t.webhook_id
 		returning d.id, d.event_id, d.webhook_id

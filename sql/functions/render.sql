@@ -9,6 +9,22 @@ language sql stable parallel safe as $$
 	select to_char(t at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
 $$;
 
+-- A duration in milliseconds as the configuration writes it: the largest unit that divides it
+-- exactly ("5m", "1500ms", "0s"), like common/duration.c's ph_duration_format.
+create or replace function pghook_duration_text(ms bigint) returns text
+language sql immutable parallel safe as $$
+	select case
+		when ms = 0 then '0s'
+		when ms % 86400000 = 0 then (ms / 86400000) || 'd'
+		when ms % 3600000 = 0 then (ms / 3600000) || 'h'
+		when ms % 60000 = 0 then (ms / 60000) || 'm'
+		when ms % 1000 = 0 then (ms / 1000) || 's'
+		else ms || 'ms' end
+$$;
+
+-- A webhook. With ed25519 signing the private key never leaves pghook: "secret" is null and
+-- "publicKey" is what receivers verify with. For HMAC the api replaces the stored (possibly
+-- sealed) secret with its plaintext (api/webhooks.c).
 -- maxInFlight null: the workers' default, PGHOOK_WEBHOOK_MAX_IN_FLIGHT. circuit: the breaker's
 -- state (sql/functions/complete.sql); closed for a webhook the scheduler has not met yet.
 create or replace function pghook_webhook_json(w webhooks) returns json
@@ -18,7 +34,12 @@ begin
 		select json_build_object(
 			'id', w.id, 'url', w.url, 'description', w.description,
 			'subscriptions', to_json(w.subscriptions),
-			'notificationEmail', w.notification_email, 'secret', w.secret,
+			'notificationEmail', w.notification_email,
+			'secret', case when w.signature = 'hmac-sha256' then w.secret end,
+			'signature', w.signature, 'publicKey', w.public_key,
+			'headers', coalesce(w.headers, '{}'::jsonb),
+			'retrySchedule', (select json_agg(pghook_duration_text(x) order by o)
+				from unnest(w.retry_schedule) with ordinality as u(x, o)),
 			'status', w.status, 'disabledReason', w.disabled_reason, 'metadata', w.metadata,
 			'rateLimit', w.rate_limit, 'maxInFlight', w.max_in_flight,
 			'ordering', w.ordering,
@@ -100,7 +121,9 @@ begin
 			'id', a.id, 'deliveryId', a.delivery_id, 'attemptNumber', a.attempt_number,
 			'startedAt', pghook_ts(a.started_at), 'durationMs', a.duration_ms,
 			'responseStatusCode', a.response_status_code, 'responseBody', a.response_body,
-			'error', a.error, 'trigger', a.trigger, 'workerId', a.worker_id));
+			'error', a.error, 'trigger', a.trigger, 'workerId', a.worker_id,
+			'timings', json_build_object('dnsMs', a.dns_ms, 'connectMs', a.connect_ms,
+				'tlsMs', a.tls_ms, 'firstByteMs', a.first_byte_ms, 'totalMs', a.total_ms)));
 end
 $$;
 

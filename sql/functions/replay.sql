@@ -6,10 +6,11 @@ language plpgsql as $$
 declare
 	d deliveries;
 begin
+	-- a new delivery: under its webhook's retry schedule of now
 	insert into deliveries (id, tenant_id, event_id, webhook_id, status, next_retry_at,
-		replay_of_delivery_id, ordering_key)
+		replay_of_delivery_id, ordering_key, retry_schedule)
 	select pghook_new_id('dlv'), o.tenant_id, o.event_id, o.webhook_id, 'pending', now(), o.id,
-		o.ordering_key
+		o.ordering_key, w.retry_schedule
 	from deliveries o
 	join webhooks w on w.id = o.webhook_id and w.deleted_at is null
 	where o.id = p_delivery and o.tenant_id = p_tenant

@@ -9,10 +9,12 @@
 -- table, view or sequence added later goes in the revoke list and gets its grants here.
 revoke all on pghook_schema_migrations, pghook_schema_repeatables, tenants, api_keys, webhooks,
 	events, deliveries, attempts, notifications, portal_sessions, report_webhook_daily,
-	report_failing_endpoints, report_queue, webhook_sched, tenant_limits from pghook_api,
-	pghook_worker, pghook_admin;
+	report_failing_endpoints, report_queue, report_attempt_timings, webhook_sched,
+	tenant_limits, event_types from pghook_api, pghook_worker, pghook_admin;
 revoke all on sequence pghook_claim_token_seq, pghook_delivery_seq
 	from pghook_api, pghook_worker, pghook_admin;
+revoke all on function pghook_send_event(text, text, json, text, text) from public,
+	pghook_producer;
 
 -- /readyz of both services checks that the schema is current.
 grant select on pghook_schema_migrations, pghook_schema_repeatables
@@ -33,6 +35,7 @@ grant select on webhook_sched to pghook_api;
 grant usage on sequence pghook_delivery_seq to pghook_api;
 -- Quota overrides: read on every quota check, written by the admin routes.
 grant select, insert, update, delete on tenant_limits to pghook_api;
+grant select, insert, update, delete on event_types to pghook_api;
 
 -- The workers: claim, complete, release (sql/functions), the failure-email outbox.
 grant select, update on deliveries, webhooks, events to pghook_worker;
@@ -44,6 +47,12 @@ grant select, insert, update on webhook_sched to pghook_worker;
 
 -- Cross-tenant maintenance: stats, prune, reports.
 grant select, insert, update, delete on tenants, api_keys, webhooks, events, deliveries,
-	attempts, notifications, portal_sessions, webhook_sched, tenant_limits to pghook_admin;
+	attempts, notifications, portal_sessions, webhook_sched, tenant_limits, event_types
+	to pghook_admin;
 grant usage on sequence pghook_delivery_seq to pghook_admin;
-grant select on report_webhook_daily, report_failing_endpoints, report_queue to pghook_admin;
+grant select on report_webhook_daily, report_failing_endpoints, report_queue,
+	report_attempt_timings to pghook_admin;
+
+-- Applications, inside their own transactions: the outbox function only (a security definer,
+-- functions/send_event.sql), no table.
+grant execute on function pghook_send_event(text, text, json, text, text) to pghook_producer;

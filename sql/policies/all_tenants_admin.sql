@@ -11,3 +11,4 @@ create policy all_tenants_admin on notifications to pghook_admin using (true) wi
 create policy all_tenants_admin on portal_sessions to pghook_admin using (true) with check (true);
 create policy all_tenants_admin on webhook_sched to pghook_admin using (true) with check (true);
 create policy all_tenants_admin on tenant_limits to pghook_admin using (true) with check (true);
+create policy all_tenants_admin on event_types to pghook_admin using (true) with check (true);

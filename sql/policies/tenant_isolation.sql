@@ -45,3 +45,6 @@ create policy tenant_isolation on webhook_sched
 create policy tenant_isolation on tenant_limits
 	using (tenant_id = current_setting('pghook.tenant_id', true))
 	with check (tenant_id = current_setting('pghook.tenant_id', true));
+create policy tenant_isolation on event_types
+	using (tenant_id = current_setting('pghook.tenant_id', true))
+	with check (tenant_id = current_setting('pghook.tenant_id', true));

@@ -21,7 +21,8 @@ DELIVERY_FIELDS = {
     # seed 002's snapshot names, so one shape serves both
     'organizationId', 'endpointId', 'endpointName', 'endpointUrl', 'attemptedAt'}
 ATTEMPT_FIELDS = {'id', 'deliveryId', 'attemptNumber', 'startedAt', 'durationMs',
-                  'responseStatusCode', 'responseBody', 'error', 'trigger', 'workerId'}
+                  'responseStatusCode', 'responseBody', 'error', 'trigger', 'workerId',
+                  'timings'}
 MISSING_DLV = 'dlv_0000000000000000000000000000'
 
 

@@ -13,7 +13,8 @@ import harness
 TS_RE = re.compile(r'^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$')
 WEBHOOK_FIELDS = {'id', 'url', 'description', 'subscriptions', 'notificationEmail', 'secret',
                   'status', 'disabledReason', 'metadata', 'createdDate', 'updatedDate',
-                  'rateLimit', 'maxInFlight', 'ordering', 'circuit'}
+                  'rateLimit', 'maxInFlight', 'ordering', 'circuit',
+                  'headers', 'retrySchedule', 'signature', 'publicKey'}
 
 
 def create_webhook(client, **fields):

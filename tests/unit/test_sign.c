@@ -6,8 +6,10 @@
  */
 #include "sign.h"
 
+#include <openssl/evp.h>
 #include <string.h>
 
+#include "base64.h"
 #include "check.h"
 #include "hash.h"
 
@@ -137,8 +139,41 @@ static void test_generated_secret(void)
 	CHECK(strncmp(sig, "v1,", 3) == 0 && strlen(sig) == PH_SIGNATURE_LEN - 1);
 }
 
+/* ed25519: a generated pair signs "v1a,<base64 of 64 bytes>", which OpenSSL verifies with the
+ * public key alone; rotation mixes kinds (the integration tests verify with Node and the
+ * openssl command). */
+static void test_ed25519(void)
+{
+	char priv[PH_ED25519_KEY_MAX], pub[PH_ED25519_KEY_MAX], sig[PH_SIGNATURE_ED_LEN];
+	char header[PH_SIGNATURE_HEADER_MAX];
+	unsigned char raw[64], sigbytes[64];
+	size_t n = 0;
+	const char *msg = VECTOR_ID ".1614265330." VECTOR_BODY;
+	CHECK(ph_sign_ed25519_keypair(priv, pub));
+	CHECK(strncmp(priv, "whsk_", 5) == 0 && strncmp(pub, "whpk_", 5) == 0);
+	CHECK(ph_sign_ed25519_key_valid(priv));
+	CHECK(!ph_sign_ed25519_key_valid(pub + 1));
+	CHECK(ph_sign_ed25519(priv, VECTOR_ID, VECTOR_TS, VECTOR_BODY, strlen(VECTOR_BODY), sig));
+	CHECK(strncmp(sig, "v1a,", 4) == 0 && strlen(sig) == PH_SIGNATURE_ED_LEN - 1);
+	CHECK(ph_base64_decode(pub + 5, raw, sizeof(raw), &n) && n == 32);
+	EVP_PKEY *key = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, 32);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	CHECK(ph_base64_decode(sig + 4, sigbytes, sizeof(sigbytes), &n) && n == 64);
+	CHECK(EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, key) == 1);
+	CHECK(EVP_DigestVerify(ctx, sigbytes, 64, (const unsigned char *)msg, strlen(msg)) == 1);
+	EVP_MD_CTX_free(ctx);
+	EVP_PKEY_free(key);
+	CHECK(!ph_sign_ed25519("whsk_AAAA", VECTOR_ID, VECTOR_TS, "", 0, sig));
+	CHECK_STR(sig, "");
+	/* ed25519 now, the HMAC secret of before beside it. */
+	CHECK(ph_sign_header(priv, VECTOR_SECRET, VECTOR_ID, VECTOR_TS, VECTOR_BODY,
+		strlen(VECTOR_BODY), header));
+	CHECK(strncmp(header, "v1a,", 4) == 0 && strstr(header, " " VECTOR_SIG) != NULL);
+}
+
 int main(void)
 {
+	test_ed25519();
 	test_vectors();
 	test_secret_valid();
 	test_invalid_secret_fails();
