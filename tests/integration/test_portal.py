@@ -102,8 +102,12 @@ def test_token_alone_authorises_the_console_routes(api, client, tenant):
 
 def test_key_only_routes_refuse_links(api, client):
     link = as_link(api, portal(client)['token'])
-    # Ingest, records of attempts made elsewhere, the seeds' routes and links themselves.
+    # Ingest, records of attempts made elsewhere, the seeds' routes, links themselves, and the
+    # event-type catalog (the application's contract: the console only reads it).
     for method, path, body in [
+            ('post', '/v1/event-types', {'name': 'a.b'}),
+            ('patch', '/v1/event-types/a.b', {'deprecated': True}),
+            ('delete', '/v1/event-types/a.b', None),
             ('post', '/v1/events', {'type': 'a.b', 'data': {}}),
             ('post', '/v1/events/batch', {'events': []}),
             ('post', '/v1/portal-sessions', {}),
@@ -115,6 +119,7 @@ def test_key_only_routes_refuse_links(api, client):
             ('get', '/webhook/decoda/events/x/send', None)]:
         r = getattr(link, method)(path, json=body)
         refused(r, 403, 'API key')
+    assert link.get('/v1/event-types').status_code == 200
     # Admin routes take only the admin key.
     assert link.post('/admin/v1/tenants', json={'name': 'x'}).status_code in (401, 404)
 
