@@ -20,11 +20,12 @@ function schemaProps(spec, name) {
   return s && s.properties ? Object.keys(s.properties) : [];
 }
 
-// Optional settings this server can take for an endpoint (create, or update of hook).
+// Optional settings this server can take for an endpoint (create, or update of hook): what
+// its OpenAPI document lists for the request, or, without one, every field the endpoint has.
 function extraFields(ctx, hook) {
   const names = new Set(schemaProps(ctx.spec, hook ? 'WebhookUpdate' : 'WebhookCreate'));
-  if (hook) for (const k of Object.keys(hook)) names.add(k);
-  return [...names].filter((k) => !CORE.has(k) && !REPORTED.has(k) && k !== 'secret');
+  if (hook && names.size === 0) for (const k of Object.keys(hook)) names.add(k);
+  return [...names].filter((k) => !CORE.has(k) && !REPORTED.has(k));
 }
 
 function asText(v) {
@@ -168,8 +169,10 @@ function recoverBlock(hook) {
 export async function detail(page, { id, ctx }) {
   const hook = await api('GET', '/v1/webhooks/' + encodeURIComponent(id));
   const refresh = () => window.dispatchEvent(new HashChangeEvent('hashchange'));
-  const reported = Object.keys(hook).filter((k) => REPORTED.has(k));
-  const settings = extraFields(ctx, hook).filter((k) => k in hook);
+  // What the server reports but does not take (circuit state, …): shown, not edited.
+  const editable = extraFields(ctx, hook);
+  const reported = Object.keys(hook).filter((k) => !CORE.has(k) && !editable.includes(k));
+  const settings = editable.filter((k) => k in hook);
   page.append(
     h('p', { class: 'crumbs' }, h('a', { href: '#/endpoints' }, 'Endpoints')),
     h('h1', {}, hook.description || hook.url),

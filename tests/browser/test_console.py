@@ -44,10 +44,10 @@ def stack():
         cluster.grant_services()
         api = harness.Api(dsn, logdir)
         procs.append(api.proc)
-        # Retries two seconds apart, ten of them: room for the browser to see an attempt fail
-        # before the receiver recovers.
+        # Retries three seconds apart, twenty of them: a minute for the browser to see an
+        # attempt fail before the receiver recovers, even on a loaded machine.
         worker = Worker(dsn, logdir, env_extra={
-            'PGHOOK_RETRY_SCHEDULE': '0s,2s,2s,2s,2s,2s,2s,2s,2s,2s'})
+            'PGHOOK_RETRY_SCHEDULE': ','.join(['0s'] + ['3s'] * 20)})
         procs.append(worker.proc)
         yield dsn, api
     finally:
