@@ -40,9 +40,9 @@ create table webhook_sched (
 	tenant_id            text not null,
 	-- last claim that gave it deliveries: round robin between tenants, then webhooks
 	served_at            timestamptz,
-	-- token bucket of rate_limit
+	-- token bucket of rate_limit; a new row's bucket is full (long since refilled)
 	tokens               double precision not null default 0,
-	refilled_at          timestamptz not null default now(),
+	refilled_at          timestamptz not null default '1970-01-01 00:00:00+00',
 	-- circuit breaker: closed, open (no attempts until next_probe_at), half_open (one probe)
 	circuit              text not null default 'closed'
 		check (circuit in ('closed', 'open', 'half_open')),
