@@ -3,9 +3,10 @@
  * request: one signed delivery attempt as a libcurl easy handle, shared by the worker (which
  * adds it to its curl multi) and the api's synchronous send (ph_request_perform). It applies
  * the delivery policy in one place: POST of the event's bytes with the Standard Webhooks
- * headers, http/https only, no redirects, no proxy (environment proxies ignored), total timeout,
- * the SSRF policy checked on the socket actually opened, and the response body kept up to
- * PH_REQUEST_BODY_KEEP bytes (the rest is read and dropped, up to PH_REQUEST_BODY_MAX).
+ * headers (HMAC or ed25519, common/sign.h) and the webhook's own headers, http/https only, no
+ * redirects, no proxy (environment proxies ignored), total timeout, the SSRF policy checked on the
+ * socket actually opened, and the response body kept up to PH_REQUEST_BODY_KEEP bytes (the rest is
+ * read and dropped, up to PH_REQUEST_BODY_MAX).
  *
  * Lifecycle: ph_request_init (or ph_request_init_on, reusing a finished request's handle) ->
  * (curl_multi_add_handle(r->easy) | ph_request_perform) -> ph_request_result ->
