@@ -17,9 +17,13 @@ alter table tenant_limits enable row level security;
 alter table tenant_limits force row level security;
 
 -- Failure emails: at most one delivery_failed email per webhook per window; the ones not sent
--- are counted and reported in the next (functions/notifications.sql).
-alter table webhooks add column failure_email_at timestamptz,
-	add column failure_emails_suppressed int not null default 0;
+-- are kept as status 'suppressed' and counted in the next (functions/notifications.sql), found
+-- through this index.
+alter table notifications drop constraint notifications_status_check,
+	add constraint notifications_status_check
+	check (status in ('pending', 'sent', 'failed', 'suppressed'));
+create index notifications_webhook_failed on notifications (webhook_id, created_at)
+	where kind = 'delivery_failed';
 
 -- The list filters (docs/api.md): status and time ranges without reading a tenant's whole
 -- history. On large tables, build these with create index concurrently before upgrading

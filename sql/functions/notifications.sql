@@ -4,9 +4,12 @@
 
 -- Queue a failure email to the webhook's notification address (no-op without one).
 -- delivery_failed emails are rate-limited per webhook: at most one per
--- pghook.failure_email_interval (default 1 hour); the ones not sent in between are counted on
--- the webhook and reported in the next one. Without the limit a tenant looping on a failing
--- manual send would have pghook email any address it likes through the operator's relay.
+-- pghook.failure_email_interval (default 1 hour). One asked for sooner is kept as a row with
+-- status 'suppressed' (never sent), and the next email says how many there were. Without the
+-- limit a tenant looping on a failing manual send would have pghook email any address it likes
+-- through the operator's relay. Only rows are inserted and read here, no webhook row is locked:
+-- this runs inside the workers' completion batches, which must not wait on each other. Two
+-- failures at the same moment may both be sent; the limit is for loops, not for exactness.
 create or replace function pghook_notify_failure(p_kind text, p_webhook text, p_delivery text,
 	p_subject text, p_body text)
 returns void
@@ -16,27 +19,34 @@ declare
 	v_every interval := coalesce(
 		nullif(current_setting('pghook.failure_email_interval', true), '')::interval,
 		interval '1 hour');
+	v_last timestamptz;
+	v_held bigint;
+	v_status text := 'pending';
 begin
-	select * into w from webhooks where id = p_webhook for update;
+	select * into w from webhooks where id = p_webhook;
 	if w.id is null or w.notification_email is null or w.notification_email = '' then
 		return;
 	end if;
 	if p_kind = 'delivery_failed' then
-		if w.failure_email_at is not null and w.failure_email_at > now() - v_every then
-			update webhooks set failure_emails_suppressed = failure_emails_suppressed + 1
-			where id = w.id;
-			return;
-		end if;
-		update webhooks set failure_email_at = now(), failure_emails_suppressed = 0
-		where id = w.id;
-		if w.failure_emails_suppressed > 0 then
-			p_body := p_body || format(E'\n%s more deliveries to this webhook failed since the '
-				'last email; pghook sends at most one such email per webhook every %s.\n',
-				w.failure_emails_suppressed, v_every);
+		select max(n.created_at) into v_last from notifications n
+		where n.webhook_id = w.id and n.kind = 'delivery_failed' and n.status <> 'suppressed';
+		if v_last > now() - v_every then
+			v_status := 'suppressed';
+		else
+			select count(*) into v_held from notifications n
+			where n.webhook_id = w.id and n.kind = 'delivery_failed'
+				and n.status = 'suppressed' and n.created_at > coalesce(v_last, '-infinity');
+			if v_held > 0 then
+				p_body := p_body || format(E'\n%s more deliveries to this webhook failed since '
+					'the last email; pghook sends at most one such email per webhook every '
+					'%s.\n', v_held, v_every);
+			end if;
 		end if;
 	end if;
-	insert into notifications (tenant_id, webhook_id, delivery_id, kind, to_email, subject, body)
-	values (w.tenant_id, w.id, p_delivery, p_kind, w.notification_email, p_subject, p_body);
+	insert into notifications (tenant_id, webhook_id, delivery_id, kind, to_email, subject, body,
+		status)
+	values (w.tenant_id, w.id, p_delivery, p_kind, w.notification_email, p_subject, p_body,
+		v_status);
 end
 $$;
 
