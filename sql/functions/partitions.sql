@@ -11,15 +11,24 @@
 -- returns how many it created. A missing day's partition is created apart, given the rows
 -- attempts_default holds for that day, then attached: ATTACH takes a lock on attempts that
 -- lets inserts go on (CREATE TABLE ... PARTITION OF would block them while it runs).
+--
+-- The workers call it on the connection their delivery loop waits on, so it never waits long:
+-- when another session (a worker, migrate, prune) is at it, it returns 0 at once (the
+-- partitions are on their way), and a lock it needs and cannot get within lock_timeout fails
+-- it, to be tried again at the next call; the days ahead leave a week for that.
 create or replace function pghook_ensure_attempt_partitions(p_days_ahead int)
 returns int
-language plpgsql volatile security definer set search_path from current as $$
+language plpgsql volatile security definer set search_path from current
+set lock_timeout = '2s' as $$
 declare
 	v_today timestamp := date_trunc('day', now() at time zone 'UTC');
 	v_day timestamp;
 	v_name text;
 	v_created int := 0;
 begin
+	if not pg_try_advisory_xact_lock(hashtext('pghook_ensure_attempt_partitions')) then
+		return 0;
+	end if;
 	for v_day in select generate_series(v_today,
 		v_today + make_interval(days => greatest(p_days_ahead, 0)), interval '1 day')
 	loop

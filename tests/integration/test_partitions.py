@@ -164,3 +164,15 @@ def test_row_level_security_still_isolates_tenants_on_attempts(client, client_fa
             api.execute("insert into attempts (id, tenant_id, delivery_id, attempt_number,"
                         " started_at, trigger) values ('att_x', %s, %s, 9, now(), 'external')",
                         (tenant_of(sql, theirs), theirs))
+
+
+def test_ensuring_partitions_never_waits_for_another_session_doing_it(sql, dsn):
+    sql('drop table %s' % part(day(7)))
+    with psycopg.connect(dsn) as holder:   # another worker, migrate or prune at it
+        holder.execute("select pg_advisory_xact_lock(hashtext('pghook_ensure_attempt_partitions'))")
+        with psycopg.connect(harness.service_dsn(dsn, 'worker'), autocommit=True) as w:
+            assert w.execute('select pghook_ensure_attempt_partitions(7)').fetchone() == (0,)
+        holder.rollback()
+    with psycopg.connect(harness.service_dsn(dsn, 'worker'), autocommit=True) as w:
+        assert w.execute('select pghook_ensure_attempt_partitions(7)').fetchone()[0] >= 1
+    assert sql('select to_regclass(%s) is not null', (part(day(7)),)) == [(True,)]
