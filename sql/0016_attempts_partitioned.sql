@@ -18,6 +18,14 @@
 -- one renamed. Dropping the old table drops what depends on its row type or reads it (the
 -- function pghook_attempt_json(attempts), the report views) and its policies; migrate applies
 -- those files again right after, as it does for any missing object, then the grants.
+--
+-- Writers of attempts wait from here to the commit (SHARE blocks inserts, not reads): a worker
+-- of the previous release still recording attempts during a rolling upgrade would otherwise
+-- insert rows after the copy's snapshot into the table about to be dropped. Adding the foreign
+-- key locks deliveries against writes until the commit too: the upgrade pauses recording
+-- outcomes for as long as the copy takes (docs/operations.md, "Upgrading with zero downtime").
+lock table attempts in share mode;
+
 create table attempts_new (like attempts including defaults including constraints)
 	partition by range (started_at);
 create table attempts_default partition of attempts_new default;

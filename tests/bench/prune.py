@@ -16,7 +16,8 @@ old day, 200-byte response bodies, one delivery) are pruned twice:
 
 and for each prints the time and the WAL written (pg_current_wal_lsn before and after, a
 CHECKPOINT first so that both pay the full-page writes a real run would), and the dead tuples
-left. Prints one JSON object.
+left. Then the upgrade itself: ROWS attempts over 30 days in a table as attempts was until 0015,
+and sql/0016_attempts_partitioned.sql run on it (time, WAL). Prints one JSON object.
 """
 import json
 import os
@@ -80,6 +81,24 @@ def dead_tuples(conn, table):
     return r[0] if r else None
 
 
+def measure_upgrade(conn):
+    """sql/0016 on ROWS attempts of the last 30 days in an unpartitioned attempts."""
+    conn.execute('truncate attempts_plain')
+    conn.execute(FILL.format(table='attempts_plain', day='2025-02-01').replace(
+        "interval '86 ms'", "interval '2592 ms'"), (ROWS,))
+    conn.execute('vacuum analyze attempts_plain')
+    conn.execute('drop table attempts cascade')
+    conn.execute('alter table attempts_plain rename to attempts')
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'sql',
+                           '0016_attempts_partitioned.sql')) as f:
+        migration = f.read()
+    with conn.transaction():
+        result = measure(conn, migration)
+    result['partitions'] = conn.execute(
+        "select count(*) from pg_inherits where inhparent = 'attempts'::regclass").fetchone()[0]
+    return result
+
+
 def main():
     pg = harness.Postgres()
     try:
@@ -99,8 +118,9 @@ def main():
             after = measure(conn, "select pghook_prune_attempts('%s')" % CUTOFF)
             after['deadTuples'] = 0 if conn.execute(
                 "select to_regclass('attempts_p20250115')").fetchone()[0] is None else None
+            upgrade = measure_upgrade(conn)
         print(json.dumps({'rows': ROWS, 'tableBytes': size, 'rowDelete': before,
-                          'dropPartition': after}))
+                          'dropPartition': after, 'migration0016': upgrade}))
     finally:
         pg.stop()
 
