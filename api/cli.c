@@ -70,6 +70,26 @@ static int cmd_stats(struct ph_db *db)
 		0, NULL);
 }
 
+/* Retention of attempts by time (sql/functions/partitions.sql): the daily partitions entirely
+ * older than the cutoff are dropped, the rows older than it deleted from the one straddling it
+ * and from attempts_default; the partitions ahead are created as the workers do. First, so
+ * that the events deleted next cascade into as few attempt rows as possible. Logged, not
+ * printed: prune's output stays {"prunedEvents": n}. */
+static bool prune_attempts(struct ph_db *db, const char *secs)
+{
+	if (!ph_migrate_ensure_partitions(db))
+		return false;
+	const char *params[] = { secs };
+	PGresult *res = ph_db_exec(db,
+		"select pghook_prune_attempts(now() - make_interval(secs => $1::bigint))::text", 1,
+		params);
+	if (!res)
+		return false;
+	log_info("attempts pruned: %s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return true;
+}
+
 /* Delete events whose deliveries are all final and older than the cutoff; attempts and
  * deliveries go with them (on delete cascade). */
 static int cmd_prune(struct ph_db *db, int argc, char **argv)
@@ -82,6 +102,8 @@ static int cmd_prune(struct ph_db *db, int argc, char **argv)
 	char secs[32];
 	snprintf(secs, sizeof(secs), "%lld", (long long)(ms / 1000));
 	const char *params[] = { secs };
+	if (!prune_attempts(db, secs))
+		return 1;
 	return print_row(db,
 		"with gone as (delete from events e where e.created_at < now() - make_interval("
 		"secs => $1::bigint) and (pghook_event_state(e)).status <> 'pending' returning 1)"

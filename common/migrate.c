@@ -252,7 +252,7 @@ static bool run_in_transaction(struct ph_db *db)
 			have, latest_version());
 		return true;
 	}
-	return apply_repeatables(db);
+	return apply_repeatables(db) && ph_migrate_ensure_partitions(db);
 }
 
 bool ph_migrate_run(struct ph_db *db)
@@ -267,6 +267,20 @@ bool ph_migrate_run(struct ph_db *db)
 	if (!ph_db_run(db, "select pg_advisory_unlock(" MIGRATE_LOCK_KEY ")", 0, NULL))
 		ok = false;
 	return ok;
+}
+
+bool ph_migrate_ensure_partitions(struct ph_db *db)
+{
+	char days[16];
+	snprintf(days, sizeof(days), "%d", PH_ATTEMPT_PARTITIONS_AHEAD);
+	const char *params[] = { days };
+	int created;
+	if (!query_value(
+		    db, "select pghook_ensure_attempt_partitions($1::int)", 1, params, &created))
+		return false;
+	if (created > 0)
+		log_info("created %d daily partition(s) of attempts", created);
+	return true;
 }
 
 bool ph_migrate_is_current(struct ph_db *db)

@@ -77,4 +77,12 @@ bool ph_migrate_run(struct ph_db *db) PH_MUSTCHECK;
  * next one rolls out). */
 bool ph_migrate_is_current(struct ph_db *db);
 
+/* Days of attempts partitions kept created ahead of today (UTC): a week, so that a worker or a
+ * migrate that does not run for days still finds each day's partition there. */
+#define PH_ATTEMPT_PARTITIONS_AHEAD 7
+/* Create the daily partitions of attempts missing from today to PH_ATTEMPT_PARTITIONS_AHEAD
+ * days ahead (sql/functions/partitions.sql); migrate, the workers (hourly) and prune call it.
+ * Logs how many it created, if any. */
+bool ph_migrate_ensure_partitions(struct ph_db *db) PH_MUSTCHECK;
+
 #endif

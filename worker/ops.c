@@ -10,6 +10,10 @@
  *     demand would still make some probes wait for the database. The check is skipped, and
  *     readiness fails, while the claim connection is down, so an unreachable database never
  *     blocks the loop for a connect timeout here.
+ *   - the daily partitions of attempts ahead (ph_migrate_ensure_partitions) are created once
+ *     an hour, with the schema check that finds the schema current: a query that finds them
+ *     there and returns, once a day one that attaches a new one. Off the delivery path: a
+ *     failure is logged and tried again at the next check.
  *   - queue lag (the age of the oldest due delivery) and the circuits are read at scrape time, at
  * most once per LAG_CACHE_MS: scrapes are rare (every 15 s or more) and the figure is only useful
  * fresh, but whoever reaches the port could otherwise send scrapes in a loop and hold the delivery
@@ -33,9 +37,10 @@
 #include "record.h"
 #include "worker.h"
 
-#define SCHEMA_RECHECK_MS 30000
-#define SCHEMA_RETRY_MS	  2000
-#define LAG_CACHE_MS	  5000
+#define SCHEMA_RECHECK_MS   30000
+#define SCHEMA_RETRY_MS	    2000
+#define LAG_CACHE_MS	    5000
+#define PARTITIONS_EVERY_US (3600LL * 1000000)
 /* Probes and scrapes send a request line and a few headers, never a body. */
 #define OPS_MAX_HEADERS_BYTES 8192
 #define OPS_MAX_BODY_BYTES    1024
@@ -48,7 +53,21 @@ struct ops {
 	bool schema_current; /* as of the last check */
 	struct metrics_gauges db; /* the database's gauges as last read */
 	long long db_read_us; /* when; 0: never */
+	long long partitions_us; /* when the partitions ahead were last ensured; 0: never */
 };
+
+/* Hourly, on the blocking connection, once the schema (and so the function) is there. */
+static void ensure_partitions(struct worker *w)
+{
+	struct ops *o = w->ops;
+	long long now = ph_now_us();
+	if (o->partitions_us && now - o->partitions_us < PARTITIONS_EVERY_US)
+		return;
+	if (ph_migrate_ensure_partitions(&w->db))
+		o->partitions_us = now;
+	else
+		log_warn("could not create the partitions of attempts ahead; trying again later");
+}
 
 /* Check the schema when the database is reachable, else count it as not current; either way
  * look again later. Logs when the answer changes. */
@@ -64,6 +83,8 @@ static void check_schema(struct worker *w, bool reachable)
 		log_info("the database schema is current");
 	o->schema_checked = true;
 	o->schema_current = current;
+	if (current)
+		ensure_partitions(w);
 	worker_timer_add(o->schema_timer, current ? SCHEMA_RECHECK_MS : SCHEMA_RETRY_MS);
 }
 

@@ -4,6 +4,7 @@
  * worker's own loop. /healthz answers while the process runs; /readyz while the worker is
  * running (not draining), its database connections work, its outcomes are being written and
  * the schema has every migration it was built with; /metrics in the Prometheus text format.
+ * The schema check also keeps the daily partitions of attempts created ahead, hourly.
  */
 #ifndef PGHOOK_WORKER_OPS_H
 #define PGHOOK_WORKER_OPS_H

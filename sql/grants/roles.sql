@@ -15,6 +15,9 @@ revoke all on sequence pghook_claim_token_seq, pghook_delivery_seq
 	from pghook_api, pghook_worker, pghook_admin;
 revoke all on function pghook_send_event(text, text, json, text, text) from public,
 	pghook_producer;
+revoke all on function pghook_ensure_attempt_partitions(int) from public, pghook_worker,
+	pghook_admin;
+revoke all on function pghook_prune_attempts(timestamptz) from public, pghook_admin;
 
 -- /readyz of both services checks that the schema is current.
 grant select on pghook_schema_migrations, pghook_schema_repeatables
@@ -44,12 +47,17 @@ grant select, insert, update on notifications to pghook_worker;
 grant usage on sequence pghook_claim_token_seq to pghook_worker;
 -- the scheduler's state (sql/0012_scheduler.sql): created, locked and updated by claims
 grant select, insert, update on webhook_sched to pghook_worker;
+-- the daily partitions of attempts ahead, hourly (security definer, functions/partitions.sql)
+grant execute on function pghook_ensure_attempt_partitions(int) to pghook_worker;
 
 -- Cross-tenant maintenance: stats, prune, reports.
 grant select, insert, update, delete on tenants, api_keys, webhooks, events, deliveries,
 	attempts, notifications, portal_sessions, webhook_sched, tenant_limits, event_types
 	to pghook_admin;
 grant usage on sequence pghook_delivery_seq to pghook_admin;
+-- prune: the partitions of attempts ahead, and the old ones dropped (functions/partitions.sql)
+grant execute on function pghook_ensure_attempt_partitions(int),
+	pghook_prune_attempts(timestamptz) to pghook_admin;
 grant select on report_webhook_daily, report_failing_endpoints, report_queue,
 	report_attempt_timings to pghook_admin;
 

@@ -11,6 +11,7 @@ dump's `\\restrict` lines. Read it with zcat.
 import gzip
 import itertools
 import os
+import re
 import subprocess
 import sys
 
@@ -33,12 +34,26 @@ def new_database(pg):
     return pg.create_database('schema_%d_%d' % (os.getpid(), next(_names)))
 
 
+# The daily partitions of attempts (migration 0016): which days exist depends on the date and
+# on the attempts a database had, so the comparison leaves them out (test_partitions.py covers
+# them); the partitioned table and attempts_default stay in.
+DAILY_PARTITION = re.compile(r'attempts_p\d{8}')
+
+
 def schema(pg, dsn):
-    """pg_dump --schema-only, without the random key of its \\restrict lines."""
+    """pg_dump --schema-only, without the random key of its \\restrict lines and without the
+    daily partitions of attempts (each dump item is a "-- Name: ..." header, then its SQL)."""
     out = subprocess.run([os.path.join(pg.bindir, 'pg_dump'), '--schema-only', '-d', dsn],
                          capture_output=True, text=True, check=True).stdout
-    return '\n'.join(line for line in out.splitlines()
-                     if not line.startswith(('\\restrict', '\\unrestrict')))
+    lines = [line for line in out.splitlines()
+             if not line.startswith(('\\restrict', '\\unrestrict'))]
+    kept, skipping = [], False
+    for i, line in enumerate(lines):
+        if line == '--' and i + 1 < len(lines) and lines[i + 1].startswith('-- Name: '):
+            skipping = bool(DAILY_PARTITION.search(lines[i + 1]))
+        if not skipping:
+            kept.append(line)
+    return '\n'.join(kept)
 
 
 def rows(dsn, query):
@@ -100,6 +115,9 @@ def test_an_upgrade_from_0010_ends_with_the_schema_of_a_fresh_install(pg, fresh)
                    'CREATE POLICY tenant_isolation ON public.deliveries',
                    'GRANT SELECT ON TABLE public.report_queue TO pghook_admin'):
         assert marker in got
+    # The daily partitions are left out, whole; the partitioned table's own items stay.
+    assert 'PARTITION BY RANGE (started_at)' in got and 'attempts_default' in got
+    assert not DAILY_PARTITION.search(got)
     applied = 'select version, name from pghook_schema_migrations order by 1'
     assert rows(old, applied) == rows(dsn, applied)
     # Every numbered file of sql/, whatever numbers the branches in flight reserve.
@@ -108,6 +126,38 @@ def test_an_upgrade_from_0010_ends_with_the_schema_of_a_fresh_install(pg, fresh)
     assert [v for v, _ in rows(dsn, applied)] == numbered
     files = 'select file, hash, previous_hash from pghook_schema_repeatables order by 1'
     assert rows(old, files) == rows(dsn, files)
+
+
+def test_an_upgrade_keeps_the_attempts_each_in_its_days_partition(pg):
+    """Migration 0016 rebuilds attempts as a partitioned table: the rows of a database that had
+    attempts survive, each in the partition of its day, and what depended on the old table
+    (views, pghook_attempt_json, policies, grants) is there again."""
+    old = released_0010(pg)
+    run(old, "insert into tenants (id, name) values ('ten_a', 'a')",
+        "insert into webhooks (id, tenant_id, url, subscriptions, secret) values"
+        " ('wh_a', 'ten_a', 'https://example.com/', '{*}', 'whsec_x')",
+        "insert into events (id, tenant_id, event_type, payload, endpoint_count) values"
+        " ('evt_a', 'ten_a', 'order.created', '{}', 1)",
+        "insert into deliveries (id, tenant_id, event_id, webhook_id, status) values"
+        " ('dlv_a', 'ten_a', 'evt_a', 'wh_a', 'delivered')",
+        "insert into attempts (id, tenant_id, delivery_id, attempt_number, started_at, trigger)"
+        " select 'att_' || n, 'ten_a', 'dlv_a', n, timestamptz '2025-03-01 10:00Z'"
+        " + n * interval '6 hours', 'scheduled' from generate_series(1, 8) n")
+    migrate(old)
+    assert rows(old, 'select tableoid::regclass::text, count(*) from attempts group by 1'
+                ' order by 1') == [('attempts_p20250301', 2), ('attempts_p20250302', 4),
+                                   ('attempts_p20250303', 2)]
+    assert rows(old, "select count(*) from report_webhook_daily where webhook_id = 'wh_a'") == \
+        [(3,)]
+    assert rows(old, "select pghook_attempt_json(a)->>'id' from attempts a where id = 'att_1'"
+                ) == [('att_1',)]
+    assert rows(old, "select count(*) from pg_policy where polrelid = 'attempts'::regclass") == \
+        [(3,)]
+    assert rows(old, "select has_table_privilege('pghook_worker', 'attempts', 'insert')") == \
+        [(True,)]
+    # Deleting a delivery still takes its attempts (the foreign key of the partitioned table).
+    run(old, "delete from deliveries where id = 'dlv_a'")
+    assert rows(old, 'select count(*) from attempts') == [(0,)]
 
 
 def test_the_database_has_what_sql_defines_and_nothing_else(fresh):
