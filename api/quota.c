@@ -159,9 +159,10 @@ void quota_send_end(const char *tenant)
 	pthread_mutex_unlock(&lock);
 }
 
-#define LOGIN_SLOTS	  TENANT_BUCKETS
-#define QUOTA_LOGIN_RATE  100.0
-#define QUOTA_LOGIN_BURST 1000.0
+#define LOGIN_SLOTS TENANT_BUCKETS
+/* A client may fail this many times the per-second rate at once (a burst of typos, a
+ * deploy with a stale key), then the rate. */
+#define LOGIN_BURST_SECONDS 10.0
 
 static struct ph_bucket login_slots[LOGIN_SLOTS];
 
@@ -180,7 +181,8 @@ bool quota_login_allowed(struct req *r)
 	pthread_mutex_lock(&lock);
 	struct ph_bucket *b = login_slot(r);
 	/* Taking nothing refills the bucket; one token must be left for another failure. */
-	long long wait = ph_bucket_take(b, QUOTA_LOGIN_RATE, QUOTA_LOGIN_BURST, 1, ph_now_us());
+	double rate = r->ctx->cfg->login_failures_per_second;
+	long long wait = ph_bucket_take(b, rate, rate * LOGIN_BURST_SECONDS, 1, ph_now_us());
 	if (wait == 0)
 		b->tokens += 1; /* only looking: a failure takes it (quota_login_failed) */
 	pthread_mutex_unlock(&lock);
@@ -193,6 +195,7 @@ bool quota_login_allowed(struct req *r)
 void quota_login_failed(struct req *r)
 {
 	pthread_mutex_lock(&lock);
-	(void)ph_bucket_take(login_slot(r), QUOTA_LOGIN_RATE, QUOTA_LOGIN_BURST, 1, ph_now_us());
+	double rate = r->ctx->cfg->login_failures_per_second;
+	(void)ph_bucket_take(login_slot(r), rate, rate * LOGIN_BURST_SECONDS, 1, ph_now_us());
 	pthread_mutex_unlock(&lock);
 }

@@ -65,6 +65,7 @@ static void set_defaults(struct ph_config *cfg)
 	cfg->tenant_max_webhooks = 1000;
 	cfg->max_fanout_per_request = 100000;
 	cfg->tenant_events_per_second = 10000;
+	cfg->login_failures_per_second = 100;
 	cfg->tenant_events_burst = 20000;
 	cfg->send_concurrency = 64;
 	cfg->tenant_send_concurrency = 8;
@@ -163,6 +164,7 @@ static bool load_numbers(
 		{ "PGHOOK_MAX_FANOUT_PER_REQUEST", 0, 1000000000, &cfg->max_fanout_per_request },
 		{ "PGHOOK_TENANT_EVENTS_PER_SECOND", 0, 100000000, &cfg->tenant_events_per_second },
 		{ "PGHOOK_TENANT_EVENTS_BURST", 0, 100000000, &cfg->tenant_events_burst },
+		{ "PGHOOK_LOGIN_FAILURES_PER_SECOND", 1, 1000000, &cfg->login_failures_per_second },
 		{ "PGHOOK_SEND_CONCURRENCY", 1, 100000, &cfg->send_concurrency },
 		{ "PGHOOK_TENANT_SEND_CONCURRENCY", 1, 100000, &cfg->tenant_send_concurrency },
 	};

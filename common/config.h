@@ -55,6 +55,9 @@ struct ph_config {
 	int tenant_max_webhooks; /* webhooks a tenant may have (not deleted) */
 	int max_fanout_per_request; /* deliveries one request may create */
 	int tenant_events_per_second; /* ingest rate per tenant, per api process */
+	/* failed authentications one client address may make per second, 10 times as many at
+	 * once, per api process */
+	int login_failures_per_second;
 	int tenant_events_burst; /* events a tenant may send at once above the rate */
 	int send_concurrency; /* manual sends running at once in one api process */
 	int tenant_send_concurrency; /* of which one tenant's */

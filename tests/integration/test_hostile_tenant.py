@@ -396,9 +396,11 @@ def test_plaintext_secret_refused_with_a_key_and_reencrypt(api_factory, tenant, 
     assert out == {'webhooks': 1, 'reencrypted': 0, 'failed': 0}, out
 
 
-def test_failed_logins_throttled_per_address(api, tenant):
+def test_failed_logins_throttled_per_address(api_factory, tenant):
     """Each unknown key costs a database lookup: one address failing too often is answered
-    429 before the lookup, until its budget refills."""
+    429 before the lookup, until its budget refills. A low rate (1/s, 10 at once), so the
+    budget runs out however slowly this machine answers."""
+    api = api_factory(PGHOOK_LOGIN_FAILURES_PER_SECOND='1')
     s = requests.Session()
     bad = {'TENANT': tenant.id, 'API-KEY': 'phk_wrong'}
     codes = []
@@ -409,8 +411,8 @@ def test_failed_logins_throttled_per_address(api, tenant):
             assert int(r.headers['Retry-After']) >= 1
             break
     assert codes[-1] == 429 and set(codes[:-1]) == {401}, codes[-5:]
-    assert len(codes) > 1000  # the burst
-    # The right key works again once the budget refills (a fraction of a second).
+    assert len(codes) > 10  # the burst
+    # The right key works again once the budget refills (a second).
     harness.wait_for(lambda: requests.get(api.url + '/v1/webhooks', headers=tenant.headers,
                                           timeout=30).status_code == 200,
                      what='the right key accepted again')
