@@ -805,7 +805,8 @@ def _recover_loop(url, headers, wid, stop, out):
     """POST /v1/webhooks/{wid}/recover over the whole failed backlog, page after page along
     nextCursor (from the start again when it ends), until stop is set."""
     s = requests.Session()
-    pages = rows = errors = 0
+    pages = rows = 0
+    errors = {}
     cursor = None
     while not stop.is_set():
         params = {'since': '1970-01-01T00:00:00Z', 'limit': 250}
@@ -817,7 +818,8 @@ def _recover_loop(url, headers, wid, stop, out):
         except requests.RequestException:
             r = None  # shut by the api (its connection cap), or no answer in 60 s
         if r is None or r.status_code != 202:
-            errors += 1
+            key = r.status_code if r is not None else 'no answer'
+            errors[key] = errors.get(key, 0) + 1
             cursor = None
             continue
         body = r.json()
@@ -858,7 +860,7 @@ def abuse_once(env, ways, backlog, probe_n, delay_ms=5000):
            " values ('evt_hostile', %s, 'bench.hostile', '{}', 1)", (db.tenant,))
     db.sql("insert into deliveries (id, tenant_id, event_id, webhook_id, status,"
            " attempt_count, last_attempt_at, last_error, created_at)"
-           " select 'dlv_ab' || lpad(g::text, 10, '0'), %s, 'evt_hostile', %s, 'failed', 1,"
+           " select pghook_new_id('dlv'), %s, 'evt_hostile', %s, 'failed', 1,"
            " now(), 'bench', now() - interval '1 hour' + g * interval '1 ms'"
            " from generate_series(1, %s) g", (db.tenant, wid, backlog))
     db.sql('vacuum analyze deliveries')
