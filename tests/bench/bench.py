@@ -838,8 +838,12 @@ def _probe(url, headers, n):
         t0 = time.perf_counter()
         try:
             r = s.post(url + '/v1/events', data=body, headers=headers, timeout=60)
-        except requests.ConnectionError:
-            errors += 1  # counted, and tried again on a new connection
+        except requests.RequestException:
+            # counted, and tried again on a new connection; no answer in 60 s counts as 60 s
+            errors += 1
+            if time.perf_counter() - t0 >= 59:
+                lat.append(60.0)
+            s = requests.Session()
             continue
         lat.append(time.perf_counter() - t0)
         if r.status_code != 201:
