@@ -51,6 +51,8 @@ struct conn_guard {
 	struct evbuffer_cb_entry *cb;
 	int matched; /* characters of "\r\n\r\n" just seen */
 	bool in_body; /* past the head: not scanned until the request is dispatched */
+	bool nul; /* a NUL was seen in a head: input frozen, a 400 and the end are due */
+	bool answering; /* a request was dispatched and its response is not all sent */
 };
 
 /* A connection evhttp owns; we hold a reference on its bufferevent (see the top comment). */
@@ -223,45 +225,92 @@ static void conn_evict(struct conn *c)
 	c->evicted = true;
 }
 
+/* A NUL in a request head: answered 400 and the connection ended. Written to the socket
+ * directly (evhttp never parsed this request, and never will: its input is frozen) once the
+ * response before it, if any, is all sent, so a pipelined request ahead of it still gets its
+ * answer. Then shut: evhttp reads EOF and frees the connection. */
+static void refuse_nul(struct conn_guard *g)
+{
+	static const char body[] =
+		"{\"error\":{\"code\":\"bad_request\",\"message\":\"a NUL byte in the request head\"}}";
+	char answer[256];
+	int len = snprintf(answer, sizeof(answer),
+		"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+		"Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
+		sizeof(body) - 1, body);
+	evutil_socket_t fd = bufferevent_getfd(g->bev);
+	if (fd < 0)
+		return;
+	/* The output is empty (nothing answering): a short write to an idle socket. */
+	if (send(fd, answer, (size_t)len, MSG_NOSIGNAL) < 0)
+		log_debug("cannot answer a NUL request head: %s", strerror(errno));
+	shutdown(fd, SHUT_RDWR);
+}
+
+/* Scan count bytes of in from offset for the end of the head or a NUL (see conn_input_cb). */
+static void scan_head(struct conn_guard *g, struct evbuffer *in, size_t offset, size_t count)
+{
+	struct evbuffer_ptr from;
+	if (count == 0 || g->in_body || g->nul ||
+		evbuffer_ptr_set(in, &from, offset, EVBUFFER_PTR_SET) != 0)
+		return;
+	static const char blank[] = "\r\n\r\n";
+	while (count > 0 && !g->in_body) {
+		struct evbuffer_iovec v[8];
+		int n = evbuffer_peek(in, (ev_ssize_t)count, &from, v, 8);
+		size_t seen = 0;
+		for (int i = 0; i < n && i < 8 && !g->in_body; i++) {
+			const char *p = v[i].iov_base;
+			size_t len = v[i].iov_len < count - seen ? v[i].iov_len : count - seen;
+			for (size_t k = 0; k < len; k++) {
+				if (p[k] == '\0') {
+					evbuffer_freeze(in, 1);
+					g->nul = g->in_body = true;
+					if (!g->answering)
+						refuse_nul(g);
+					return;
+				}
+				g->matched = p[k] == blank[g->matched] ? g->matched + 1
+					: p[k] == '\r'		       ? 1
+								       : 0;
+				if (g->matched == 4) {
+					g->in_body = true;
+					break;
+				}
+			}
+			seen += len;
+		}
+		if (n <= 0 || seen == 0 || seen >= count ||
+			evbuffer_ptr_set(in, &from, seen, EVBUFFER_PTR_ADD) != 0)
+			return;
+		count -= seen;
+	}
+}
+
 /* Every byte a client sends passes here first. A NUL byte has no place in a request head:
  * evhttp keeps header names and values as C strings, so "TENANT: ten_a\0junk" would reach us
  * as "ten_a". So the head of each request (up to its blank line; the body is the JSON
  * parser's business) is scanned as it arrives, and a NUL freezes the input (evhttp can read no
- * further, so nothing of the request is dispatched) and shuts the connection. Scanning starts
- * again when a request is dispatched (bytes of a pipelined request that arrived before that
- * are not scanned: evhttp still sees their NUL-cut headers). */
+ * further, so nothing of the request is dispatched) and the request is refused (refuse_nul).
+ * Scanning starts again when a request is dispatched, from the start of what is left in the
+ * input: evhttp has taken that request's head and body out, so it is the next (pipelined)
+ * request's head, however it arrived (conn_served). */
 static void conn_input_cb(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
 {
 	struct conn_guard *g = arg;
 	if (info->n_added == 0 || g->in_body)
 		return;
-	struct evbuffer_ptr from;
-	size_t len = evbuffer_get_length(in);
-	if (evbuffer_ptr_set(in, &from, len - info->n_added, EVBUFFER_PTR_SET) != 0)
-		return;
-	struct evbuffer_iovec v[8];
-	int n = evbuffer_peek(in, (ev_ssize_t)info->n_added, &from, v, 8);
-	static const char blank[] = "\r\n\r\n";
-	for (int i = 0; i < n && i < 8 && !g->in_body; i++) {
-		const char *p = v[i].iov_base;
-		for (size_t k = 0; k < v[i].iov_len; k++) {
-			if (p[k] == '\0') {
-				evbuffer_freeze(in, 1);
-				evutil_socket_t fd = bufferevent_getfd(g->bev);
-				if (fd >= 0)
-					shutdown(fd, SHUT_RDWR);
-				g->in_body = true;
-				return;
-			}
-			g->matched = p[k] == blank[g->matched] ? g->matched + 1
-				: p[k] == '\r'		       ? 1
-							       : 0;
-			if (g->matched == 4) {
-				g->in_body = true;
-				break;
-			}
-		}
-	}
+	scan_head(g, in, evbuffer_get_length(in) - info->n_added, info->n_added);
+}
+
+/* The response to a dispatched request is all sent: a NUL head found behind it is refused
+ * now. */
+static void conn_answered(struct evhttp_request *req, void *arg)
+{
+	struct conn_guard *g = arg;
+	g->answering = false;
+	if (g->nul)
+		refuse_nul(g);
 }
 
 /* evhttp_set_bevcb: every accepted connection's bufferevent is made here. */
@@ -315,9 +364,14 @@ static void conn_served(struct loop *l, struct evhttp_request *req)
 	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
 	for (int i = l->nconns - 1; bev && i >= 0; i--) {
 		if (l->conns[i].bev == bev) {
+			struct conn_guard *g = l->conns[i].guard;
 			l->conns[i].served = true;
-			l->conns[i].guard->in_body = false; /* the next request's head */
-			l->conns[i].guard->matched = 0;
+			g->answering = true;
+			evhttp_request_set_on_complete_cb(req, conn_answered, g);
+			g->in_body = false; /* the next request's head: what is left of the input */
+			g->matched = 0;
+			struct evbuffer *in = bufferevent_get_input(bev);
+			scan_head(g, in, 0, evbuffer_get_length(in));
 			return;
 		}
 	}

@@ -53,6 +53,7 @@ enum {
 	COL_LAG,
 	COL_OPTIONS,
 	COL_NEXT_DUE, /* only on the row without an id */
+	COL_HELD, /* the session's quarantine after the claim (pq_claim_quarantine) */
 };
 
 static char *dup_value(const PGresult *res, int r, int c)
@@ -183,6 +184,10 @@ static void on_claimed(struct worker *w, PGresult *res, bool conn_lost)
 		c->more_due = false;
 		return;
 	}
+	/* A claim that returned rows says which quarantine the session holds now; one that
+	 * returned none left it as it was (held, or none). */
+	if (PQntuples(res) > 0)
+		pq_claim_quarantine(w, ph_db_value(res, 0, COL_HELD));
 	/* Woken while this claim ran: the rows that woke us may have come after its snapshot. */
 	bool woken = c->running.woken;
 	c->running.woken = false;
@@ -244,8 +249,10 @@ void claim_pump(struct worker *w)
 	c->running.active = true;
 	c->running.want = want;
 	c->running.started_ms = ph_now_ms();
-	pq_submit(w, PQ_CLAIM, "select * from pghook_claim($1::int, $2::bigint)", 2, params,
-		on_claimed);
+	pq_submit(w, PQ_CLAIM,
+		"select c.*, current_setting('pghook.quarantine', true) from "
+		"pghook_claim($1::int, $2::bigint) c",
+		2, params, on_claimed);
 }
 
 void claim_wake(struct worker *w)

@@ -33,6 +33,7 @@ struct lane {
 
 struct pq {
 	struct lane lanes[PQ_LANES];
+	char *quarantine; /* pq_claim_quarantine; NULL for none */
 };
 
 static void kick(struct lane *q);
@@ -145,21 +146,22 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
  * whose lease was lost this many times in a row: as many as the schedule has attempts, so a
  * delivery that crashes workers gets exactly the chances a failing one gets. The scheduler's
  * default maxInFlight and the circuit breaker's settings (sql/functions/claim.sql, circuit.sql)
- * come from this worker's environment. */
-static bool set_lost_lease_limit(PGconn *conn, const struct ph_config *cfg)
+ * come from this worker's environment; the quarantine held, from before a reconnect. */
+static bool set_lost_lease_limit(PGconn *conn, const struct ph_config *cfg, const char *held)
 {
 	char n[16], mif[16], fails[16], cool[32];
 	snprintf(n, sizeof(n), "%d", cfg->retry_count);
 	snprintf(mif, sizeof(mif), "%d", cfg->webhook_max_in_flight);
 	snprintf(fails, sizeof(fails), "%d", cfg->circuit_failures);
 	snprintf(cool, sizeof(cool), "%lld", (long long)cfg->circuit_cooldown_ms);
-	const char *params[] = { n, mif, fails, cool };
+	const char *params[] = { n, mif, fails, cool, held ? held : "" };
 	PGresult *res = PQexecParams(conn,
 		"select set_config('pghook.max_lost_leases', $1, false),"
 		" set_config('pghook.max_in_flight', $2, false),"
 		" set_config('pghook.circuit_failures', $3, false),"
-		" set_config('pghook.circuit_cooldown_ms', $4, false)",
-		4, NULL, params, NULL, NULL, 0);
+		" set_config('pghook.circuit_cooldown_ms', $4, false),"
+		" set_config('pghook.quarantine', $5, false)",
+		5, NULL, params, NULL, NULL, 0);
 	bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
 	PQclear(res);
 	return ok;
@@ -170,8 +172,10 @@ static bool connect_now(struct lane *q)
 	struct worker *w = q->w;
 	const char *conninfo = w->cfg->database_url ? w->cfg->database_url : "";
 
+	const char *held = q == &w->pq->lanes[PQ_CLAIM] ? w->pq->quarantine : NULL;
+
 	q->conn = PQconnectdb(conninfo);
-	if (PQstatus(q->conn) != CONNECTION_OK || !set_lost_lease_limit(q->conn, w->cfg) ||
+	if (PQstatus(q->conn) != CONNECTION_OK || !set_lost_lease_limit(q->conn, w->cfg, held) ||
 		PQsetnonblocking(q->conn, 1) != 0)
 		return false;
 	int fd = PQsocket(q->conn);
@@ -274,6 +278,12 @@ bool pq_ready(const struct worker *w)
 		(d->conn ? PQstatus(d->conn) == CONNECTION_OK : !d->conn_lost);
 }
 
+void pq_claim_quarantine(struct worker *w, const char *held)
+{
+	free(w->pq->quarantine);
+	w->pq->quarantine = held && *held ? ph_xstrdup(held) : NULL;
+}
+
 void pq_finish(struct worker *w)
 {
 	if (!w->pq)
@@ -282,6 +292,7 @@ void pq_finish(struct worker *w)
 		fail_all(&w->pq->lanes[i]);
 		drop_connection(&w->pq->lanes[i]);
 	}
+	free(w->pq->quarantine);
 	free(w->pq);
 	w->pq = NULL;
 }

@@ -38,5 +38,9 @@ void pq_drain(struct worker *w);
 /* The claim lane is connected (it claims at start), and the completion lane is connected or
  * has not needed a connection yet. */
 bool pq_ready(const struct worker *w);
+/* The quarantined delivery the claim session holds ("id token", sql/functions/claim.sql), or
+ * "" for none: kept here and set again on every new claim connection, so a reconnect does not
+ * end the quarantine (the claim would otherwise hand the session a normal batch beside it). */
+void pq_claim_quarantine(struct worker *w, const char *held);
 
 #endif

@@ -740,6 +740,187 @@ def fairness_once(env, backlog, rate, seconds, workers, delay_ms=100):
 # ---------------------------------------------------------------------------------------------
 
 
+# --- abuse (issue 18): another tenant's ingest beside a hostile tenant's sends and recover ---
+
+def _p(lat, q):
+    lat = sorted(lat)
+    return lat[min(len(lat) - 1, max(0, int(round(q * len(lat))) - 1))] * 1000
+
+
+def _send_flood(url, headers, did, ways, stop, out):
+    """ways connections, each posting /v1/deliveries/{did}/send and, on 429, sending again
+    after its Retry-After, until stop is set (a child process: the probe's latency must not
+    share a GIL with it). Puts {status: count} and the connections opened on out."""
+    host, port = url.split('//')[1].split(':')
+    hdr = ''.join('%s: %s\r\n' % kv for kv in headers.items())
+    req = ('POST /v1/deliveries/%s/send HTTP/1.1\r\nHost: x\r\n%sContent-Length: 0\r\n\r\n'
+           % (did, hdr)).encode()
+    counts, opened = {}, [0]
+
+    async def one():
+        try:
+            r, w = await asyncio.open_connection(host, int(port))
+        except OSError:
+            counts['connect_error'] = counts.get('connect_error', 0) + 1
+            return
+        opened[0] += 1
+        while not stop.is_set():
+            w.write(req)
+            line = await r.readline()
+            if not line:
+                return
+            status = int(line.split()[1])
+            counts[status] = counts.get(status, 0) + 1
+            length, retry = 0, 1
+            while True:
+                h = await r.readline()
+                if h in (b'\r\n', b'\n', b''):
+                    break
+                if h.lower().startswith(b'content-length:'):
+                    length = int(h.split(b':')[1])
+                if h.lower().startswith(b'retry-after:'):
+                    retry = int(h.split(b':')[1])
+            if length:
+                await r.readexactly(length)
+            if status == 429:
+                await asyncio.sleep(retry)
+        w.close()
+
+    async def main():
+        tasks = []
+        for i in range(ways):
+            tasks.append(asyncio.ensure_future(one()))
+            if i % 200 == 199:
+                await asyncio.sleep(0.01)  # the accept queue is 1,024 deep
+        while not stop.is_set():
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)
+        for t in tasks:
+            t.cancel()
+    asyncio.run(main())
+    out.put({'statuses': counts, 'connections': opened[0]})
+
+
+def _recover_loop(url, headers, wid, stop, out):
+    """POST /v1/webhooks/{wid}/recover over the whole failed backlog, page after page along
+    nextCursor (from the start again when it ends), until stop is set."""
+    s = requests.Session()
+    pages = rows = 0
+    errors = {}
+    cursor = None
+    while not stop.is_set():
+        params = {'since': '1970-01-01T00:00:00Z', 'limit': 250}
+        if cursor:
+            params['cursor'] = cursor
+        try:
+            r = s.post(url + '/v1/webhooks/%s/recover' % wid, params=params, headers=headers,
+                       timeout=60)
+        except requests.RequestException:
+            r = None  # shut by the api (its connection cap), or no answer in 60 s
+        if r is None or r.status_code != 202:
+            key = r.status_code if r is not None else 'no answer'
+            errors[key] = errors.get(key, 0) + 1
+            cursor = None
+            continue
+        body = r.json()
+        pages += 1
+        rows += len(body['data'])
+        cursor = body.get('nextCursor')
+    out.put({'pages': pages, 'replayed': rows, 'errors': errors})
+
+
+def _probe(url, headers, n):
+    """n single-event ingests, one after another: their latencies in seconds."""
+    s = requests.Session()
+    body = json.dumps(event_body('bench.probe'))
+    lat, errors = [], 0
+    while len(lat) < n:
+        t0 = time.perf_counter()
+        try:
+            r = s.post(url + '/v1/events', data=body, headers=headers, timeout=60)
+        except requests.RequestException:
+            # counted, and tried again on a new connection; no answer in 60 s counts as 60 s
+            errors += 1
+            if time.perf_counter() - t0 >= 59:
+                lat.append(60.0)
+            s = requests.Session()
+            continue
+        lat.append(time.perf_counter() - t0)
+        if r.status_code != 201:
+            raise RuntimeError('probe ingest answered %s %s' % (r.status_code, r.text[:200]))
+    return lat, errors
+
+
+def abuse_once(env, ways, backlog, probe_n, delay_ms=5000):
+    """Tenant B's single-event ingest latency (probe_n requests in a row), idle, then during
+    tenant A's `ways`-way manual send (its receiver answers after delay_ms: most sends are
+    refused 429 by PGHOOK_SEND_CONCURRENCY / PGHOOK_TENANT_SEND_CONCURRENCY), during A's
+    recover of `backlog` failed deliveries, and during both. No worker runs: the api alone."""
+    import multiprocessing as mp
+    ctx = mp.get_context('fork')
+    db = env.fresh_db()
+    wid = db.webhook('/d/%d/hostile' % delay_ms, subscriptions=['bench.hostile'])
+    db.sql("insert into events (id, tenant_id, event_type, payload, endpoint_count)"
+           " values ('evt_hostile', %s, 'bench.hostile', '{}', 1)", (db.tenant,))
+    db.sql("insert into deliveries (id, tenant_id, event_id, webhook_id, status,"
+           " attempt_count, last_attempt_at, last_error, created_at)"
+           " select pghook_new_id('dlv'), %s, 'evt_hostile', %s, 'failed', 1,"
+           " now(), 'bench', now() - interval '1 hour' + g * interval '1 ms'"
+           " from generate_series(1, %s) g", (db.tenant, wid, backlog))
+    db.sql('vacuum analyze deliveries')
+    # The sends go to a delivery of their own webhook: on one of the backlog, each send and
+    # each recover page touching it would wait for the other's row lock.
+    sid = db.webhook('/d/%d/hostile' % delay_ms, subscriptions=['bench.hostile'])
+    did = 'dlv_absend'
+    db.sql("insert into deliveries (id, tenant_id, event_id, webhook_id, status,"
+           " attempt_count, last_attempt_at, last_error) values (%s, %s, 'evt_hostile', %s,"
+           " 'failed', 1, now(), 'bench')", (did, db.tenant, sid))
+    out = subprocess.run([API_BIN, 'tenant', 'create', 'bench-b'],
+                         env=dict(os.environ, DATABASE_URL=db.dsn), check=True,
+                         capture_output=True, text=True, timeout=60)
+    info = json.loads(out.stdout.strip().splitlines()[-1])
+    b_headers = {'TENANT': info['tenantId'], 'API-KEY': info['apiKey'],
+                 'Content-Type': 'application/json'}
+    db.sql("insert into webhooks (id, tenant_id, url, subscriptions, secret) values "
+           "(pghook_new_id('wh'), %s, %s, '{bench.probe}', 'whsec_x')",
+           (info['tenantId'], env.recv_url + '/probe'))
+    api = start_api(env, db)
+    la0 = loadavg()
+    res = {'ways': ways, 'backlog': backlog, 'probe_n': probe_n, 'load_before': la0}
+    try:
+        _probe(api.url, b_headers, 50)  # warm: the api's connections plan their statements
+        lat, _ = _probe(api.url, b_headers, probe_n)
+        res['idle_p50_ms'], res['idle_p99_ms'] = _p(lat, 0.5), _p(lat, 0.99)
+        for mode in ('send', 'recover', 'both'):
+            halt, q, procs = ctx.Event(), ctx.Queue(), []
+            if mode in ('send', 'both'):
+                procs.append(ctx.Process(target=_send_flood, args=(
+                    api.url, db.headers, did, ways, halt, q)))
+            if mode in ('recover', 'both'):
+                procs.append(ctx.Process(target=_recover_loop, args=(
+                    api.url, db.headers, wid, halt, q)))
+            for pr in procs:
+                pr.start()
+            time.sleep(3)  # the flood's connections are open and its first answers in
+            lat, res[mode + '_probe_errors'] = _probe(api.url, b_headers, probe_n)
+            halt.set()
+            got = []
+            for _ in procs:
+                try:
+                    got.append(q.get(timeout=90))
+                except Exception:
+                    got.append({'no_report': True})
+            for pr in procs:
+                pr.join(30)
+            res[mode + '_p50_ms'], res[mode + '_p99_ms'] = _p(lat, 0.5), _p(lat, 0.99)
+            res[mode + '_hostile'] = got
+    finally:
+        stop(api)
+        db.close()
+    res['load_after'] = loadavg()
+    return res
+
+
 def med(runs, key):
     vals = [r[key] for r in runs if r.get(key) is not None]
     return statistics.median(vals) if vals else None
@@ -762,7 +943,7 @@ def main():
     ap.add_argument('--quick', action='store_true', help='smaller sizes, one run each')
     ap.add_argument('--runs', type=int, default=None, help='runs per scenario (default 3)')
     ap.add_argument('--only', default='', help='comma-separated scenarios: drain,latency,'
-                    'ingest,batch,memory,backlog,slow,neighbour,fairness,dbcost,floor')
+                    'ingest,batch,memory,backlog,slow,neighbour,fairness,dbcost,floor,abuse')
     ap.add_argument('--json', default=os.path.join(HERE, 'results', 'latest.json'))
     args = ap.parse_args()
     runs = args.runs or (1 if args.quick else 3)
@@ -780,6 +961,9 @@ def main():
         'fairness_backlog': 10000 if q else 50000,
         'fairness_s': 5 if q else 10,
         'dbcost_n': 20000 if q else 50000,
+        'abuse_ways': 10000,
+        'abuse_backlog': 20000 if q else 100000,
+        'abuse_probe_n': 300 if q else 1000,
     }
     only = set(filter(None, args.only.split(',')))
 
@@ -897,6 +1081,17 @@ def main():
                         'p99 %.1f ms (A left %d; load %.2f)'
                         % (workers, i + 1, r['idle_p99_ms'], r['busy_p99_ms'], r['a_left'],
                            r['load_before']))
+        if want('abuse'):
+            S['abuse'] = []
+            for i in range(runs):
+                r = abuse_once(env, sizes['abuse_ways'], sizes['abuse_backlog'],
+                               sizes['abuse_probe_n'])
+                S['abuse'].append(r)
+                log('abuse run %d: tenant B ingest p99 idle %.1f, sends %.1f, recover %.1f, '
+                    'both %.1f ms; hostile %s (load %.2f)'
+                    % (i + 1, r['idle_p99_ms'], r['send_p99_ms'], r['recover_p99_ms'],
+                       r['both_p99_ms'], [r[m + '_hostile'] for m in ('send', 'recover', 'both')],
+                       r['load_before']))
     finally:
         env.close()
     res['finished'] = time.strftime('%Y-%m-%dT%H:%M:%S%z')
@@ -1006,6 +1201,17 @@ def table(res):
                 'p99 %.1f ms alone, %.1f ms beside A' % (med(s, 'idle_p99_ms'),
                                                        med(s, 'busy_p99_ms')),
                 '≤ 2× alone + 50 ms', key)
+    if 'abuse' in S:
+        s = S['abuse']
+        idle = med(s, 'idle_p99_ms')
+        for mode, what in (('send', 'a %d-way manual send' % res['sizes']['abuse_ways']),
+                           ('recover', 'a recover of %d failed deliveries'
+                            % res['sizes']['abuse_backlog']),
+                           ('both', 'both at once')):
+            busy = med(s, mode + '_p99_ms')
+            add("another tenant's single-event ingest p99 beside %s" % what,
+                '%.1f ms against %.1f ms idle: %.2f×' % (busy, idle, busy / idle), '≤ 2× idle',
+                'abuse')
     return rows
 
 

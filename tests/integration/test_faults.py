@@ -231,3 +231,56 @@ def test_poison_delivery_that_hangs_the_worker_ends_failed(dsn, logdir, hooks, g
     finally:
         sup.stop()
     faults.assert_reconciled(hooks.conn)
+
+
+def _claim_backend(hooks, other_than=None):
+    """The pid of a worker's claim connection (the backend that last ran pghook_claim)."""
+    rows = hooks.sql("select pid from pg_stat_activity where query like '%%pghook_claim($1%%' "
+                     "and pid <> pg_backend_pid() and pid <> coalesce(%s, 0)", (other_than,))
+    return rows[0][0] if rows else None
+
+
+def test_quarantine_survives_a_claim_connection_reconnect(worker_factory, hooks, gate):
+    """The quarantine is the claim session's state (sql/functions/claim.sql): a worker whose
+    claim connection is re-established sets it again (worker/pq.c), so the session holding a
+    delivery one lost lease away from failing as poison still gets nothing beside it."""
+    poison, _ = hooks.webhook(gate.url.replace('/hook', '/poison'), subscriptions=('poison',))
+    innocent, _ = hooks.webhook(gate.url, subscriptions=('a',))
+    stuck = threading.Event()
+    gate.on_request = lambda rec: rec.path.startswith('/poison') and stuck.wait(60)
+    [pid_event] = hooks.ingest([{'type': 'poison', 'data': {}}])
+    # Its lease lost once already and expired again: the next claim puts it in quarantine
+    # (3 attempts in the schedule: 3 lost leases fail it).
+    hooks.sql("update deliveries set status = 'delivering', lost_leases = 1, "
+              "lost_attempt = attempt_count, lease_expires_at = now() - interval '1 second', "
+              "claim_token = nextval('pghook_claim_token_seq'), next_retry_at = null "
+              "where event_id = %s", (pid_event,))
+    try:
+        w = worker_factory(PGHOOK_WORKER_LEASE='60s', PGHOOK_HTTP_TIMEOUT='50s')
+        claims = lambda: w.metrics()['pghook_claim_batch_size_count']
+        harness.wait_for(lambda: any(r.path.startswith('/poison') for r in gate.received()),
+                         what='the poison delivery claimed in quarantine')
+        [p] = hooks.deliveries(webhook_id=poison)
+        assert p['status'] == 'delivering' and p['lost_leases'] == 2
+
+        ids = hooks.ingest([{'type': 'a', 'data': {'i': i}} for i in range(3)])
+        n = claims()  # it looked for work: nothing beside the quarantined one
+        harness.wait_for(lambda: hooks.worker_woken() or claims() > n, what='a claim')
+        assert {r['status'] for r in hooks.deliveries(webhook_id=innocent)} == {'pending'}
+
+        old = harness.wait_for(lambda: _claim_backend(hooks), what='the claim backend')
+        hooks.sql('select pg_terminate_backend(%s)', (old,))
+        # The worker reconnects its claim lane on its next claim; wake it until it has.
+        harness.wait_for(lambda: hooks.worker_woken() or _claim_backend(hooks, old),
+                         what='a new claim connection')
+        n = claims()  # then a claim done on the new connection:
+        harness.wait_for(lambda: hooks.worker_woken() or claims() > n, what='a claim after it')
+        rows = hooks.deliveries(webhook_id=innocent)
+        assert {r['status'] for r in rows} == {'pending'}, rows
+        assert not [r for r in gate.received() if not r.path.startswith('/poison')]
+    finally:
+        stuck.set()  # the poison one answers 200 at last: the quarantine ends
+    faults.wait_settled(hooks)
+    assert {r['status'] for r in hooks.deliveries()} == {'delivered'}
+    assert len(ids) == 3
+    faults.assert_reconciled(hooks.conn)

@@ -231,3 +231,55 @@ def test_malformed_requests_are_refused(api, tenant, legit, sql):
     assert answers['duplicate keys'] == 422 and answers['duplicate keys in data'] == 422
     assert answers['escaped NUL in a JSON key'] == 422
     assert answers['1e999'] == 422 and answers['depth 10,000'] == 422
+
+
+def _answers(s, timeout=10):
+    """Read the server's answers on s until it closes: the list of (status, body)."""
+    s.settimeout(timeout)
+    buf = b''
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        buf += chunk
+    out = []
+    while buf.startswith(b'HTTP/1.'):
+        head, _, rest = buf.partition(b'\r\n\r\n')
+        length = int([h.split(b':', 1)[1] for h in head.split(b'\r\n')
+                      if h.lower().startswith(b'content-length:')][0])
+        out.append((int(head.split(b' ', 2)[1]), rest[:length]))
+        buf = rest[length:]
+    assert buf == b'', buf
+    return out
+
+
+def test_nul_in_a_pipelined_request_head_is_refused(api, tenant, sql):
+    """A NUL in the head of a request pipelined behind another (same packet, or sent while the
+    first is being answered) is refused with 400 and the connection ended; the request ahead
+    of it is answered first (api/server.c, conn_input_cb)."""
+    first = request(tenant, json.dumps({'type': 'first', 'data': {}}).encode())
+    nul = (b'POST /v1/events HTTP/1.1\r\nHost: x\r\nTENANT: ' + tenant.id.encode()
+           + b'\x00x\r\nAPI-KEY: ' + tenant.key.encode() + b'\r\ncontent-length: 2\r\n\r\n{}')
+    ways = {
+        'same packet': lambda s: s.sendall(first + nul),
+        'sent after': lambda s: (s.sendall(first), s.sendall(nul)),
+        'after a pipelined GET': lambda s: s.sendall(
+            b'GET /v1/events HTTP/1.1\r\nHost: x\r\nTENANT: %s\r\nAPI-KEY: %s\r\n\r\n'
+            % (tenant.id.encode(), tenant.key.encode()) + first + nul),
+    }
+    for way, send in ways.items():
+        with socket.create_connection(('127.0.0.1', api.port), timeout=10) as s:
+            send(s)
+            got = _answers(s)
+        assert [st for st, _ in got][-2:] == [201, 400], (way, got)
+        assert json.loads(got[-1][1])['error']['code'] == 'bad_request'
+    # The first requests were stored; nothing of the NUL ones.
+    assert sql("select count(*) from events where event_type = 'first'")[0][0] == 3
+    assert sql("select count(*) from events where event_type <> 'first'")[0][0] == 0
+    # A lone NUL head is answered 400 too.
+    with socket.create_connection(('127.0.0.1', api.port), timeout=10) as s:
+        s.sendall(nul)
+        assert [st for st, _ in _answers(s)] == [400]
