@@ -10,6 +10,7 @@ export class ApiError extends Error {
     super(message);
     this.status = status;
     this.code = code || '';
+    this.fields = {};
   }
 }
 
@@ -49,6 +50,21 @@ function messageOf(status, body) {
   return 'The server refused the request (HTTP ' + status + ').';
 }
 
+// A 422's messages by the body field they name ({rateLimit: 'RateLimit must be…'}), so a form
+// can show each next to its field.
+function fieldMessages(body) {
+  const out = {};
+  if (!body || !Array.isArray(body.detail)) return out;
+  for (const d of body.detail) {
+    const loc = d.loc || [];
+    if (loc[0] !== 'body' || typeof loc[1] !== 'string') continue;
+    const rest = loc.slice(2).join('.');
+    const m = sentence((rest ? rest + ': ' : '') + d.msg);
+    out[loc[1]] = out[loc[1]] ? out[loc[1]] + ' ' + m : m;
+  }
+  return out;
+}
+
 export function apiUrl(path) {
   return new URL('../' + path.replace(/^\//, ''), location.href).toString();
 }
@@ -75,6 +91,7 @@ export async function api(method, path, body) {
   }
   if (!r.ok) {
     const err = new ApiError(r.status, messageOf(r.status, data), data && data.error && data.error.code);
+    err.fields = fieldMessages(data);
     // The link expired or was revoked while a page was open: the shell says so (app.js).
     if (r.status === 401) window.dispatchEvent(new CustomEvent('pghook:unauthorized', { detail: err }));
     throw err;
