@@ -32,12 +32,21 @@ function sentence(s) {
   return /[.!?]$/.test(s) ? s : s + '.';
 }
 
+// A validation message about a field: the field named once ("rateLimit must be…" stays as the
+// server wrote it, the field's name keeping its case).
+function about(where, msg) {
+  msg = String(msg || '').trim();
+  if (!where) return sentence(msg);
+  if (msg.startsWith(where)) return /[.!?]$/.test(msg) ? msg : msg + '.';
+  return sentence(where + ': ' + msg);
+}
+
 // What went wrong, in words: the server's own message when it sent one.
 function messageOf(status, body) {
   if (body && Array.isArray(body.detail)) {
     return body.detail.map((d) => {
       const where = (d.loc || []).filter((x) => x !== 'body' && x !== 'query').join('.');
-      return sentence((where ? where + ': ' : '') + d.msg);
+      return about(where, d.msg);
     }).join(' ');
   }
   if (body && body.error && body.error.message) {
@@ -58,8 +67,7 @@ function fieldMessages(body) {
   for (const d of body.detail) {
     const loc = d.loc || [];
     if (loc[0] !== 'body' || typeof loc[1] !== 'string') continue;
-    const rest = loc.slice(2).join('.');
-    const m = sentence((rest ? rest + ': ' : '') + d.msg);
+    const m = about(loc.slice(1).join('.'), d.msg);
     out[loc[1]] = out[loc[1]] ? out[loc[1]] + ' ' + m : m;
   }
   return out;

@@ -35,6 +35,8 @@ const server = http.createServer((req, res) => {
   let body = '';
   req.on('data', (c) => { body += c; });
   req.on('end', () => {
+    // /down never recovers: its endpoint's circuit opens.
+    if (req.url.startsWith('/down')) { res.writeHead(503); res.end('down for good'); return; }
     received.push({ up: receiverUp, body });
     res.writeHead(receiverUp ? 200 : 503, { 'content-type': 'text/plain' });
     res.end(receiverUp ? 'thanks' : 'receiver down for maintenance');
@@ -82,6 +84,11 @@ const browser = await chromium.launch({ executablePath: env.CHROMIUM, args: ['--
 try {
   const ctx = await browser.newContext({ viewport: { width: 1200, height: 900 }, timezoneId: 'America/New_York', locale: 'en-US' });
   const page = watch(await ctx.newPage(), 'console');
+
+  // An endpoint that always fails, so its circuit opens while the rest runs (5 failures 3 s
+  // apart).
+  const broken = await api('POST', '/v1/webhooks', { url: hookUrl.replace('/hook', '/down'), subscriptions: ['inventory.low'], description: 'Broken receiver' });
+  await api('POST', '/v1/events', { type: 'inventory.low', data: { sku: 'A-1' } });
 
   // A portal link opens the overview; the token leaves the address bar.
   await page.goto(env.LINK);
@@ -141,6 +148,8 @@ try {
   await page.getByRole('heading', { name: /^Attempt \d+ · succeeded$/ }).waitFor({ timeout: T });
   await page.getByText('"orderId": 42').waitFor({ timeout: T });
   check(await page.locator('time[title^="UTC: "]').count() > 0, 'times carry their UTC on hover');
+  // The worker's attempts carry their timings: one compact row each.
+  await page.locator('ul.timings').filter({ hasText: 'Total' }).first().waitFor({ timeout: T });
   await shot(page, 'delivery');
   log('the delivery succeeded once the receiver recovered');
 
@@ -181,6 +190,59 @@ try {
   await page.locator('#f-description').fill('Orders receiver (EU)');
   await page.getByRole('button', { name: 'Save changes' }).click();
   await h1(page, 'Orders receiver (EU)');
+  check(await page.locator('.props .badge-circuit-closed').count() === 1, 'the circuit shows as a closed badge');
+
+  // Settings through the controls the OpenAPI schema gives: a number (0 is refused by the
+  // API: its 422 shows next to the field), a select, name/value rows, a list.
+  await page.getByLabel('Rate limit').fill('0');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await page.getByRole('alert').waitFor({ timeout: T });
+  const rateError = page.locator('#f-x-rateLimit-error');
+  await rateError.waitFor({ timeout: T });
+  check(/rateLimit must be a number of deliveries per second above 0/.test(await rateError.textContent()), 'the 422 names rateLimit: ' + await rateError.textContent());
+  check(await page.getByLabel('Rate limit').getAttribute('aria-invalid') === 'true', 'the rate limit is marked invalid');
+  check(await page.evaluate(() => document.activeElement.id) === 'f-x-rateLimit', 'the invalid field has the focus');
+  await shot(page, 'endpoint-invalid');
+  check((await api('GET', '/v1/webhooks/' + hookId)).rateLimit === null, 'nothing was saved');
+  await page.getByLabel('Rate limit').fill('2.5');
+  await page.getByLabel('Ordering').selectOption('fifo');
+  await page.getByRole('button', { name: 'Add header' }).click();
+  await page.getByLabel('Header 1 name').fill('X-Team');
+  await page.getByLabel('Header 1 value').fill('orders');
+  await page.getByLabel('Retry schedule').fill('0s, 5s, 1m');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await page.getByText('Changes saved.').waitFor({ timeout: T });
+  await h1(page, 'Orders receiver (EU)');
+  const edited = await api('GET', '/v1/webhooks/' + hookId);
+  check(edited.rateLimit === 2.5 && edited.ordering === 'fifo', 'the API has the new rate limit and ordering: ' + JSON.stringify(edited));
+  check(JSON.stringify(edited.headers) === '{"X-Team":"orders"}', 'the API has the header: ' + JSON.stringify(edited.headers));
+  check(Array.isArray(edited.retrySchedule) && edited.retrySchedule.length === 3, 'the API has the retry schedule: ' + JSON.stringify(edited.retrySchedule));
+  check(await page.getByLabel('Ordering').inputValue() === 'fifo', 'the form shows the saved ordering');
+  await page.getByRole('button', { name: 'Remove header 1' }).click();
+  await page.getByLabel('Rate limit').fill('');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await page.getByText('Changes saved.').waitFor({ timeout: T });
+  const cleared = await api('GET', '/v1/webhooks/' + hookId);
+  check(cleared.rateLimit === null && JSON.stringify(cleared.headers || {}) === '{}', 'empty means null, no rows no headers: ' + JSON.stringify(cleared));
+  await h1(page, 'Orders receiver (EU)');
+  log('settings edited through the schema controls');
+
+  // The endpoint that never answers 200: its circuit opened, with the next probe's time.
+  await page.goto(env.API_URL + '/console/#/endpoints/' + broken.id);
+  await h1(page, 'Broken receiver');
+  for (let i = 0; i < 60 && await page.locator('.props .badge-circuit-open').count() === 0; i++) {
+    await page.waitForTimeout(1000);
+    await page.evaluate(() => window.dispatchEvent(new HashChangeEvent('hashchange')));
+    await h1(page, 'Broken receiver');
+  }
+  await page.locator('.props .badge-circuit-open').waitFor({ timeout: T });
+  check(await page.locator('.circuit time[title^="UTC: "]').count() >= 1, 'the open circuit shows its times');
+  await page.getByText(/next probe/).waitFor({ timeout: T });
+  await shot(page, 'circuit-open');
+  log('an open circuit shows as such');
+
+  await page.goto(env.API_URL + '/console/#/endpoints/' + hookId);
+  await h1(page, 'Orders receiver (EU)');
   await page.getByRole('button', { name: 'Disable endpoint' }).click();
   await page.locator('.props .badge-disabled').waitFor({ timeout: T });
   await page.getByRole('button', { name: 'Enable endpoint' }).click();
@@ -190,9 +252,14 @@ try {
   await shot(page, 'endpoints');
 
   // Delete asks first: Cancel keeps it, confirming deletes it.
-  const doomed = await api('POST', '/v1/webhooks', { url: hookUrl + '/old', subscriptions: ['*'], description: 'Old receiver' });
+  const doomed = await api('POST', '/v1/webhooks', { url: hookUrl + '/old', subscriptions: ['*'], description: 'Old receiver', signature: 'ed25519' });
   await page.goto(env.API_URL + '/console/#/endpoints/' + doomed.id);
   await h1(page, 'Old receiver');
+  // ed25519: no secret to reveal, the public key to copy.
+  check((await page.locator('#public-key').textContent()).startsWith('whpk_'), 'the public key is shown');
+  check(await page.getByRole('button', { name: 'Reveal secret' }).count() === 0, 'no secret with ed25519');
+  await page.getByRole('button', { name: 'Copy public key' }).click();
+  await page.getByText(/^(Copied\.|Selected: press)/).waitFor({ timeout: T });
   await page.getByRole('button', { name: 'Delete endpoint' }).click();
   await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
   await h1(page, 'Old receiver');
