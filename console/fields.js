@@ -7,6 +7,11 @@
 // for that field, or what the browser could not read).
 import { h, humanize } from './ui.js';
 
+// What the type says first (what the setting is), then what the property adds.
+function joined(inner, outer) {
+  return [inner.description, outer.description].filter(Boolean).join(' ');
+}
+
 // The schema with $ref followed and "anyOf [X, null]" folded into X plus nullable.
 export function resolve(spec, schema, depth = 0) {
   if (!schema || typeof schema !== 'object' || depth > 8) return {};
@@ -14,14 +19,15 @@ export function resolve(spec, schema, depth = 0) {
   if (s.$ref) {
     const name = s.$ref.replace('#/components/schemas/', '');
     const target = spec && spec.components && spec.components.schemas && spec.components.schemas[name];
-    s = { ...resolve(spec, target, depth + 1), ...Object.fromEntries(Object.entries(s).filter(([k]) => k !== '$ref')) };
+    const inner = resolve(spec, target, depth + 1);
+    s = { ...inner, ...Object.fromEntries(Object.entries(s).filter(([k]) => k !== '$ref')), description: joined(inner, s) };
   }
   if (Array.isArray(s.anyOf)) {
     const rest = s.anyOf.filter((x) => !(x && x.type === 'null'));
     if (rest.length === 1) {
       const inner = resolve(spec, rest[0], depth + 1);
       s = { ...inner, ...Object.fromEntries(Object.entries(s).filter(([k]) => k !== 'anyOf')),
-        nullable: inner.nullable || rest.length < s.anyOf.length };
+        nullable: inner.nullable || rest.length < s.anyOf.length, description: joined(inner, s) };
     }
   }
   const types = Array.isArray(s.type) ? s.type : (s.type ? [s.type] : []);
@@ -157,6 +163,8 @@ function mapControl(id, name, s, value, label) {
       if (k in out) return { error: 'The name ' + k + ' appears twice.' };
       out[k] = v;
     }
+    // No rows where there were none (null) is no change.
+    if (!Object.keys(out).length && s.nullable && (value === null || value === undefined)) return { value: null };
     return { value: out };
   } };
 }
