@@ -4,8 +4,10 @@
 //   open a portal link (the token leaves the address bar), reach the pages by keyboard, create
 //   an endpoint (a rejected one first: the API's error shows in words), reveal its secret,
 //   send an event, find its delivery with filters, watch it fail while this script's receiver
-//   answers 503 and succeed once it recovers, replay it, search events, edit, disable and
-//   enable, delete with confirmation; a read-only link shows everything and changes nothing;
+//   answers 503 and succeed once it recovers (timings shown), replay it, search events, edit
+//   (a refused rate limit shows its 422 by the field; rate limit, ordering, a header and a retry
+//   schedule through the schema's controls, checked through the API), see another endpoint's
+//   circuit open, copy an ed25519 public key, disable and enable, delete with confirmation; a read-only link shows everything and changes nothing;
 //   expired, revoked and tampered links say so. axe-core checks every page (no serious or
 //   critical violation), every page is screenshotted, a 320 px wide screen never scrolls
 //   sideways, and any script error or Content-Security-Policy refusal fails the run.
