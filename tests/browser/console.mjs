@@ -68,6 +68,7 @@ async function shot(page, name) {
   await audit(page, name);
   // A toast left from an earlier step would cover part of the picture.
   await page.evaluate(() => { const t = document.getElementById('toast'); if (t) t.classList.remove('shown'); });
+  await page.waitForTimeout(300);
   await page.screenshot({ path: path.join(SHOTS, name + '.png'), fullPage: true });
   log('page ok:', name);
 }
