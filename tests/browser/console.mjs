@@ -85,6 +85,18 @@ async function api(method, p, body) {
   return r.status === 204 ? null : r.json();
 }
 
+// The API's answer once cond holds of it (the console saves in the background), within T.
+async function apiUntil(p, cond, what) {
+  const end = Date.now() + T;
+  let last;
+  while (Date.now() < end) {
+    last = await api('GET', p);
+    if (cond(last)) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error('check failed: ' + what + ': ' + JSON.stringify(last));
+}
+
 const browser = await chromium.launch({ executablePath: env.CHROMIUM, args: ['--no-sandbox'] });
 try {
   const ctx = await browser.newContext({ viewport: { width: 1200, height: 900 }, timezoneId: 'America/New_York', locale: 'en-US' });
@@ -216,19 +228,19 @@ try {
   await page.getByLabel('Header 1 value').fill('orders');
   await page.getByLabel('Retry schedule').fill('0s, 5s, 1m');
   await page.getByRole('button', { name: 'Save changes' }).click();
-  await page.getByText('Changes saved.').waitFor({ timeout: T });
-  await h1(page, 'Orders receiver (EU)');
-  const edited = await api('GET', '/v1/webhooks/' + hookId);
-  check(edited.rateLimit === 2.5 && edited.ordering === 'fifo', 'the API has the new rate limit and ordering: ' + JSON.stringify(edited));
+  const edited = await apiUntil('/v1/webhooks/' + hookId, (w) => w.rateLimit === 2.5 && w.ordering === 'fifo',
+    'the API has the new rate limit and ordering');
+  // The page shows what it saved once it reloaded the endpoint.
+  await page.locator('.props dd').filter({ hasText: /^fifo$/ }).waitFor({ timeout: T });
   check(JSON.stringify(edited.headers) === '{"X-Team":"orders"}', 'the API has the header: ' + JSON.stringify(edited.headers));
   check(Array.isArray(edited.retrySchedule) && edited.retrySchedule.length === 3, 'the API has the retry schedule: ' + JSON.stringify(edited.retrySchedule));
   check(await page.getByLabel('Ordering').inputValue() === 'fifo', 'the form shows the saved ordering');
   await page.getByRole('button', { name: 'Remove header 1' }).click();
   await page.getByLabel('Rate limit').fill('');
   await page.getByRole('button', { name: 'Save changes' }).click();
-  await page.getByText('Changes saved.').waitFor({ timeout: T });
-  const cleared = await api('GET', '/v1/webhooks/' + hookId);
-  check(cleared.rateLimit === null && JSON.stringify(cleared.headers || {}) === '{}', 'empty means null, no rows no headers: ' + JSON.stringify(cleared));
+  await apiUntil('/v1/webhooks/' + hookId, (w) => w.rateLimit === null && JSON.stringify(w.headers || {}) === '{}',
+    'empty means null, no rows no headers');
+  await page.locator('.props dd').filter({ hasText: /^None$/ }).waitFor({ timeout: T });
   await h1(page, 'Orders receiver (EU)');
   log('settings edited through the schema controls');
 
