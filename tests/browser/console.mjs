@@ -223,8 +223,12 @@ try {
   check((await api('GET', '/v1/webhooks/' + hookId)).rateLimit === null, 'nothing was saved');
   await page.getByLabel('Rate limit').fill('2.5');
   await page.getByLabel('Ordering').selectOption('fifo');
-  await page.getByRole('button', { name: 'Add header' }).click();
-  await page.getByLabel('Header 1 name').fill('X-Team');
+  // By keyboard: Add header puts the focus in the new row's name.
+  await page.getByRole('button', { name: 'Add header' }).focus();
+  await page.keyboard.press('Enter');
+  check(await page.evaluate(() => document.activeElement.getAttribute('aria-label')) === 'Header 1 name', 'a new header row takes the focus');
+  await page.keyboard.type('X-Team');
+  check(await page.getByLabel('Header 1 name').inputValue() === 'X-Team', 'typed into the new row');
   await page.getByLabel('Header 1 value').fill('orders');
   await page.getByLabel('Retry schedule').fill('0s, 5s, 1m');
   await page.getByRole('button', { name: 'Save changes' }).click();
@@ -329,7 +333,7 @@ try {
   const narrow = watch(await (await browser.newContext({ viewport: { width: 320, height: 720 }, deviceScaleFactor: 1 })).newPage(), 'narrow');
   await narrow.goto(env.LINK);
   await h1(narrow, 'Overview');
-  for (const [hash, title] of [['#/overview', 'Overview'], ['#/endpoints/' + hookId, 'Orders receiver (EU)'], ['#/deliveries', 'Deliveries'], ['#/deliveries/' + firstDelivery, 'Delivery ' + firstDelivery]]) {
+  for (const [hash, title] of [['#/overview', 'Overview'], ['#/endpoints/' + hookId, 'Orders receiver (EU)'], ['#/endpoints/' + broken.id, 'Broken receiver'], ['#/deliveries', 'Deliveries'], ['#/deliveries/' + firstDelivery, 'Delivery ' + firstDelivery]]) {
     await narrow.goto(env.API_URL + '/console/' + hash);
     await h1(narrow, title);
     const width = await narrow.evaluate(() => document.documentElement.scrollWidth);
