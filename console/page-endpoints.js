@@ -2,8 +2,9 @@
 // Endpoints: the list (status, and circuit state when the server reports one), create, and an
 // endpoint's page: edit, enable or disable, reveal and rotate the signing secret, recover
 // failed deliveries since a time, delete. Settings beyond the basic ones (headers, rate
-// limits, retry schedule, ordering…) are offered when this server has them: when the endpoint
-// carries the field, or the OpenAPI document lists it.
+// limits, retry schedule, ordering…) are offered when this server has them: when the OpenAPI
+// document lists them (each with the control its schema calls for, fields.js) or, without
+// one, when the endpoint carries the field.
 import { api, qs } from './api.js';
 import { display, schemaField, setFieldError } from './fields.js';
 import {
@@ -61,7 +62,7 @@ function endpointForm(ctx, hook, onSubmit) {
   const submit = h('button', { type: 'submit', class: 'primary' }, hook ? 'Save changes' : 'Create endpoint');
   const form = h('form', { class: 'form', novalidate: true },
     Object.values(core).map((f) => f.el),
-    extras.length ? h('h3', { class: 'form-part' }, 'Delivery settings') : null,
+    extras.length ? h(hook ? 'h3' : 'h2', { class: 'form-part' }, 'Delivery settings') : null,
     extras.map((f) => f.el),
     status, h('div', { class: 'actions' }, submit));
   // Each field's own message; the first one in error takes the focus.
@@ -92,7 +93,7 @@ function endpointForm(ctx, hook, onSubmit) {
     }
     showErrors(local);
     if (Object.keys(local).length) {
-      clear(status, errorBox('Check the fields marked below: ' + Object.entries(local).map(([k, m]) => humanize(k) + ': ' + m).join(' ')));
+      clear(status, errorBox('Check the marked fields. ' + Object.entries(local).map(([k, m]) => humanize(k) + ': ' + m).join(' ')));
       return;
     }
     try {
