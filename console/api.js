@@ -10,6 +10,7 @@ export class ApiError extends Error {
     super(message);
     this.status = status;
     this.code = code || '';
+    this.fields = {};
   }
 }
 
@@ -31,12 +32,21 @@ function sentence(s) {
   return /[.!?]$/.test(s) ? s : s + '.';
 }
 
+// A validation message about a field: the field named once ("rateLimit must be…" stays as the
+// server wrote it, the field's name keeping its case).
+function about(where, msg) {
+  msg = String(msg || '').trim();
+  if (!where) return sentence(msg);
+  if (msg.startsWith(where)) return /[.!?]$/.test(msg) ? msg : msg + '.';
+  return sentence(where + ': ' + msg);
+}
+
 // What went wrong, in words: the server's own message when it sent one.
 function messageOf(status, body) {
   if (body && Array.isArray(body.detail)) {
     return body.detail.map((d) => {
       const where = (d.loc || []).filter((x) => x !== 'body' && x !== 'query').join('.');
-      return sentence((where ? where + ': ' : '') + d.msg);
+      return about(where, d.msg);
     }).join(' ');
   }
   if (body && body.error && body.error.message) {
@@ -47,6 +57,20 @@ function messageOf(status, body) {
   if (status === 401) return 'This console link is not valid. Ask for a new console link.';
   if (status >= 500) return 'The server failed to answer (HTTP ' + status + '). Try again in a moment.';
   return 'The server refused the request (HTTP ' + status + ').';
+}
+
+// A 422's messages by the body field they name ({rateLimit: 'RateLimit must be…'}), so a form
+// can show each next to its field.
+function fieldMessages(body) {
+  const out = {};
+  if (!body || !Array.isArray(body.detail)) return out;
+  for (const d of body.detail) {
+    const loc = d.loc || [];
+    if (loc[0] !== 'body' || typeof loc[1] !== 'string') continue;
+    const m = about(loc.slice(1).join('.'), d.msg);
+    out[loc[1]] = out[loc[1]] ? out[loc[1]] + ' ' + m : m;
+  }
+  return out;
 }
 
 export function apiUrl(path) {
@@ -75,6 +99,7 @@ export async function api(method, path, body) {
   }
   if (!r.ok) {
     const err = new ApiError(r.status, messageOf(r.status, data), data && data.error && data.error.code);
+    err.fields = fieldMessages(data);
     // The link expired or was revoked while a page was open: the shell says so (app.js).
     if (r.status === 401) window.dispatchEvent(new CustomEvent('pghook:unauthorized', { detail: err }));
     throw err;

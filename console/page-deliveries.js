@@ -4,7 +4,7 @@
 // timeline, and the actions send now, replay and recover.
 import { api, qs } from './api.js';
 import {
-  badge, brief, busy, clear, dl, errorBox, fromLocalInput, h, humanize, pretty, table, time,
+  badge, busy, clear, dl, errorBox, fromLocalInput, h, humanize, pretty, table, time,
   toLocalInput, toast,
 } from './ui.js';
 
@@ -85,9 +85,22 @@ export async function list(page, { query, stale }) {
   return () => clearInterval(timer);
 }
 
+const PHASES = { dnsMs: 'DNS', connectMs: 'Connect', tlsMs: 'TLS', firstByteMs: 'First byte', totalMs: 'Total' };
+
+// Where an attempt spent its time, one compact row: phases that did not happen (null: a
+// reused connection, plain http, a manual attempt) are left out, and so is the row when none did.
+function timingsRow(t) {
+  if (!t || typeof t !== 'object') return null;
+  const known = Object.keys(PHASES).filter((k) => k in t);
+  const keys = [...known, ...Object.keys(t).filter((k) => !(k in PHASES))];
+  const items = keys.filter((k) => typeof t[k] === 'number').map((k) => h('li', {},
+    h('span', { class: 'phase' }, PHASES[k] || humanize(k.replace(/Ms$/, ''))), ' ', t[k] + ' ms'));
+  return items.length ? h('ul', { class: 'timings', 'aria-label': 'Timings' }, items) : null;
+}
+
 function attemptItem(a) {
   const ok = a.responseStatusCode >= 200 && a.responseStatusCode < 300;
-  const timings = a.timings && typeof a.timings === 'object' ? a.timings : null;
+  const timings = timingsRow(a.timings);
   return h('li', { class: 'attempt ' + (ok ? 'attempt-ok' : 'attempt-failed') },
     h('h3', {}, 'Attempt ' + a.attemptNumber + ' · ', ok ? 'succeeded' : 'failed'),
     dl([
@@ -96,7 +109,7 @@ function attemptItem(a) {
       ['Duration', a.durationMs !== null && a.durationMs !== undefined ? a.durationMs + ' ms' : '—'],
       a.error ? ['Error', h('span', { class: 'err-text' }, a.error)] : null,
       ['Trigger', humanize(a.trigger || 'scheduled')],
-      timings ? ['Timings', h('span', {}, Object.entries(timings).map(([k, v]) => humanize(k) + ' ' + brief(v) + (typeof v === 'number' ? ' ms' : '')).join(' · '))] : null,
+      timings ? ['Timings', timings] : null,
     ]),
     a.responseBody ? h('details', { open: !ok }, h('summary', {}, 'Response body (first 2,000 characters)'),
       h('pre', { class: 'code', tabindex: '0' }, h('code', {}, a.responseBody.slice(0, 2000)))) : null);

@@ -4,8 +4,10 @@
 //   open a portal link (the token leaves the address bar), reach the pages by keyboard, create
 //   an endpoint (a rejected one first: the API's error shows in words), reveal its secret,
 //   send an event, find its delivery with filters, watch it fail while this script's receiver
-//   answers 503 and succeed once it recovers, replay it, search events, edit, disable and
-//   enable, delete with confirmation; a read-only link shows everything and changes nothing;
+//   answers 503 and succeed once it recovers (timings shown), replay it, search events, edit
+//   (a refused rate limit shows its 422 by the field; rate limit, ordering, a header and a retry
+//   schedule through the schema's controls, checked through the API), see another endpoint's
+//   circuit open, copy an ed25519 public key, disable and enable, delete with confirmation; a read-only link shows everything and changes nothing;
 //   expired, revoked and tampered links say so. axe-core checks every page (no serious or
 //   critical violation), every page is screenshotted, a 320 px wide screen never scrolls
 //   sideways, and any script error or Content-Security-Policy refusal fails the run.
@@ -35,6 +37,8 @@ const server = http.createServer((req, res) => {
   let body = '';
   req.on('data', (c) => { body += c; });
   req.on('end', () => {
+    // /down never recovers: its endpoint's circuit opens.
+    if (req.url.startsWith('/down')) { res.writeHead(503); res.end('down for good'); return; }
     received.push({ up: receiverUp, body });
     res.writeHead(receiverUp ? 200 : 503, { 'content-type': 'text/plain' });
     res.end(receiverUp ? 'thanks' : 'receiver down for maintenance');
@@ -62,6 +66,9 @@ async function audit(page, name) {
 
 async function shot(page, name) {
   await audit(page, name);
+  // A toast left from an earlier step would cover part of the picture.
+  await page.evaluate(() => { const t = document.getElementById('toast'); if (t) t.classList.remove('shown'); });
+  await page.waitForTimeout(300);
   await page.screenshot({ path: path.join(SHOTS, name + '.png'), fullPage: true });
   log('page ok:', name);
 }
@@ -78,10 +85,27 @@ async function api(method, p, body) {
   return r.status === 204 ? null : r.json();
 }
 
+// The API's answer once cond holds of it (the console saves in the background), within T.
+async function apiUntil(p, cond, what) {
+  const end = Date.now() + T;
+  let last;
+  while (Date.now() < end) {
+    last = await api('GET', p);
+    if (cond(last)) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error('check failed: ' + what + ': ' + JSON.stringify(last));
+}
+
 const browser = await chromium.launch({ executablePath: env.CHROMIUM, args: ['--no-sandbox'] });
 try {
   const ctx = await browser.newContext({ viewport: { width: 1200, height: 900 }, timezoneId: 'America/New_York', locale: 'en-US' });
   const page = watch(await ctx.newPage(), 'console');
+
+  // An endpoint that always fails, so its circuit opens while the rest runs (5 failures 3 s
+  // apart).
+  const broken = await api('POST', '/v1/webhooks', { url: hookUrl.replace('/hook', '/down'), subscriptions: ['inventory.low'], description: 'Broken receiver' });
+  await api('POST', '/v1/events', { type: 'inventory.low', data: { sku: 'A-1' } });
 
   // A portal link opens the overview; the token leaves the address bar.
   await page.goto(env.LINK);
@@ -141,6 +165,8 @@ try {
   await page.getByRole('heading', { name: /^Attempt \d+ · succeeded$/ }).waitFor({ timeout: T });
   await page.getByText('"orderId": 42').waitFor({ timeout: T });
   check(await page.locator('time[title^="UTC: "]').count() > 0, 'times carry their UTC on hover');
+  // The worker's attempts carry their timings: one compact row each.
+  await page.locator('ul.timings').filter({ hasText: 'Total' }).first().waitFor({ timeout: T });
   await shot(page, 'delivery');
   log('the delivery succeeded once the receiver recovered');
 
@@ -181,6 +207,63 @@ try {
   await page.locator('#f-description').fill('Orders receiver (EU)');
   await page.getByRole('button', { name: 'Save changes' }).click();
   await h1(page, 'Orders receiver (EU)');
+  check(await page.locator('.props .badge-circuit-closed').count() === 1, 'the circuit shows as a closed badge');
+
+  // Settings through the controls the OpenAPI schema gives: a number (0 is refused by the
+  // API: its 422 shows next to the field), a select, name/value rows, a list.
+  await page.getByLabel('Rate limit').fill('0');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await page.getByRole('alert').waitFor({ timeout: T });
+  const rateError = page.locator('#f-x-rateLimit-error');
+  await rateError.waitFor({ timeout: T });
+  check(/rateLimit must be a number of deliveries per second above 0/.test(await rateError.textContent()), 'the 422 names rateLimit: ' + await rateError.textContent());
+  check(await page.getByLabel('Rate limit').getAttribute('aria-invalid') === 'true', 'the rate limit is marked invalid');
+  check(await page.evaluate(() => document.activeElement.id) === 'f-x-rateLimit', 'the invalid field has the focus');
+  await shot(page, 'endpoint-invalid');
+  check((await api('GET', '/v1/webhooks/' + hookId)).rateLimit === null, 'nothing was saved');
+  await page.getByLabel('Rate limit').fill('2.5');
+  await page.getByLabel('Ordering').selectOption('fifo');
+  // By keyboard: Add header puts the focus in the new row's name.
+  await page.getByRole('button', { name: 'Add header' }).focus();
+  await page.keyboard.press('Enter');
+  check(await page.evaluate(() => document.activeElement.getAttribute('aria-label')) === 'Header 1 name', 'a new header row takes the focus');
+  await page.keyboard.type('X-Team');
+  check(await page.getByLabel('Header 1 name').inputValue() === 'X-Team', 'typed into the new row');
+  await page.getByLabel('Header 1 value').fill('orders');
+  await page.getByLabel('Retry schedule').fill('0s, 5s, 1m');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  const edited = await apiUntil('/v1/webhooks/' + hookId, (w) => w.rateLimit === 2.5 && w.ordering === 'fifo',
+    'the API has the new rate limit and ordering');
+  // The page shows what it saved once it reloaded the endpoint.
+  await page.locator('.props dd').filter({ hasText: /^fifo$/ }).waitFor({ timeout: T });
+  check(JSON.stringify(edited.headers) === '{"X-Team":"orders"}', 'the API has the header: ' + JSON.stringify(edited.headers));
+  check(Array.isArray(edited.retrySchedule) && edited.retrySchedule.length === 3, 'the API has the retry schedule: ' + JSON.stringify(edited.retrySchedule));
+  check(await page.getByLabel('Ordering').inputValue() === 'fifo', 'the form shows the saved ordering');
+  await page.getByRole('button', { name: 'Remove header 1' }).click();
+  await page.getByLabel('Rate limit').fill('');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await apiUntil('/v1/webhooks/' + hookId, (w) => w.rateLimit === null && JSON.stringify(w.headers || {}) === '{}',
+    'empty means null, no rows no headers');
+  await page.locator('.props dd').filter({ hasText: /^None$/ }).waitFor({ timeout: T });
+  await h1(page, 'Orders receiver (EU)');
+  log('settings edited through the schema controls');
+
+  // The endpoint that never answers 200: its circuit opened, with the next probe's time.
+  await page.goto(env.API_URL + '/console/#/endpoints/' + broken.id);
+  await h1(page, 'Broken receiver');
+  for (let i = 0; i < 60 && await page.locator('.props .badge-circuit-open').count() === 0; i++) {
+    await page.waitForTimeout(1000);
+    await page.evaluate(() => window.dispatchEvent(new HashChangeEvent('hashchange')));
+    await h1(page, 'Broken receiver');
+  }
+  await page.locator('.props .badge-circuit-open').waitFor({ timeout: T });
+  check(await page.locator('.circuit time[title^="UTC: "]').count() >= 1, 'the open circuit shows its times');
+  await page.getByText(/next probe/).waitFor({ timeout: T });
+  await shot(page, 'circuit-open');
+  log('an open circuit shows as such');
+
+  await page.goto(env.API_URL + '/console/#/endpoints/' + hookId);
+  await h1(page, 'Orders receiver (EU)');
   await page.getByRole('button', { name: 'Disable endpoint' }).click();
   await page.locator('.props .badge-disabled').waitFor({ timeout: T });
   await page.getByRole('button', { name: 'Enable endpoint' }).click();
@@ -190,9 +273,14 @@ try {
   await shot(page, 'endpoints');
 
   // Delete asks first: Cancel keeps it, confirming deletes it.
-  const doomed = await api('POST', '/v1/webhooks', { url: hookUrl + '/old', subscriptions: ['*'], description: 'Old receiver' });
+  const doomed = await api('POST', '/v1/webhooks', { url: hookUrl + '/old', subscriptions: ['*'], description: 'Old receiver', signature: 'ed25519' });
   await page.goto(env.API_URL + '/console/#/endpoints/' + doomed.id);
   await h1(page, 'Old receiver');
+  // ed25519: no secret to reveal, the public key to copy.
+  check((await page.locator('#public-key').textContent()).startsWith('whpk_'), 'the public key is shown');
+  check(await page.getByRole('button', { name: 'Reveal secret' }).count() === 0, 'no secret with ed25519');
+  await page.getByRole('button', { name: 'Copy public key' }).click();
+  await page.getByText(/^(Copied\.|Selected: press)/).waitFor({ timeout: T });
   await page.getByRole('button', { name: 'Delete endpoint' }).click();
   await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
   await h1(page, 'Old receiver');
@@ -245,7 +333,7 @@ try {
   const narrow = watch(await (await browser.newContext({ viewport: { width: 320, height: 720 }, deviceScaleFactor: 1 })).newPage(), 'narrow');
   await narrow.goto(env.LINK);
   await h1(narrow, 'Overview');
-  for (const [hash, title] of [['#/overview', 'Overview'], ['#/endpoints/' + hookId, 'Orders receiver (EU)'], ['#/deliveries', 'Deliveries'], ['#/deliveries/' + firstDelivery, 'Delivery ' + firstDelivery]]) {
+  for (const [hash, title] of [['#/overview', 'Overview'], ['#/endpoints/' + hookId, 'Orders receiver (EU)'], ['#/endpoints/' + broken.id, 'Broken receiver'], ['#/deliveries', 'Deliveries'], ['#/deliveries/' + firstDelivery, 'Delivery ' + firstDelivery]]) {
     await narrow.goto(env.API_URL + '/console/' + hash);
     await h1(narrow, title);
     const width = await narrow.evaluate(() => document.documentElement.scrollWidth);

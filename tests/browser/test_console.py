@@ -86,5 +86,6 @@ def test_console_in_chromium(stack):
     print(out.stdout)
     assert out.returncode == 0, 'console.mjs failed:\n' + out.stdout[-4000:] + out.stderr[-6000:]
     for page in ('overview', 'endpoints', 'endpoint', 'deliveries', 'delivery', 'events',
-                 'event', 'read-only', 'expired', 'narrow-320'):
+                 'event', 'read-only', 'expired', 'narrow-320', 'endpoint-invalid',
+                 'circuit-open'):
         assert os.path.getsize(os.path.join(shots, page + '.png')) > 1000, page
