@@ -97,9 +97,10 @@ async function apiUntil(p, cond, what) {
   throw new Error('check failed: ' + what + ': ' + JSON.stringify(last));
 }
 
+// Reduced motion: the toast's fade has no in-between frames for axe's contrast check to catch.
 const browser = await chromium.launch({ executablePath: env.CHROMIUM, args: ['--no-sandbox'] });
 try {
-  const ctx = await browser.newContext({ viewport: { width: 1200, height: 900 }, timezoneId: 'America/New_York', locale: 'en-US' });
+  const ctx = await browser.newContext({ reducedMotion: 'reduce', viewport: { width: 1200, height: 900 }, timezoneId: 'America/New_York', locale: 'en-US' });
   const page = watch(await ctx.newPage(), 'console');
 
   // An endpoint that always fails, so its circuit opens while the rest runs (5 failures 3 s
@@ -290,7 +291,7 @@ try {
   check(await page.getByText('Old receiver').count() === 0, 'the deleted endpoint is gone');
 
   // A read-only link shows everything and offers no change; the API refuses one anyway.
-  const ro = watch(await (await browser.newContext({ viewport: { width: 1200, height: 900 } })).newPage(), 'read-only');
+  const ro = watch(await (await browser.newContext({ reducedMotion: 'reduce', viewport: { width: 1200, height: 900 } })).newPage(), 'read-only');
   await ro.goto(env.READ_ONLY_LINK);
   await h1(ro, 'Overview');
   await ro.getByText('Read-only').waitFor({ timeout: T });
@@ -320,7 +321,7 @@ try {
   // Links that cannot be used say why.
   const tampered = env.LINK.slice(0, -1) + (env.LINK.endsWith('A') ? 'B' : 'A');
   for (const [name, link, words] of [['expired', env.EXPIRED_LINK, 'expired'], ['revoked', env.REVOKED_LINK, 'revoked'], ['tampered', tampered, 'not valid']]) {
-    const p = watch(await (await browser.newContext()).newPage(), name);
+    const p = watch(await (await browser.newContext({ reducedMotion: 'reduce' })).newPage(), name);
     await p.goto(link);
     await h1(p, 'This console link cannot be used');
     const text = await p.getByRole('alert').textContent();
@@ -330,7 +331,7 @@ try {
   }
 
   // 320 px wide: nothing scrolls sideways but the tables' own regions.
-  const narrow = watch(await (await browser.newContext({ viewport: { width: 320, height: 720 }, deviceScaleFactor: 1 })).newPage(), 'narrow');
+  const narrow = watch(await (await browser.newContext({ reducedMotion: 'reduce', viewport: { width: 320, height: 720 }, deviceScaleFactor: 1 })).newPage(), 'narrow');
   await narrow.goto(env.LINK);
   await h1(narrow, 'Overview');
   for (const [hash, title] of [['#/overview', 'Overview'], ['#/endpoints/' + hookId, 'Orders receiver (EU)'], ['#/endpoints/' + broken.id, 'Broken receiver'], ['#/deliveries', 'Deliveries'], ['#/deliveries/' + firstDelivery, 'Delivery ' + firstDelivery]]) {
