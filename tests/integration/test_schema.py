@@ -12,8 +12,10 @@ import gzip
 import itertools
 import os
 import re
+import runpy
 import subprocess
 import sys
+import types
 
 import psycopg
 import pytest
@@ -23,8 +25,9 @@ import harness
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.join(HERE, '..', '..', 'tools'))
-import embed_sql  # noqa: E402
+# tools/embed_sql.py is a build script of this repository, run from its path (not a package).
+embed_sql = types.SimpleNamespace(
+    **runpy.run_path(os.path.join(HERE, '..', '..', 'tools', 'embed_sql.py')))
 
 SQL_DIR = os.path.join(HERE, '..', '..', 'sql')
 _names = itertools.count()
