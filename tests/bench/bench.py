@@ -416,6 +416,27 @@ def drain_once(env, n, workers, backlog=0, cost=False, hook=None):
     return out
 
 
+async def read_response(r):
+    """One HTTP/1.1 answer from the stream reader r, body skipped: (status, Retry-After
+    seconds or None), or None when the server closed the connection."""
+    line = await r.readline()
+    if not line:
+        return None
+    status, length, retry = int(line.split()[1]), 0, None
+    while True:
+        h = await r.readline()
+        if h in (b'\r\n', b'\n', b''):
+            break
+        name, _, value = h.partition(b':')
+        if name.lower() == b'content-length':
+            length = int(value)
+        elif name.lower() == b'retry-after':
+            retry = int(value)
+    if length:
+        await r.readexactly(length)
+    return status, retry
+
+
 class OpenLoop:
     """Posts events to the api at a steady rate without waiting for answers (open loop): a
     pool of keep-alive connections; a request goes out on an idle one, or on a new one when
@@ -443,19 +464,10 @@ class OpenLoop:
     async def _reader(self, c, idle):
         r = c[0]
         while True:
-            line = await r.readline()
-            if not line:
+            answer = await read_response(r)
+            if not answer:
                 return
-            status = int(line.split()[1])
-            length = 0
-            while True:
-                h = await r.readline()
-                if h in (b'\r\n', b'\n', b''):
-                    break
-                if h.lower().startswith(b'content-length:'):
-                    length = int(h.split(b':')[1])
-            if length:
-                await r.readexactly(length)
+            status, _ = answer
             if status in (200, 201):
                 self.ok += 1
             else:
@@ -766,24 +778,13 @@ def _send_flood(url, headers, did, ways, stop, out):
         opened[0] += 1
         while not stop.is_set():
             w.write(req)
-            line = await r.readline()
-            if not line:
+            answer = await read_response(r)
+            if not answer:
                 return
-            status = int(line.split()[1])
+            status, retry = answer
             counts[status] = counts.get(status, 0) + 1
-            length, retry = 0, 1
-            while True:
-                h = await r.readline()
-                if h in (b'\r\n', b'\n', b''):
-                    break
-                if h.lower().startswith(b'content-length:'):
-                    length = int(h.split(b':')[1])
-                if h.lower().startswith(b'retry-after:'):
-                    retry = int(h.split(b':')[1])
-            if length:
-                await r.readexactly(length)
             if status == 429:
-                await asyncio.sleep(retry)
+                await asyncio.sleep(retry or 1)
         w.close()
 
     async def main():
