@@ -145,18 +145,21 @@ def test_the_default_max_in_flight_comes_from_the_environment(hooks, recorder_fa
     assert r.most == 4
 
 
-def _latency(hooks_b, rb, n):
-    """Post n events to tenant B one at a time; each one's latency to its receiver, in ms."""
-    out = []
+def _latency(hooks_b, rb, n, others=()):
+    """Post n events to tenant B one at a time: each one's latency to its receiver in ms, and
+    how many requests reached the receivers `others` while it waited (both sorted)."""
+    out, passed = [], []
     for i in range(n):
         before = rb.count()
+        others_before = sum(r.count() for r in others)
         t0 = time.monotonic()
         hooks_b.ingest([{'type': 'b', 'data': {'i': i}}])
         harness.wait_for(lambda: rb.count() > before, timeout=30, interval=0.001,
                          what="B's event")
         out.append((rb.entries()[-1][0] - t0) * 1000)
+        passed.append(sum(r.count() for r in others) - others_before)
         time.sleep(0.01)
-    return sorted(out)
+    return sorted(out), sorted(passed)
 
 
 def _p99(xs):
@@ -178,21 +181,26 @@ def test_a_tenants_backlog_does_not_delay_another_tenant(dsn, hooks, recorder_fa
         hooks_b.webhook(rb.url, subscriptions=['b'])
         for _ in range(workers):
             worker_factory()
-        idle = _latency(hooks_b, rb, 100)
+        idle, _ = _latency(hooks_b, rb, 100)
         # Tenant A: 1,250 events to 4 webhooks, 5,000 due deliveries (the issue's 50,000 would
         # take minutes of this suite's time; a claim reads one row per webhook with due work,
         # not its backlog; tests/bench/run --only fairness runs 50,000).
         ingest_many(hooks, [{'type': 'a', 'data': {'i': i}} for i in range(1250)])
         harness.wait_for(lambda: sum(r.count() for r in ra) >= 64, what="A's backlog going")
-        busy = _latency(hooks_b, rb, 100)
+        busy, overtaken = _latency(hooks_b, rb, 100, ra)
         left = hooks.sql("select count(*) from deliveries where tenant_id = %s and "
                          "status <> 'delivered'", (hooks.tenant,))[0][0]
         print('%d worker(s): B idle p50 %.1f p99 %.1f ms; beside A\'s backlog p50 %.1f p99 '
-              '%.1f ms (A still had %d undelivered)' % (workers, idle[len(idle) // 2],
-                                                        _p99(idle), busy[len(busy) // 2],
-                                                        _p99(busy), left))
+              '%.1f ms (A still had %d undelivered); A\'s deliveries that started while one '
+              'of B\'s waited: p99 %d, most %d' % (workers, idle[len(idle) // 2], _p99(idle),
+                                                  busy[len(busy) // 2], _p99(busy), left,
+                                                  _p99(overtaken), overtaken[-1]))
         assert left > 1000  # B's events were measured while A's backlog was there
-        assert _p99(busy) <= 2 * _p99(idle) + 50
+        # B is not queued behind A's backlog: served oldest due first, each of B's events would
+        # wait for thousands of A's. Counted rather than timed (a timed bound flakes on a loaded
+        # machine): A's 64 slots (4 webhooks x maxInFlight 16) turn over together every 0.5 s,
+        # so more than 64 of A's would mean one of B's waited through a whole turn of them.
+        assert _p99(overtaken) <= 64
     finally:
         hooks_b.close()
 
