@@ -20,16 +20,30 @@ declare
 	v_cooldown bigint := greatest(1, coalesce(
 		nullif(current_setting('pghook.circuit_cooldown_ms', true), '')::bigint, 30000));
 	v_opened int;
+	v_hooks text[];
 begin
+	-- A healthy webhook's success changes nothing (closed, no failures counted): its row is
+	-- neither locked nor written. The lock would wait for any claim granting that webhook,
+	-- holding this completion (and the outcomes behind it) for as long as the claim runs.
+	v_hooks := array(
+		select p.webhook_id from (
+			select d.webhook_id, bool_or(d.status = 'delivered') as ok
+			from unnest(p_done) d group by d.webhook_id) p
+		where not (p.ok and exists (select 1 from webhook_sched s
+			where s.webhook_id = p.webhook_id and s.circuit = 'closed'
+				and s.consecutive_failures = 0)));
+	if cardinality(v_hooks) = 0 then
+		return 0;
+	end if;
 	-- rows locked in webhook_id order: two completions never wait for each other in a cycle
 	perform 1 from webhook_sched s
-	where s.webhook_id in (select d.webhook_id from unnest(p_done) d)
+	where s.webhook_id = any(v_hooks)
 	order by s.webhook_id
 	for no key update;
 	with per_hook as (
 		select d.webhook_id, bool_or(d.status = 'delivered') as ok,
 			count(*) filter (where d.status <> 'delivered')::int as failed
-		from unnest(p_done) d group by d.webhook_id
+		from unnest(p_done) d where d.webhook_id = any(v_hooks) group by d.webhook_id
 	), step as (
 		select s.webhook_id, s.circuit as was,
 			case when p.ok then 0 else s.consecutive_failures + p.failed end as failures,

@@ -47,11 +47,20 @@
 -- then instead of waiting for its poll. pghook.max_in_flight (the session's default of
 -- maxInFlight: PGHOOK_WEBHOOK_MAX_IN_FLIGHT, set by the worker, worker/pq.c) applies where a
 -- webhook sets none; 16 when unset.
+--
+-- Planned afresh on every call (plan_cache_mode, for this function and what it calls). A
+-- worker's session keeps plpgsql's cached plans for hours, and a generic plan made while the
+-- queue was nearly empty stays chosen after a burst of 50,000 deliveries, until autovacuum
+-- next analyzes the table: a sequential scan of deliveries to recheck 30 ids, the whole
+-- backlog of a webhook read to count its 16 leases. Each claim then took 35-45 ms instead of
+-- a few, and every completion that waits for webhook_sched's locks waited that long too.
 create or replace function pghook_claim(p_limit int, p_lease_ms bigint)
 returns table (id text, tenant_id text, event_id text, webhook_id text, attempt_count int,
 	claim_token bigint, url text, secret text, previous_secret text, webhook_active boolean,
 	event_type text, payload text, lag_ms bigint, options json, next_due_ms bigint)
-language plpgsql volatile as $$
+language plpgsql volatile
+set plan_cache_mode = force_custom_plan
+as $$
 #variable_conflict use_column
 declare
 	v_max int := greatest(1, coalesce(
@@ -108,15 +117,20 @@ begin
 	select s.ids, s.next_at into v_ids, v_next from pghook_schedule(p_limit, v_max) s;
 
 	return query
-	with due as (
-		-- rechecked: the schedule locked them, but a FIFO head was read before its lock
-		select d.id, coalesce(d.next_retry_at, d.lease_expires_at) as due_at,
-			d.status = 'delivering' as lost
-		from deliveries d
+	with mine as materialized (
+		-- Read by primary key only. The schedule locked these rows in this transaction, so
+		-- this statement's snapshot shows their latest version and needs no lock of its own.
+		-- (Given the status conditions too, a plan made while the table was small took a
+		-- bitmap over every due row: 50,000 read for 30 claimed.)
+		select d.id, d.status, d.next_retry_at, d.lease_expires_at from deliveries d
 		where d.id = any(v_ids)
-			and ((d.status in ('pending', 'retry_scheduled') and d.next_retry_at <= now())
-				or (d.status = 'delivering' and d.lease_expires_at <= now()))
-		for update skip locked
+	), due as (
+		-- rechecked: a FIFO head was read before its lock, and may have moved on since
+		select m.id, coalesce(m.next_retry_at, m.lease_expires_at) as due_at,
+			m.status = 'delivering' as lost
+		from mine m
+		where (m.status in ('pending', 'retry_scheduled') and m.next_retry_at <= now())
+			or (m.status = 'delivering' and m.lease_expires_at <= now())
 	), tok as (
 		select nextval('pghook_claim_token_seq') as t
 	), upd as (
@@ -177,9 +191,20 @@ $$;
 -- locked (pghook_claim rechecks them), and the earliest time a webhook skipped for
 -- its rate or its circuit can be served (null when none was). Locks, and updates, the
 -- webhook_sched rows of the webhooks it serves, until the claim commits.
+--
+-- Sorting is priced out (enable_sort) so that a webhook's due rows come from
+-- deliveries_due_webhook, already in order, and the limit stops the scan. With statistics from
+-- before a burst, the planner believes a new webhook has a few dozen rows and reads them from
+-- deliveries_fifo to sort them instead: all 12,000 of them, for the 9 it grants. What must
+-- sort still does (at a price that only matters to plan choice); JIT is off because that price
+-- would otherwise make every claim compile its queries (230 ms).
 create or replace function pghook_schedule(p_limit int, p_max_lost int,
 	out ids text[], out next_at timestamptz)
-language plpgsql volatile as $$
+language plpgsql volatile
+set enable_sort = off
+set enable_incremental_sort = off
+set jit = off
+as $$
 declare
 	v_default int := greatest(1, coalesce(
 		nullif(current_setting('pghook.max_in_flight', true), '')::int, 16));
