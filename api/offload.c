@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+#include "offload.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+struct job {
+	struct job *next;
+	void (*fn)(struct ph_db *db, void *arg);
+	void *arg;
+	bool done; /* offload_call: set under the lock once fn returned */
+};
+
+struct offload {
+	pthread_t tids[OFFLOAD_THREADS];
+	int nthreads;
+	pthread_mutex_t lock;
+	pthread_cond_t work, finished;
+	struct job *head, *tail;
+	bool stopping;
+	char *conninfo;
+};
+
+static struct job *take_job(struct offload *o)
+{
+	while (!o->head && !o->stopping)
+		pthread_cond_wait(&o->work, &o->lock);
+	struct job *j = o->head;
+	if (j) {
+		o->head = j->next;
+		if (!o->head)
+			o->tail = NULL;
+	}
+	return j;
+}
+
+static void *offload_main(void *arg)
+{
+	struct offload *o = arg;
+	struct ph_db db;
+	ph_db_init(&db, o->conninfo);
+	pthread_mutex_lock(&o->lock);
+	struct job *j;
+	while ((j = take_job(o))) {
+		pthread_mutex_unlock(&o->lock);
+		j->fn(&db, j->arg); /* may free j (a loop's job ends on the loop) */
+		pthread_mutex_lock(&o->lock);
+	}
+	pthread_mutex_unlock(&o->lock);
+	ph_db_finish(&db);
+	return NULL;
+}
+
+struct offload *offload_create(const char *conninfo)
+{
+	struct offload *o = ph_xcalloc(1, sizeof(*o));
+	pthread_mutex_init(&o->lock, NULL);
+	pthread_cond_init(&o->work, NULL);
+	pthread_cond_init(&o->finished, NULL);
+	o->conninfo = ph_xstrdup(conninfo ? conninfo : "");
+	for (; o->nthreads < OFFLOAD_THREADS; o->nthreads++) {
+		if (pthread_create(&o->tids[o->nthreads], NULL, offload_main, o) != 0) {
+			log_error("cannot start an offload thread");
+			abort();
+		}
+	}
+	return o;
+}
+
+void offload_destroy(struct offload *o)
+{
+	if (!o)
+		return;
+	pthread_mutex_lock(&o->lock);
+	o->stopping = true;
+	pthread_cond_broadcast(&o->work);
+	pthread_mutex_unlock(&o->lock);
+	for (int i = 0; i < o->nthreads; i++)
+		pthread_join(o->tids[i], NULL);
+	pthread_cond_destroy(&o->finished);
+	pthread_cond_destroy(&o->work);
+	pthread_mutex_destroy(&o->lock);
+	free(o->conninfo);
+	free(o);
+}
+
+static void enqueue(struct offload *o, struct job *j)
+{
+	j->next = NULL;
+	if (o->tail)
+		o->tail->next = j;
+	else
+		o->head = j;
+	o->tail = j;
+	pthread_cond_signal(&o->work);
+}
+
+/* A loop's job: the deferred request's work, then its loop woken. */
+struct defer_job {
+	struct job job;
+	struct deferred *d;
+};
+
+static void run_deferred(struct ph_db *db, void *arg)
+{
+	struct defer_job *dj = arg;
+	struct deferred *d = dj->d;
+	free(dj);
+	d->db = db;
+	d->work(d);
+	d->db = NULL;
+	defer_wake(d);
+}
+
+bool offload_defer(
+	struct offload *o, struct deferred *d, struct req *r, defer_fn work, defer_fn done)
+{
+	if (!defer_prepare(d, r, work, done))
+		return false;
+	struct defer_job *dj = ph_xcalloc(1, sizeof(*dj));
+	dj->d = d;
+	dj->job.fn = run_deferred;
+	dj->job.arg = dj;
+	pthread_mutex_lock(&o->lock);
+	enqueue(o, &dj->job);
+	pthread_mutex_unlock(&o->lock);
+	defer_hold(d, r);
+	return true;
+}
+
+struct call {
+	struct offload *o;
+	struct job job;
+	void (*fn)(struct ph_db *db, void *arg);
+	void *arg;
+};
+
+static void run_call(struct ph_db *db, void *arg)
+{
+	struct call *c = arg;
+	c->fn(db, c->arg);
+	pthread_mutex_lock(&c->o->lock);
+	c->job.done = true;
+	pthread_cond_broadcast(&c->o->finished);
+	pthread_mutex_unlock(&c->o->lock);
+}
+
+void offload_call(struct offload *o, void (*fn)(struct ph_db *db, void *arg), void *arg)
+{
+	struct call c = { .o = o, .fn = fn, .arg = arg };
+	c.job.fn = run_call;
+	c.job.arg = &c;
+	pthread_mutex_lock(&o->lock);
+	enqueue(o, &c.job);
+	while (!c.job.done)
+		pthread_cond_wait(&o->finished, &o->lock);
+	pthread_mutex_unlock(&o->lock);
+}
+
+void offload_failure_keep(struct offload_failure *f, const struct ph_db *db)
+{
+	memcpy(f->sqlstate, db->sqlstate, sizeof(f->sqlstate));
+	snprintf(f->message, sizeof(f->message), "%s", db->message);
+	f->conn_lost = db->last_conn_lost;
+}
