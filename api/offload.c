@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "offload.h"
 
+#include <event2/event.h>
+#include <event2/http.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,7 +104,9 @@ static void enqueue(struct offload *o, struct job *j)
 /* A loop's job: the deferred request's work, then its loop woken. */
 struct defer_job {
 	struct job job;
+	struct offload *o;
 	struct deferred *d;
+	struct event *timer; /* offload_defer with a delay: queues the job when it fires */
 };
 
 static void run_deferred(struct ph_db *db, void *arg)
@@ -116,18 +120,48 @@ static void run_deferred(struct ph_db *db, void *arg)
 	defer_wake(d);
 }
 
-bool offload_defer(
-	struct offload *o, struct deferred *d, struct req *r, defer_fn work, defer_fn done)
+static void submit(struct offload *o, struct job *j)
+{
+	pthread_mutex_lock(&o->lock);
+	enqueue(o, j);
+	pthread_mutex_unlock(&o->lock);
+}
+
+static void delay_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct defer_job *dj = arg;
+	event_free(dj->timer);
+	dj->timer = NULL;
+	submit(dj->o, &dj->job);
+}
+
+bool offload_defer(struct offload *o, struct deferred *d, struct req *r, long long delay_us,
+	defer_fn work, defer_fn done)
 {
 	if (!defer_prepare(d, r, work, done))
 		return false;
 	struct defer_job *dj = ph_xcalloc(1, sizeof(*dj));
+	dj->o = o;
 	dj->d = d;
 	dj->job.fn = run_deferred;
 	dj->job.arg = dj;
-	pthread_mutex_lock(&o->lock);
-	enqueue(o, &dj->job);
-	pthread_mutex_unlock(&o->lock);
+	if (delay_us > 0) {
+		struct event_base *base =
+			evhttp_connection_get_base(evhttp_request_get_connection(r->ev));
+		struct timeval tv = { (time_t)(delay_us / 1000000),
+			(suseconds_t)(delay_us % 1000000) };
+		dj->timer = evtimer_new(base, delay_done, dj);
+		if (!dj->timer || evtimer_add(dj->timer, &tv) != 0) {
+			if (dj->timer)
+				event_free(dj->timer);
+			free(dj);
+			event_free(d->resume_ev);
+			d->resume_ev = NULL;
+			return false;
+		}
+	} else {
+		submit(o, &dj->job);
+	}
 	defer_hold(d, r);
 	return true;
 }

@@ -29,12 +29,13 @@ struct offload *offload_create(const char *conninfo);
  * Accepts NULL. */
 void offload_destroy(struct offload *o);
 
-/* Take r over like defer_to_thread: work(d) runs on an offload thread with d->db set to its
+/* Take r over like defer_to_thread: after delay_us (0: at once; the loop keeps serving),
+ * work(d) runs on an offload thread with d->db set to its
  * connection (scope it to a tenant with ph_db_set_tenant and clear the scope before
  * returning), then done(d) on r's loop after defer_resume; done answers and calls defer_end.
  * False when nothing was queued: r is still the handler's to answer. */
-bool offload_defer(struct offload *o, struct deferred *d, struct req *r, defer_fn work,
-	defer_fn done) PH_MUSTCHECK;
+bool offload_defer(struct offload *o, struct deferred *d, struct req *r, long long delay_us,
+	defer_fn work, defer_fn done) PH_MUSTCHECK;
 /* From a thread that is not a loop (a send's): run fn(db, arg) on an offload connection and
  * wait for it to return. */
 void offload_call(struct offload *o, void (*fn)(struct ph_db *db, void *arg), void *arg);

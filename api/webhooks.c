@@ -12,6 +12,7 @@
 #include "cursor.h"
 #include "log.h"
 #include "offload.h"
+#include "quota.h"
 #include "routes.h"
 #include "sign.h"
 #include "validate.h"
@@ -374,6 +375,7 @@ static void recover_page(struct deferred *d)
 		log_error("cannot scope a recover to its tenant");
 		return;
 	}
+	long long start = ph_now_us();
 	/* Only the latest failed delivery of each chain is replayed, never one already replayed. */
 	j->res = ph_db_exec(d->db,
 		"with todo as materialized (select d.id from deliveries d"
@@ -391,6 +393,7 @@ static void recover_page(struct deferred *d)
 		"   '[]'::json),"
 		" case when (select count(*) from todo) > $5::int then (select max(id) from page) end",
 		5, params);
+	quota_recover_end(d->r.tenant_id, ph_now_us() - start);
 	if (!j->res)
 		offload_failure_keep(&j->failure, d->db);
 	if (!ph_db_set_tenant(d->db, NULL))
@@ -439,7 +442,8 @@ static void recover_done(struct deferred *d)
 /* Recover is bounded like a list (?limit=, default 50, at most 250) and resumable: the
  * failed deliveries are replayed oldest first, a page per request, and nextCursor names the
  * last one replayed when more are left. One call used to replay every failure since the
- * given time in one transaction and one answer (issue 18). Each page runs off the loop. */
+ * given time in one transaction and one answer (issue 18). Each page runs off the loop, and
+ * a tenant's pages are paced (quota.h). */
 void webhooks_recover(struct req *r)
 {
 	bool ok = true;
@@ -457,7 +461,9 @@ void webhooks_recover(struct req *r)
 	snprintf(j->cursor, sizeof(j->cursor), "%s", cursor);
 	snprintf(j->limit, sizeof(j->limit), "%d", limit);
 	j->since = ph_xstrdup(since);
-	if (!offload_defer(r->ctx->offload, &j->d, r, recover_page, recover_done)) {
+	/* Paced per tenant (quota.h): the page may wait for the tenant's last one to rest. */
+	long long delay = quota_recover_begin(r->tenant_id);
+	if (!offload_defer(r->ctx->offload, &j->d, r, delay, recover_page, recover_done)) {
 		recover_job_free(j);
 		reply_error(r, 503, "unavailable", "cannot start the recover, try again");
 	}
