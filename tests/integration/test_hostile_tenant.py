@@ -346,8 +346,9 @@ def test_sends_and_recovers_waiting_on_a_lock_do_not_hold_the_loop(
         threads = [threading.Thread(target=send), threading.Thread(target=recover)]
         for th in threads:
             th.start()
-        harness.wait_for(lambda: sql("select count(*) from pg_stat_activity where "
-                                     "wait_event_type = 'Lock' and datname = current_database()")[0][0] == 2,
+        waiting = ("select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
+                   " and datname = current_database()")
+        harness.wait_for(lambda: sql(waiting)[0][0] == 2,
                          what='the send and the recover waiting on the locks')
         r = cb.post('/v1/events', json={'type': 'y', 'data': {}})
         assert r.status_code == 201, r.text
