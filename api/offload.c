@@ -201,3 +201,69 @@ void offload_failure_keep(struct offload_failure *f, const struct ph_db *db)
 	snprintf(f->message, sizeof(f->message), "%s", db->message);
 	f->conn_lost = db->last_conn_lost;
 }
+
+/* offload_reply_query's job. */
+struct query_job {
+	struct deferred d; /* first: the job is found from it */
+	int status, nparams;
+	const char *what, *sql;
+	char **params;
+	PGresult *res; /* NULL when the statement failed */
+	struct offload_failure failure;
+};
+
+static void query_job_free(struct query_job *j)
+{
+	for (int i = 0; i < j->nparams; i++)
+		free(j->params[i]);
+	free(j->params);
+	PQclear(j->res);
+	free(j);
+}
+
+static void query_work(struct deferred *d)
+{
+	struct query_job *j = (struct query_job *)d;
+	if (!ph_db_set_tenant(d->db, d->r.tenant_id)) {
+		log_error("cannot scope an offloaded statement to its tenant");
+		return;
+	}
+	j->res = ph_db_exec(d->db, j->sql, j->nparams, (const char *const *)j->params);
+	if (!j->res)
+		offload_failure_keep(&j->failure, d->db);
+	if (!ph_db_set_tenant(d->db, NULL))
+		log_warn("cannot clear the tenant scope");
+}
+
+static void query_done(struct deferred *d)
+{
+	struct query_job *j = (struct query_job *)d;
+	PGresult *res = j->res;
+	if (!res)
+		reply_db_failed(
+			&d->r, j->failure.sqlstate, j->failure.message, j->failure.conn_lost);
+	else if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0))
+		reply_error(&d->r, 404, "not_found", "no such %s", j->what);
+	else
+		reply_rendered(
+			&d->r, j->status, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+	defer_end(d);
+	query_job_free(j);
+}
+
+void offload_reply_query(struct req *r, int status, const char *what, const char *sql, int nparams,
+	const char *const *params)
+{
+	struct query_job *j = ph_xcalloc(1, sizeof(*j));
+	j->status = status;
+	j->what = what;
+	j->sql = sql;
+	j->nparams = nparams;
+	j->params = ph_xcalloc((size_t)(nparams > 0 ? nparams : 1), sizeof(char *));
+	for (int i = 0; i < nparams; i++)
+		j->params[i] = params[i] ? ph_xstrdup(params[i]) : NULL;
+	if (!offload_defer(r->ctx->offload, &j->d, r, 0, query_work, query_done)) {
+		query_job_free(j);
+		reply_query(r, status, what, sql, nparams, params);
+	}
+}

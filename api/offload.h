@@ -40,6 +40,12 @@ bool offload_defer(struct offload *o, struct deferred *d, struct req *r, long lo
  * wait for it to return. */
 void offload_call(struct offload *o, void (*fn)(struct ph_db *db, void *arg), void *arg);
 
+/* reply_query (http.h) on an offload connection scoped to r's tenant: for a statement that
+ * waits on row locks or renders without bound. sql must be a string literal; params are
+ * copied. */
+void offload_reply_query(struct req *r, int status, const char *what, const char *sql, int nparams,
+	const char *const *params);
+
 /* What a failed statement left on its connection, kept for answering on the loop. */
 struct offload_failure {
 	char sqlstate[6];

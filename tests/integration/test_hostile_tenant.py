@@ -318,10 +318,10 @@ def test_refused_sends_are_told_to_come_back_spread_out(api_factory, tenant, gat
 
 def test_sends_and_recovers_waiting_on_a_lock_do_not_hold_the_loop(
         api_factory, tenant_factory, receiver_factory, dsn, sql):
-    """One loop, so every request shares it. A manual send's recording and a recover page wait
-    on row locks (held here by an operator's transaction, as a worker's completion or another
-    send might); they wait on the api's offload connections, and another tenant's ingest on
-    the loop answers meanwhile."""
+    """One loop, so every request shares it. A manual send's recording, an external attempt and
+    a recover page wait on row locks (held here by an operator's transaction, as a worker's
+    completion or another send might); they wait on the api's offload connections, and
+    another tenant's ingest on the loop answers meanwhile."""
     api = api_factory(PGHOOK_API_THREADS=1)
     a, b = tenant_factory('a'), tenant_factory('b')
     ca, cb = Client(api, a), Client(api, b)
@@ -336,6 +336,12 @@ def test_sends_and_recovers_waiting_on_a_lock_do_not_hold_the_loop(
     def send():
         results['send'] = ca.post('/v1/deliveries/%s/send' % sent)
 
+    def external():
+        results['external'] = Client(api, a).post(
+            '/v1/deliveries/%s/attempts' % sent, json={'status': 'retry_scheduled',
+                                                      'responseStatusCode': 503,
+                                                      'nextRetryAt': '2030-01-01T00:00:00Z'})
+
     def recover():
         results['recover'] = Client(api, a).post(
             '/v1/webhooks/%s/recover' % wid, params={'since': '2000-01-01T00:00:00Z'})
@@ -343,20 +349,22 @@ def test_sends_and_recovers_waiting_on_a_lock_do_not_hold_the_loop(
         # The send's update and the replay's reference to the failed delivery both wait.
         locker.execute('select 1 from deliveries where id in (%s, %s) for update',
                        (sent, failed))
-        threads = [threading.Thread(target=send), threading.Thread(target=recover)]
+        threads = [threading.Thread(target=f) for f in (send, external, recover)]
         for th in threads:
             th.start()
         waiting = ("select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
                    " and datname = current_database()")
+        # Two offload connections wait on the locks; the third job waits for one of them.
         harness.wait_for(lambda: sql(waiting)[0][0] == 2,
-                         what='the send and the recover waiting on the locks')
+                         what='two of the send, the attempt and the recover waiting on the locks')
         r = cb.post('/v1/events', json={'type': 'y', 'data': {}})
         assert r.status_code == 201, r.text
         assert ca.get('/v1/webhooks/' + wid).status_code == 200
-        assert not results  # both still waiting
+        assert not results  # all still waiting
     for th in threads:
         th.join(60)
     assert results['send'].status_code == 200, results['send'].text
+    assert results['external'].status_code == 200, results['external'].text
     assert results['recover'].status_code == 202, results['recover'].text
     assert [d['replayOfDeliveryId'] for d in results['recover'].json()['data']] == [failed]
 
