@@ -3,8 +3,9 @@
  * offload: database work that must not hold an api loop. A loop's statements block it and
  * every request hashed to it, other tenants' ingests included (server.h), which is right for
  * the short statements of most handlers and wrong for work a tenant can make long or make wait
- * on a row lock: a recover page (hundreds of inserts) and the recording of a manual send (it
- * waits for the delivery's row while a worker or another send of the same delivery holds it).
+ * on a row lock: a recover page (hundreds of inserts), the recording of a manual send (it
+ * waits for the delivery's row while a worker or another send of the same delivery holds it)
+ * and of an external attempt (seed 002, which also renders every delivery of the event).
  * That work runs here instead: OFFLOAD_THREADS threads per process, each with its own
  * connection, taking jobs first come first served; the loop answers once its job is done.
  * A tenant flooding these routes delays its own and others' recovers and sends, never ingest.
