@@ -57,11 +57,33 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg)
 	d->done(d);
 }
 
+bool defer_prepare(struct deferred *d, struct req *r, defer_fn work, defer_fn done)
+{
+	struct event_base *base = evhttp_connection_get_base(evhttp_request_get_connection(r->ev));
+	d->work = work;
+	d->done = done;
+	d->resume_ev = event_new(base, -1, 0, resume_cb, d);
+	if (!d->resume_ev)
+		return false;
+	take(d, r); /* before the work starts: it reads d->r's configuration */
+	return true;
+}
+
+void defer_hold(struct deferred *d, struct req *r)
+{
+	hold(d, r);
+}
+
+void defer_wake(struct deferred *d)
+{
+	event_active(d->resume_ev, 0, 0);
+}
+
 static void *thread_main(void *arg)
 {
 	struct deferred *d = arg;
 	d->work(d);
-	event_active(d->resume_ev, 0, 0);
+	defer_wake(d);
 	return NULL;
 }
 
@@ -78,13 +100,8 @@ static bool start_thread(struct deferred *d)
 
 bool defer_to_thread(struct deferred *d, struct req *r, defer_fn work, defer_fn done)
 {
-	struct event_base *base = evhttp_connection_get_base(evhttp_request_get_connection(r->ev));
-	d->work = work;
-	d->done = done;
-	d->resume_ev = event_new(base, -1, 0, resume_cb, d);
-	if (!d->resume_ev)
+	if (!defer_prepare(d, r, work, done))
 		return false;
-	take(d, r); /* before the thread starts: work reads d->r's configuration */
 	if (!start_thread(d)) {
 		event_free(d->resume_ev);
 		d->resume_ev = NULL;

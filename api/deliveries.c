@@ -4,6 +4,7 @@
  * and replays.
  */
 #include "delivery.h"
+#include "offload.h"
 #include "routes.h"
 #include "validate.h"
 
@@ -64,7 +65,9 @@ void deliveries_record_attempt(struct req *r)
 	if (req_valid(r, &v)) {
 		const char *params[] = { r->tenant_id, r->params[0], in.status,
 			in.code[0] ? in.code : NULL, in.response_body, in.error, in.next_retry };
-		reply_query(r, 200, "delivery",
+		/* Off the loop: it waits for the delivery's row lock (a worker's completion, a
+		 * send) and answers with every delivery of the event, however many. */
+		offload_reply_query(r, 200, "delivery",
 			"select pghook_record_attempt($1, $2, $3, $4::int, $5, $6, $7::timestamptz,"
 			" 'external', null, null, null)",
 			7, params);

@@ -166,24 +166,29 @@ void reply_invalid(
 	reply_verr(r, &v);
 }
 
-void reply_db_error(struct req *r)
+void reply_db_failed(struct req *r, const char *sqlstate, const char *message, bool conn_lost)
 {
-	const struct ph_db *db = &r->ctx->db;
 	/* pghook's own refusals (SQLSTATE class PH, sql/functions/quota.sql): the server's
 	 * message says which limit and what was asked. */
-	if (ph_db_failed_with(db, PH_SQLSTATE_QUOTA))
-		reply_error(r, 403, "quota_exceeded", "%s", db->message);
-	else if (ph_db_failed_with(db, "57014")) /* statement_timeout */
+	if (strcmp(sqlstate, PH_SQLSTATE_QUOTA) == 0)
+		reply_error(r, 403, "quota_exceeded", "%s", message);
+	else if (strcmp(sqlstate, "57014") == 0) /* statement_timeout */
 		reply_error(r, 503, "timeout",
 			"the request took longer than the database statement timeout");
-	else if (ph_db_failed_with(db, "22P05") || ph_db_failed_with(db, "22021"))
+	else if (strcmp(sqlstate, "22P05") == 0 || strcmp(sqlstate, "22021") == 0)
 		/* \u0000 in JSON (jsonb cannot hold it), or bytes that are not UTF-8 */
 		reply_error(r, 422, "invalid_text", "a string of the request cannot be stored: %s",
-			db->message);
-	else if (r->ctx->db.last_conn_lost)
+			message);
+	else if (conn_lost)
 		reply_error(r, 503, "unavailable", "database unavailable, try again");
 	else
 		reply_error(r, 500, "internal", "internal error");
+}
+
+void reply_db_error(struct req *r)
+{
+	const struct ph_db *db = &r->ctx->db;
+	reply_db_failed(r, db->sqlstate, db->message, db->last_conn_lost);
 }
 
 void reply_query(struct req *r, int status, const char *what, const char *sql, int nparams,

@@ -24,6 +24,7 @@
 
 struct server;
 struct notifier;
+struct offload;
 struct route;
 
 #define AUTH_CACHE_SLOTS 64
@@ -44,6 +45,7 @@ struct api_ctx {
 	const struct ph_config *cfg;
 	const struct ph_ssrf_policy *ssrf; /* for synchronous sends */
 	struct notifier *notifier; /* wakes workers after ingest commits */
+	struct offload *offload; /* database work that must not hold this loop (offload.h) */
 	struct server *srv;
 	struct ph_db db;
 	int thread_index;
@@ -101,6 +103,9 @@ void reply_invalid(
 	struct req *r, const char *where, const char *name, const char *type, const char *msg);
 /* Answer after a failed statement: 503 when the database is unreachable, 500 otherwise. */
 void reply_db_error(struct req *r);
+/* The same for a statement that failed on another connection (offload.h): its SQLSTATE ("" when
+ * it was not a server error), the server's message and whether the connection broke. */
+void reply_db_failed(struct req *r, const char *sqlstate, const char *message, bool conn_lost);
 /* Run a statement whose first row's first column is the JSON to answer with status; answer
  * 404 "no such <what>" when it returns no row or NULL, 503/500 when it fails. */
 void reply_query(struct req *r, int status, const char *what, const char *sql, int nparams,

@@ -26,6 +26,9 @@ struct tenant_quota {
 	int rate, burst; /* from tenant_limits; -1: the process default */
 	long long override_until_us; /* read again after this */
 	int sends; /* manual sends running */
+	long long send_retry_at_us; /* the next free retry time of a refused send */
+	long long recover_next_us; /* the tenant's next recover page may start then */
+	long long recover_last_us; /* what its last page took */
 	char id[];
 };
 
@@ -129,9 +132,30 @@ bool quota_take_events(struct req *r, int n)
 	return false;
 }
 
+/* A refused send is told to come back at the next free retry time of its tenant: those are
+ * handed out SEND_RETRIES_PER_SLOT times a second per send slot, so 10,000 clients of one
+ * tenant retrying as told come back spread out, not all in the next second (each refusal
+ * costs the loops and the machine about what another tenant's ingest does: 10,000 a second
+ * doubled that tenant's p99). One refused client, or a few, still hear 1 s. */
+#define SEND_RETRIES_PER_SLOT 10
+#define SEND_RETRY_MAX_US     (60LL * 1000 * 1000)
+
+/* Microseconds until q's next free retry time, which it then takes. Call with lock held. */
+static long long send_retry_wait(struct tenant_quota *q, int slots, long long now)
+{
+	long long step = 1000000LL / ((long long)slots * SEND_RETRIES_PER_SLOT);
+	if (q->send_retry_at_us < now)
+		q->send_retry_at_us = now;
+	long long wait = q->send_retry_at_us - now;
+	if (wait < SEND_RETRY_MAX_US)
+		q->send_retry_at_us += step > 0 ? step : 1;
+	return wait;
+}
+
 bool quota_send_begin(struct req *r)
 {
 	const struct ph_config *cfg = r->ctx->cfg;
+	long long wait = 0;
 	pthread_mutex_lock(&lock);
 	struct tenant_quota *q = entry(r->tenant_id);
 	bool tenant_full = q->sends >= cfg->tenant_send_concurrency;
@@ -139,10 +163,12 @@ bool quota_send_begin(struct req *r)
 	if (!full) {
 		q->sends++;
 		sends_running++;
+	} else {
+		wait = send_retry_wait(q, cfg->tenant_send_concurrency, ph_now_us());
 	}
 	pthread_mutex_unlock(&lock);
 	if (full)
-		reply_retry(r, 1000000,
+		reply_retry(r, wait,
 			tenant_full ? "this tenant's manual sends are all running; try again later"
 				    : "too many manual sends are running; try again later");
 	return !full;
@@ -156,6 +182,40 @@ void quota_send_end(const char *tenant)
 		q->sends--;
 	if (sends_running > 0)
 		sends_running--;
+	pthread_mutex_unlock(&lock);
+}
+
+/* A tenant's recover pages (webhooks.c) each rest RECOVER_REST times as long as the page
+ * before took, at most RECOVER_REST_MAX_US: a tenant walking a large backlog page after page
+ * kept a database backend busy and its WAL flowing the whole time, and other tenants' ingest
+ * met it in every commit. */
+#define RECOVER_REST	    3
+#define RECOVER_REST_MAX_US (10LL * 1000 * 1000)
+
+long long quota_recover_begin(const char *tenant)
+{
+	long long now = ph_now_us();
+	pthread_mutex_lock(&lock);
+	struct tenant_quota *q = entry(tenant);
+	long long start = q->recover_next_us > now ? q->recover_next_us : now;
+	/* Reserve: a second page asked meanwhile starts after this one and its rest. */
+	long long rest = q->recover_last_us * RECOVER_REST;
+	q->recover_next_us = start + q->recover_last_us +
+		(rest < RECOVER_REST_MAX_US ? rest : RECOVER_REST_MAX_US);
+	pthread_mutex_unlock(&lock);
+	return start - now;
+}
+
+void quota_recover_end(const char *tenant, long long took_us)
+{
+	long long now = ph_now_us();
+	long long rest = took_us * RECOVER_REST;
+	pthread_mutex_lock(&lock);
+	struct tenant_quota *q = entry(tenant);
+	q->recover_last_us = took_us;
+	long long next = now + (rest < RECOVER_REST_MAX_US ? rest : RECOVER_REST_MAX_US);
+	if (q->recover_next_us < next)
+		q->recover_next_us = next;
 	pthread_mutex_unlock(&lock);
 }
 

@@ -3,9 +3,11 @@
  * send: one delivery attempt now, on request (POST /v1/deliveries/{id}/send, and Decoda's
  * Webhook Event Send in compat.c). The attempt blocks for up to PGHOOK_HTTP_TIMEOUT, so it runs
  * on a thread of its own (defer.h) with the same request code, signing and SSRF policy as the
- * worker; back on the loop, the attempt is recorded and answered in the shape of Decoda's
- * Event (pghook_manual_attempt). If the client hung up meanwhile, the attempt is still
- * recorded: it happened.
+ * worker. That thread then records the attempt (pghook_manual_attempt) on an offload connection
+ * (offload.h), not on the loop's: recording waits for the delivery's row lock, which a worker or
+ * another send of the same delivery may hold, and the loop serves other tenants meanwhile. Back
+ * on the loop, the answer is the recorded delivery in the shape of Decoda's Event. If the client
+ * hung up meanwhile, the attempt is still recorded: it happened.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 #include "defer.h"
 #include "delivery.h"
 #include "log.h"
+#include "offload.h"
 #include "quota.h"
 #include "request.h"
 #include "routes.h"
@@ -29,6 +32,8 @@ struct send_job {
 	long long timestamp;
 	struct ph_request_result result;
 	char started[40];
+	PGresult *recorded; /* pghook_manual_attempt's answer, NULL when it failed */
+	struct offload_failure failure; /* why it failed */
 };
 
 static void job_free(struct send_job *j)
@@ -38,9 +43,47 @@ static void job_free(struct send_job *j)
 	free(j->previous_secret);
 	free(j->payload);
 	free(j->headers);
+	PQclear(j->recorded);
 	free(j);
 }
 
+/* A failed manual attempt does not move the delivery's schedule: a delivered or failed one
+ * keeps its final state, a pending one stays due as it was. */
+static const char *status_after(const struct send_job *j)
+{
+	if (j->result.ok)
+		return ph_delivery_status_name(PH_DELIVERY_DELIVERED);
+	if (j->status == PH_DELIVERY_DELIVERED || j->status == PH_DELIVERY_FAILED)
+		return ph_delivery_status_name(j->status);
+	return ph_delivery_status_name(PH_DELIVERY_RETRY_SCHEDULED);
+}
+
+/* On an offload connection: record the attempt, keep the answer for the loop. */
+static void record(struct ph_db *db, void *arg)
+{
+	struct send_job *j = arg;
+	const char *tenant = j->d.r.tenant_id;
+	char code[16], duration[16];
+	snprintf(code, sizeof(code), "%ld", j->result.status);
+	snprintf(duration, sizeof(duration), "%d", j->result.duration_ms);
+	const char *params[] = { tenant, j->delivery_id, status_after(j),
+		j->result.status ? code : NULL, j->result.error[0] ? j->result.error : NULL,
+		duration, j->notify_failure && !j->result.ok ? "t" : "f", j->started };
+	if (!ph_db_set_tenant(db, tenant)) {
+		log_error("cannot scope the manual attempt of %s to its tenant", j->delivery_id);
+		return;
+	}
+	j->recorded = ph_db_exec(db,
+		"select pghook_manual_attempt($1, $2, $3, $4::int, $5, $6::int, $7::bool,"
+		" $8::timestamptz)",
+		8, params);
+	if (!j->recorded)
+		offload_failure_keep(&j->failure, db);
+	if (!ph_db_set_tenant(db, NULL))
+		log_warn("cannot clear the tenant scope");
+}
+
+/* On the send's own thread: the HTTP attempt, then its record. */
 static void attempt(struct deferred *d)
 {
 	struct send_job *j = (struct send_job *)d;
@@ -65,45 +108,25 @@ static void attempt(struct deferred *d)
 		j->result.retry_after = NULL;
 	}
 	ph_request_finish(&req);
+	offload_call(d->r.ctx->offload, record, j);
 }
 
-/* A failed manual attempt does not move the delivery's schedule: a delivered or failed one
- * keeps its final state, a pending one stays due as it was. */
-static const char *status_after(const struct send_job *j)
-{
-	if (j->result.ok)
-		return ph_delivery_status_name(PH_DELIVERY_DELIVERED);
-	if (j->status == PH_DELIVERY_DELIVERED || j->status == PH_DELIVERY_FAILED)
-		return ph_delivery_status_name(j->status);
-	return ph_delivery_status_name(PH_DELIVERY_RETRY_SCHEDULED);
-}
-
-static void record_and_reply(struct send_job *j)
+static void reply_recorded(struct send_job *j)
 {
 	struct req *r = &j->d.r;
-	char code[16], duration[16];
-	snprintf(code, sizeof(code), "%ld", j->result.status);
-	snprintf(duration, sizeof(duration), "%d", j->result.duration_ms);
-	const char *params[] = { r->tenant_id, j->delivery_id, status_after(j),
-		j->result.status ? code : NULL, j->result.error[0] ? j->result.error : NULL,
-		duration, j->notify_failure && !j->result.ok ? "t" : "f", j->started };
-	/* The router ended the request's tenant scope when the handler returned: scope again. */
-	if (!ph_db_set_tenant(&r->ctx->db, r->tenant_id)) {
-		reply_error(r, 500, "internal", "internal error");
-		return;
-	}
-	reply_query(r, 200, "delivery",
-		"select pghook_manual_attempt($1, $2, $3, $4::int, $5, $6::int, $7::bool,"
-		" $8::timestamptz)",
-		8, params);
-	if (!ph_db_set_tenant(&r->ctx->db, NULL))
-		log_warn("cannot clear the tenant scope");
+	PGresult *res = j->recorded;
+	if (!res)
+		reply_db_failed(r, j->failure.sqlstate, j->failure.message, j->failure.conn_lost);
+	else if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0))
+		reply_error(r, 404, "not_found", "no such delivery");
+	else
+		reply_rendered(r, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 }
 
 static void attempt_done(struct deferred *d)
 {
 	quota_send_end(d->r.tenant_id);
-	record_and_reply((struct send_job *)d);
+	reply_recorded((struct send_job *)d);
 	defer_end(d);
 	job_free((struct send_job *)d);
 }

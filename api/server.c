@@ -42,6 +42,7 @@
 #include "http.h"
 #include "log.h"
 #include "notifier.h"
+#include "offload.h"
 #include "router.h"
 #include "ssrf.h"
 
@@ -96,6 +97,7 @@ struct server {
 	const struct ph_config *cfg;
 	struct ph_ssrf_policy *ssrf;
 	struct notifier *notifier;
+	struct offload *offload;
 	int nloops;
 	struct loop *loops;
 	atomic_bool draining;
@@ -436,6 +438,7 @@ static bool loop_init(
 	l->ctx = (struct api_ctx){ .cfg = cfg,
 		.ssrf = s->ssrf,
 		.notifier = s->notifier,
+		.offload = s->offload,
 		.srv = s,
 		.thread_index = index };
 	evhttp_set_max_body_size(l->http, (ev_ssize_t)cfg->max_body_bytes);
@@ -483,6 +486,7 @@ struct server *server_create(const struct ph_config *cfg)
 	s->cfg = cfg;
 	s->ssrf = ssrf;
 	s->notifier = notifier_create(cfg->database_url);
+	s->offload = offload_create(cfg->database_url);
 	s->nloops = cfg->api_threads;
 	s->max_conns = max_conns_per_loop(s->nloops);
 	s->loops = ph_xcalloc((size_t)s->nloops, sizeof(*s->loops));
@@ -580,6 +584,8 @@ void server_destroy(struct server *s)
 		ph_db_finish(&l->ctx.db);
 	}
 	free(s->loops);
+	/* After the loops: a send that was still running recorded its attempt through it. */
+	offload_destroy(s->offload);
 	notifier_destroy(s->notifier);
 	ph_ssrf_policy_destroy(s->ssrf);
 	free_event(s->sig_term);

@@ -11,6 +11,8 @@
 #include "hash.h"
 #include "cursor.h"
 #include "log.h"
+#include "offload.h"
+#include "quota.h"
 #include "routes.h"
 #include "sign.h"
 #include "validate.h"
@@ -354,27 +356,28 @@ void webhooks_disable(struct req *r)
 	set_status(r, "disabled", "disabled by the tenant");
 }
 
-/* Recover is bounded like a list (?limit=, default 50, at most 250) and resumable: the
- * failed deliveries are replayed oldest first, a page per request, and nextCursor names the
- * last one replayed when more are left. One call used to replay every failure since the
- * given time in one transaction and one answer (issue 18). */
-void webhooks_recover(struct req *r)
+struct recover_job {
+	struct deferred d; /* first: the job is found from it */
+	char webhook_id[PH_ID_MAX], cursor[PH_ID_MAX], limit[16];
+	char *since;
+	PGresult *res; /* NULL when the statement failed */
+	struct offload_failure failure;
+};
+
+/* On an offload connection (offload.h): a page is a few hundred inserts, too long to hold
+ * the loop and the other tenants' requests on it. */
+static void recover_page(struct deferred *d)
 {
-	bool ok = true;
-	int limit;
-	char cursor[PH_ID_MAX], limit_s[16];
-	const char *since = req_time_param(r, "since", &ok);
-	if (!ok || !req_page(r, "dlv", &limit, cursor))
-		return;
-	if (!since) {
-		reply_invalid(r, "query", "since", "missing", "field required");
+	struct recover_job *j = (struct recover_job *)d;
+	const char *params[] = { d->r.tenant_id, j->webhook_id, j->since,
+		j->cursor[0] ? j->cursor : NULL, j->limit };
+	if (!ph_db_set_tenant(d->db, d->r.tenant_id)) {
+		log_error("cannot scope a recover to its tenant");
 		return;
 	}
-	snprintf(limit_s, sizeof(limit_s), "%d", limit);
-	const char *params[] = { r->tenant_id, r->params[0], since, cursor[0] ? cursor : NULL,
-		limit_s };
+	long long start = ph_now_us();
 	/* Only the latest failed delivery of each chain is replayed, never one already replayed. */
-	PGresult *res = ph_db_exec(&r->ctx->db,
+	j->res = ph_db_exec(d->db,
 		"with todo as materialized (select d.id from deliveries d"
 		"   where d.tenant_id = $1 and d.webhook_id = $2"
 		"   and d.status = 'failed' and d.created_at >= $3::timestamptz"
@@ -390,25 +393,78 @@ void webhooks_recover(struct req *r)
 		"   '[]'::json),"
 		" case when (select count(*) from todo) > $5::int then (select max(id) from page) end",
 		5, params);
-	if (!res) {
-		reply_db_error(r);
-		return;
-	}
+	quota_recover_end(d->r.tenant_id, ph_now_us() - start);
+	if (!j->res)
+		offload_failure_keep(&j->failure, d->db);
+	if (!ph_db_set_tenant(d->db, NULL))
+		log_warn("cannot clear the tenant scope");
+}
+
+static void recover_reply(struct req *r, const PGresult *res)
+{
 	if (strcmp(PQgetvalue(res, 0, 0), "0") == 0) {
 		reply_error(r, 404, "not_found", "no such webhook");
-	} else {
-		struct evbuffer *body = evbuffer_new();
-		evbuffer_add(body, "{\"data\":", 8);
-		rendered_add(body, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
-		if (PQgetisnull(res, 0, 2)) {
-			evbuffer_add(body, ",\"nextCursor\":null}", 19);
-		} else {
-			char next[PH_CURSOR_MAX];
-			ph_cursor_encode(PQgetvalue(res, 0, 2), next);
-			evbuffer_add_printf(body, ",\"nextCursor\":\"%s\"}", next);
-		}
-		reply_buffer(r, 202, body);
-		evbuffer_free(body);
+		return;
 	}
-	PQclear(res);
+	struct evbuffer *body = evbuffer_new();
+	evbuffer_add(body, "{\"data\":", 8);
+	rendered_add(body, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
+	if (PQgetisnull(res, 0, 2)) {
+		evbuffer_add(body, ",\"nextCursor\":null}", 19);
+	} else {
+		char next[PH_CURSOR_MAX];
+		ph_cursor_encode(PQgetvalue(res, 0, 2), next);
+		evbuffer_add_printf(body, ",\"nextCursor\":\"%s\"}", next);
+	}
+	reply_buffer(r, 202, body);
+	evbuffer_free(body);
+}
+
+static void recover_job_free(struct recover_job *j)
+{
+	PQclear(j->res);
+	free(j->since);
+	free(j);
+}
+
+static void recover_done(struct deferred *d)
+{
+	struct recover_job *j = (struct recover_job *)d;
+	if (j->res)
+		recover_reply(&d->r, j->res);
+	else
+		reply_db_failed(
+			&d->r, j->failure.sqlstate, j->failure.message, j->failure.conn_lost);
+	defer_end(d);
+	recover_job_free(j);
+}
+
+/* Recover is bounded like a list (?limit=, default 50, at most 250) and resumable: the
+ * failed deliveries are replayed oldest first, a page per request, and nextCursor names the
+ * last one replayed when more are left. One call used to replay every failure since the
+ * given time in one transaction and one answer (issue 18). Each page runs off the loop, and
+ * a tenant's pages are paced (quota.h). */
+void webhooks_recover(struct req *r)
+{
+	bool ok = true;
+	int limit;
+	char cursor[PH_ID_MAX];
+	const char *since = req_time_param(r, "since", &ok);
+	if (!ok || !req_page(r, "dlv", &limit, cursor))
+		return;
+	if (!since) {
+		reply_invalid(r, "query", "since", "missing", "field required");
+		return;
+	}
+	struct recover_job *j = ph_xcalloc(1, sizeof(*j));
+	snprintf(j->webhook_id, sizeof(j->webhook_id), "%s", r->params[0]);
+	snprintf(j->cursor, sizeof(j->cursor), "%s", cursor);
+	snprintf(j->limit, sizeof(j->limit), "%d", limit);
+	j->since = ph_xstrdup(since);
+	/* Paced per tenant (quota.h): the page may wait for the tenant's last one to rest. */
+	long long delay = quota_recover_begin(r->tenant_id);
+	if (!offload_defer(r->ctx->offload, &j->d, r, delay, recover_page, recover_done)) {
+		recover_job_free(j);
+		reply_error(r, 503, "unavailable", "cannot start the recover, try again");
+	}
 }

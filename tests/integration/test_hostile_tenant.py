@@ -283,6 +283,92 @@ def test_manual_sends_bounded_per_tenant_and_process(api_factory, tenant_factory
     assert clients[a.id].post('/v1/deliveries/%s/send' % da).status_code == 200
 
 
+def test_refused_sends_are_told_to_come_back_spread_out(api_factory, tenant, gate_factory):
+    """A tenant whose sends are all running is told when to retry: one refusal 1 s, and each
+    further one a later time (10 retries a second per slot), so thousands of clients retrying
+    as told come back spread out instead of all in the next second."""
+    api = api_factory(PGHOOK_TENANT_SEND_CONCURRENCY=1)
+    gate = gate_factory()
+    c = Client(api, tenant)
+    assert c.post('/v1/webhooks', json={'url': gate.url + '/h',
+                                        'subscriptions': ['*']}).status_code == 201
+    did = c.post('/v1/events', json={'type': 'x', 'data': {}}).json()['deliveries'][0]['id']
+    gate.hold()
+    held = threading.Thread(target=lambda: c.post('/v1/deliveries/%s/send' % did))
+    held.start()
+    harness.wait_for(lambda: len(gate.received()) == 1, what='the send held at the receiver')
+    waits = []
+
+    def refused():
+        cl = Client(api, tenant)
+        for _ in range(10):
+            r = cl.post('/v1/deliveries/%s/send' % did)
+            assert r.status_code == 429, r.text
+            waits.append(int(r.headers['Retry-After']))
+    threads = [threading.Thread(target=refused) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    assert len(waits) == 80 and min(waits) >= 1, waits
+    assert max(waits) >= 2, waits  # 80 refusals at 10 a second cannot all come back in 1 s
+    gate.release()
+    held.join(60)
+
+
+def test_sends_and_recovers_waiting_on_a_lock_do_not_hold_the_loop(
+        api_factory, tenant_factory, receiver_factory, dsn, sql):
+    """One loop, so every request shares it. A manual send's recording, an external attempt and
+    a recover page wait on row locks (held here by an operator's transaction, as a worker's
+    completion or another send might); they wait on the api's offload connections, and
+    another tenant's ingest on the loop answers meanwhile."""
+    api = api_factory(PGHOOK_API_THREADS=1)
+    a, b = tenant_factory('a'), tenant_factory('b')
+    ca, cb = Client(api, a), Client(api, b)
+    recv = receiver_factory()
+    wid = ca.post('/v1/webhooks', json={'url': recv.url + '/h',
+                                        'subscriptions': ['*']}).json()['id']
+    sent = ca.post('/v1/events', json={'type': 'x', 'data': {}}).json()['deliveries'][0]['id']
+    failed = ca.post('/v1/events', json={'type': 'x', 'data': {}}).json()['deliveries'][0]['id']
+    sql("update deliveries set status = 'failed' where id = %s", (failed,))
+    results = {}
+
+    def send():
+        results['send'] = ca.post('/v1/deliveries/%s/send' % sent)
+
+    def external():
+        results['external'] = Client(api, a).post(
+            '/v1/deliveries/%s/attempts' % sent, json={'status': 'retry_scheduled',
+                                                      'responseStatusCode': 503,
+                                                      'nextRetryAt': '2030-01-01T00:00:00Z'})
+
+    def recover():
+        results['recover'] = Client(api, a).post(
+            '/v1/webhooks/%s/recover' % wid, params={'since': '2000-01-01T00:00:00Z'})
+    with psycopg.connect(dsn) as locker:
+        # The send's update and the replay's reference to the failed delivery both wait.
+        locker.execute('select 1 from deliveries where id in (%s, %s) for update',
+                       (sent, failed))
+        threads = [threading.Thread(target=f) for f in (send, external, recover)]
+        for th in threads:
+            th.start()
+        waiting = ("select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
+                   " and datname = current_database()")
+        # Two offload connections wait on the locks; the third job waits for one of them.
+        harness.wait_for(lambda: sql(waiting)[0][0] == 2,
+                         what='two of the send, the attempt and the recover waiting on the locks')
+        r = cb.post('/v1/events', json={'type': 'y', 'data': {}})
+        assert r.status_code == 201, r.text
+        assert ca.get('/v1/webhooks/' + wid).status_code == 200
+        assert not results  # all still waiting
+    for th in threads:
+        th.join(60)
+    assert results['send'].status_code == 200, results['send'].text
+    assert results['external'].status_code == 200, results['external'].text
+    assert results['recover'].status_code == 202, results['recover'].text
+    assert [d['replayOfDeliveryId'] for d in results['recover'].json()['data']] == [failed]
+
+
 def test_recover_is_bounded_and_resumable(client, sql, tenant):
     wid = client.post('/v1/webhooks', json={'url': 'https://example.com/h',
                                             'subscriptions': ['*']}).json()['id']
