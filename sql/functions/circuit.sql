@@ -20,16 +20,32 @@ declare
 	v_cooldown bigint := greatest(1, coalesce(
 		nullif(current_setting('pghook.circuit_cooldown_ms', true), '')::bigint, 30000));
 	v_opened int;
+	v_hooks text[];
 begin
+	-- Only the webhooks whose breaker moves. A success on a closed circuit with no failure
+	-- counted changes nothing, and it is the common case: it takes no lock. The lock below
+	-- waits for a claim holding the row (pghook_schedule, until the claim commits), and a
+	-- claim skips a webhook whose row a completion holds, so locking every batch made
+	-- claims and completions of a busy webhook take turns (issue 17). Read without the lock,
+	-- a row another completion is moving counts as moved after this batch's success, which
+	-- is one of the orders the two could have run in.
+	select array_agg(s.webhook_id order by s.webhook_id) into v_hooks
+	from webhook_sched s
+	join (select d.webhook_id, bool_or(d.status = 'delivered') as ok
+		from unnest(p_done) d group by d.webhook_id) p on p.webhook_id = s.webhook_id
+	where not (p.ok and s.circuit = 'closed' and s.consecutive_failures = 0);
+	if v_hooks is null then
+		return 0;
+	end if;
 	-- rows locked in webhook_id order: two completions never wait for each other in a cycle
 	perform 1 from webhook_sched s
-	where s.webhook_id in (select d.webhook_id from unnest(p_done) d)
+	where s.webhook_id = any(v_hooks)
 	order by s.webhook_id
 	for no key update;
 	with per_hook as (
 		select d.webhook_id, bool_or(d.status = 'delivered') as ok,
 			count(*) filter (where d.status <> 'delivered')::int as failed
-		from unnest(p_done) d group by d.webhook_id
+		from unnest(p_done) d where d.webhook_id = any(v_hooks) group by d.webhook_id
 	), step as (
 		select s.webhook_id, s.circuit as was,
 			case when p.ok then 0 else s.consecutive_failures + p.failed end as failures,

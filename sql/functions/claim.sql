@@ -109,14 +109,15 @@ begin
 
 	return query
 	with due as (
-		-- rechecked: the schedule locked them, but a FIFO head was read before its lock
+		-- rechecked: the schedule locked them, but a FIFO head was read before its lock. Not
+		-- locked again: pghook_schedule holds every row of v_ids, so this reads their last
+		-- version, and a second FOR UPDATE only cost a pass over the rows (issue 17).
 		select d.id, coalesce(d.next_retry_at, d.lease_expires_at) as due_at,
 			d.status = 'delivering' as lost
 		from deliveries d
 		where d.id = any(v_ids)
 			and ((d.status in ('pending', 'retry_scheduled') and d.next_retry_at <= now())
 				or (d.status = 'delivering' and d.lease_expires_at <= now()))
-		for update skip locked
 	), tok as (
 		select nextval('pghook_claim_token_seq') as t
 	), upd as (
