@@ -24,3 +24,13 @@ drop index if exists deliveries_tenant_status;
 -- per delivery, 655 at 50). Applies to the pages written from now on; the history is kept on
 -- pages that many rows emptier than before.
 alter table deliveries set (fillfactor = 50);
+
+-- A FIFO webhook's heads (functions/claim.sql, pghook_fifo_heads): the order index holds the
+-- waiting rows only; the rows in flight come from deliveries_inflight. With delivering rows in
+-- it, every claim of any webhook wrote an entry (203 WAL bytes per delivery).
+-- On a large deliveries table, build it first with
+--   create index concurrently deliveries_fifo_waiting on deliveries
+--   (webhook_id, ordering_key, seq) where status in ('pending', 'retry_scheduled');
+create index if not exists deliveries_fifo_waiting on deliveries (webhook_id, ordering_key, seq)
+	where status in ('pending', 'retry_scheduled');
+drop index if exists deliveries_fifo;

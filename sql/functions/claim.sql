@@ -292,18 +292,28 @@ $$;
 
 -- A FIFO webhook's deliveries that may go now, up to p_limit: the head of each ordering key
 -- (lowest seq, then id, among its undelivered deliveries) when that head is due, or its lease
--- expired. A head in flight or waiting for a retry holds its key.
+-- expired. A head in flight or waiting for a retry holds its key. The waiting rows come
+-- through deliveries_fifo_waiting, the ones in flight through deliveries_inflight (an index of
+-- the FIFO order that held delivering rows too cost every claim of every webhook an entry,
+-- migration 17).
 create or replace function pghook_fifo_heads(p_webhook text, p_limit int, p_max_lost int)
 returns text[]
 language sql stable as $$
 	select coalesce(array_agg(h.id order by h.due_at), '{}') from (
 		select h.id, coalesce(h.next_retry_at, h.lease_expires_at) as due_at from (
-			select distinct on (d.ordering_key) d.id, d.status, d.next_retry_at,
-				d.lease_expires_at, d.attempt_count, d.lost_attempt, d.lost_leases
-			from deliveries d
-			where d.webhook_id = p_webhook
-				and d.status in ('pending', 'retry_scheduled', 'delivering')
-			order by d.ordering_key, d.seq nulls first, d.id) h
+			select distinct on (u.ordering_key) u.* from (
+				(select distinct on (d.ordering_key) d.id, d.ordering_key, d.seq, d.status,
+					d.next_retry_at, d.lease_expires_at, d.attempt_count, d.lost_attempt,
+					d.lost_leases
+				from deliveries d
+				where d.webhook_id = p_webhook and d.status in ('pending', 'retry_scheduled')
+				order by d.ordering_key, d.seq nulls first, d.id)
+				union all
+				select d.id, d.ordering_key, d.seq, d.status, d.next_retry_at,
+					d.lease_expires_at, d.attempt_count, d.lost_attempt, d.lost_leases
+				from deliveries d
+				where d.webhook_id = p_webhook and d.status = 'delivering') u
+			order by u.ordering_key, u.seq nulls first, u.id) h
 		where (h.status in ('pending', 'retry_scheduled') and h.next_retry_at <= now())
 			or (h.status = 'delivering' and h.lease_expires_at <= now()
 				and case when h.attempt_count = h.lost_attempt then h.lost_leases else 0 end + 1
