@@ -107,22 +107,27 @@ begin
 
 	select s.ids, s.next_at into v_ids, v_next from pghook_schedule(p_limit, v_max) s;
 
-	return query
+	-- Planned for this claim's ids (EXECUTE), not cached: a plan cached by the worker's session
+	-- when deliveries was small reads the table whole for the ids (a seq scan, or the due rows
+	-- of every webhook through deliveries_due, filtered on the ids), and it stays cached while
+	-- the table grows until the next ANALYZE: 22-27 ms per claim beside a 50,000-delivery
+	-- backlog inserted since (tests/bench fairness, issue 17). Planning it costs ~0.3 ms.
+	return query execute $claim$
 	with due as (
 		-- rechecked: the schedule locked them, but a FIFO head was read before its lock. Not
-		-- locked again: pghook_schedule holds every row of v_ids, so this reads their last
-		-- version, and a second FOR UPDATE only cost a pass over the rows (issue 17).
+		-- locked again: pghook_schedule holds every row of the ids, so this reads their last
+		-- version, and a second FOR UPDATE only cost a pass over the rows.
 		select d.id, coalesce(d.next_retry_at, d.lease_expires_at) as due_at,
 			d.status = 'delivering' as lost
 		from deliveries d
-		where d.id = any(v_ids)
+		where d.id = any($1)
 			and ((d.status in ('pending', 'retry_scheduled') and d.next_retry_at <= now())
 				or (d.status = 'delivering' and d.lease_expires_at <= now()))
 	), tok as (
 		select nextval('pghook_claim_token_seq') as t
 	), upd as (
 		update deliveries d set status = 'delivering',
-			lease_expires_at = now() + p_lease_ms * interval '1 millisecond',
+			lease_expires_at = now() + $2 * interval '1 millisecond',
 			claim_token = tok.t, updated_at = now(),
 			lost_leases = case when due.lost then pghook_lost_streak(d) else d.lost_leases end,
 			lost_attempt = case when due.lost then d.attempt_count else d.lost_attempt end
@@ -140,7 +145,8 @@ begin
 		pghook_claim_options(w.headers, u.retry_schedule), null::bigint
 	from upd u
 	join webhooks w on w.id = u.webhook_id
-	join events e on e.id = u.event_id;
+	join events e on e.id = u.event_id
+	$claim$ using v_ids, p_lease_ms;
 
 	if v_next is not null then
 		return query select null::text, null::text, null::text, null::text, null::int,
