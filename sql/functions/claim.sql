@@ -113,37 +113,42 @@ begin
 	-- the table grows until the next ANALYZE: 22-27 ms per claim beside a 50,000-delivery
 	-- backlog inserted since (tests/bench fairness, issue 17). Planning it costs ~0.3 ms.
 	return query execute $claim$
-	with due as (
-		-- rechecked: the schedule locked them, but a FIFO head was read before its lock. Not
-		-- locked again: pghook_schedule holds every row of the ids, so this reads their last
-		-- version, and a second FOR UPDATE only cost a pass over the rows.
-		select d.id, coalesce(d.next_retry_at, d.lease_expires_at) as due_at,
-			d.status = 'delivering' as lost
+	with due as materialized (
+		-- when each row fell due, for lag_ms: the update's RETURNING has the new values only
+		select d.id, coalesce(d.next_retry_at, d.lease_expires_at) as due_at
 		from deliveries d
 		where d.id = any($1)
-			and ((d.status in ('pending', 'retry_scheduled') and d.next_retry_at <= now())
-				or (d.status = 'delivering' and d.lease_expires_at <= now()))
 	), tok as (
 		select nextval('pghook_claim_token_seq') as t
 	), upd as (
+		-- The rows by primary key, rechecked here (the schedule locked them, but a FIFO head
+		-- was read before its lock), not locked again (pghook_schedule holds them all). No
+		-- join to deliveries: a plan for 400 ids joined the table by a seq scan when it was
+		-- small enough. In SET, d is the row before the update: d.status = 'delivering' is a
+		-- lease that expired, taken back.
 		update deliveries d set status = 'delivering',
 			lease_expires_at = now() + $2 * interval '1 millisecond',
 			claim_token = tok.t, updated_at = now(),
-			lost_leases = case when due.lost then pghook_lost_streak(d) else d.lost_leases end,
-			lost_attempt = case when due.lost then d.attempt_count else d.lost_attempt end
-		from due, tok
-		where d.id = due.id
+			lost_leases = case when d.status = 'delivering' then pghook_lost_streak(d)
+				else d.lost_leases end,
+			lost_attempt = case when d.status = 'delivering' then d.attempt_count
+				else d.lost_attempt end
+		from tok
+		where d.id = any($1)
+			and ((d.status in ('pending', 'retry_scheduled') and d.next_retry_at <= now())
+				or (d.status = 'delivering' and d.lease_expires_at <= now()))
 		returning d.id, d.tenant_id, d.event_id, d.webhook_id, d.attempt_count, d.claim_token,
-			due.due_at, d.retry_schedule
+			d.retry_schedule
 	)
 	select u.id, u.tenant_id, u.event_id, u.webhook_id, u.attempt_count, u.claim_token,
 		w.url, w.secret,
 		case when w.previous_secret_until > now() then w.previous_secret end,
 		w.status = 'active' and w.deleted_at is null,
 		e.event_type, e.payload::text,
-		greatest(0, (extract(epoch from now() - u.due_at) * 1000)::bigint),
+		greatest(0, (extract(epoch from now() - due.due_at) * 1000)::bigint),
 		pghook_claim_options(w.headers, u.retry_schedule), null::bigint
 	from upd u
+	join due on due.id = u.id
 	join webhooks w on w.id = u.webhook_id
 	join events e on e.id = u.event_id
 	$claim$ using v_ids, p_lease_ms;
