@@ -107,51 +107,7 @@ begin
 
 	select s.ids, s.next_at into v_ids, v_next from pghook_schedule(p_limit, v_max) s;
 
-	-- Planned for this claim's ids (EXECUTE), not cached: a plan cached by the worker's session
-	-- when deliveries was small reads the table whole for the ids (a seq scan, or the due rows
-	-- of every webhook through deliveries_due, filtered on the ids), and it stays cached while
-	-- the table grows until the next ANALYZE: 22-27 ms per claim beside a 50,000-delivery
-	-- backlog inserted since (tests/bench fairness, issue 17). Planning it costs ~0.3 ms.
-	return query execute $claim$
-	with due as materialized (
-		-- when each row fell due, for lag_ms: the update's RETURNING has the new values only
-		select d.id, coalesce(d.next_retry_at, d.lease_expires_at) as due_at
-		from deliveries d
-		where d.id = any($1)
-	), tok as (
-		select nextval('pghook_claim_token_seq') as t
-	), upd as (
-		-- The rows by primary key, rechecked here (the schedule locked them, but a FIFO head
-		-- was read before its lock), not locked again (pghook_schedule holds them all). No
-		-- join to deliveries: a plan for 400 ids joined the table by a seq scan when it was
-		-- small enough. In SET, d is the row before the update: d.status = 'delivering' is a
-		-- lease that expired, taken back.
-		update deliveries d set status = 'delivering',
-			lease_expires_at = now() + $2 * interval '1 millisecond',
-			claim_token = tok.t, updated_at = now(),
-			lost_leases = case when d.status = 'delivering' then pghook_lost_streak(d)
-				else d.lost_leases end,
-			lost_attempt = case when d.status = 'delivering' then d.attempt_count
-				else d.lost_attempt end
-		from tok
-		where d.id = any($1)
-			and ((d.status in ('pending', 'retry_scheduled') and d.next_retry_at <= now())
-				or (d.status = 'delivering' and d.lease_expires_at <= now()))
-		returning d.id, d.tenant_id, d.event_id, d.webhook_id, d.attempt_count, d.claim_token,
-			d.retry_schedule
-	)
-	select u.id, u.tenant_id, u.event_id, u.webhook_id, u.attempt_count, u.claim_token,
-		w.url, w.secret,
-		case when w.previous_secret_until > now() then w.previous_secret end,
-		w.status = 'active' and w.deleted_at is null,
-		e.event_type, e.payload::text,
-		greatest(0, (extract(epoch from now() - due.due_at) * 1000)::bigint),
-		pghook_claim_options(w.headers, u.retry_schedule), null::bigint
-	from upd u
-	join due on due.id = u.id
-	join webhooks w on w.id = u.webhook_id
-	join events e on e.id = u.event_id
-	$claim$ using v_ids, p_lease_ms;
+	return query select * from pghook_claim_take(v_ids, p_lease_ms);
 
 	if v_next is not null then
 		return query select null::text, null::text, null::text, null::text, null::int,
@@ -159,6 +115,65 @@ begin
 			null::text, null::bigint, null::json,
 			greatest(1, ceil(extract(epoch from v_next - now()) * 1000))::bigint;
 	end if;
+end
+$$;
+
+-- pghook_claim's update: the rows of p_ids (locked by pghook_schedule) that are still due,
+-- leased, with what the worker needs to send them. Every row is found by primary key, and
+-- the planner is told so: nested loops over index scans only (the SET clauses, applied while
+-- this function runs). Its plan is cached in the worker's session, and a plan made while
+-- deliveries was small would otherwise read the table whole for the ids (a seq scan, a hash
+-- join over one, or every due row through deliveries_due, filtered on the ids), and stay
+-- cached as a backlog arrived: 22-27 ms per claim beside a 50,000-delivery backlog inserted
+-- after the plan (tests/bench fairness, issue 17). Planning per claim instead (EXECUTE) cost
+-- 12-18 µs per delivery in 100-row claims.
+create or replace function pghook_claim_take(p_ids text[], p_lease_ms bigint)
+returns table (id text, tenant_id text, event_id text, webhook_id text, attempt_count int,
+	claim_token bigint, url text, secret text, previous_secret text, webhook_active boolean,
+	event_type text, payload text, lag_ms bigint, options json, next_due_ms bigint)
+language plpgsql volatile
+set enable_seqscan = off set enable_bitmapscan = off set enable_hashjoin = off
+set enable_mergejoin = off set enable_material = off
+as $$
+#variable_conflict use_column
+begin
+	return query
+	with picked as materialized (
+		select d.id, d.status, d.next_retry_at, d.lease_expires_at
+		from deliveries d
+		where d.id = any(p_ids)
+	), due as (
+		-- rechecked: the schedule locked them, but a FIFO head was read before its lock. Not
+		-- locked again: pghook_schedule holds every row of p_ids, so this reads their last
+		-- version, and a second FOR UPDATE only cost a pass over the rows.
+		select p.id, coalesce(p.next_retry_at, p.lease_expires_at) as due_at,
+			p.status = 'delivering' as lost
+		from picked p
+		where (p.status in ('pending', 'retry_scheduled') and p.next_retry_at <= now())
+			or (p.status = 'delivering' and p.lease_expires_at <= now())
+	), tok as (
+		select nextval('pghook_claim_token_seq') as t
+	), upd as (
+		update deliveries d set status = 'delivering',
+			lease_expires_at = now() + p_lease_ms * interval '1 millisecond',
+			claim_token = tok.t, updated_at = now(),
+			lost_leases = case when due.lost then pghook_lost_streak(d) else d.lost_leases end,
+			lost_attempt = case when due.lost then d.attempt_count else d.lost_attempt end
+		from due, tok
+		where d.id = due.id
+		returning d.id, d.tenant_id, d.event_id, d.webhook_id, d.attempt_count, d.claim_token,
+			due.due_at, d.retry_schedule
+	)
+	select u.id, u.tenant_id, u.event_id, u.webhook_id, u.attempt_count, u.claim_token,
+		w.url, w.secret,
+		case when w.previous_secret_until > now() then w.previous_secret end,
+		w.status = 'active' and w.deleted_at is null,
+		e.event_type, e.payload::text,
+		greatest(0, (extract(epoch from now() - u.due_at) * 1000)::bigint),
+		pghook_claim_options(w.headers, u.retry_schedule), null::bigint
+	from upd u
+	join webhooks w on w.id = u.webhook_id
+	join events e on e.id = u.event_id;
 end
 $$;
 
