@@ -22,17 +22,19 @@ declare
 	v_opened int;
 	v_hooks text[];
 begin
-	-- A healthy webhook's success changes nothing (closed, no failures counted): its row is
-	-- neither locked nor written. The lock would wait for any claim granting that webhook,
-	-- holding this completion (and the outcomes behind it) for as long as the claim runs.
-	v_hooks := array(
-		select p.webhook_id from (
-			select d.webhook_id, bool_or(d.status = 'delivered') as ok
-			from unnest(p_done) d group by d.webhook_id) p
-		where not (p.ok and exists (select 1 from webhook_sched s
-			where s.webhook_id = p.webhook_id and s.circuit = 'closed'
-				and s.consecutive_failures = 0)));
-	if cardinality(v_hooks) = 0 then
+	-- Only the webhooks whose breaker moves. A success on a closed circuit with no failure
+	-- counted changes nothing, and it is the common case: it takes no lock. The lock below
+	-- waits for a claim holding the row (pghook_schedule, until the claim commits), and a
+	-- claim skips a webhook whose row a completion holds, so locking every batch made
+	-- claims and completions of a busy webhook take turns (issue 17). Read without the lock,
+	-- a row another completion is moving counts as moved after this batch's success, which
+	-- is one of the orders the two could have run in.
+	select array_agg(s.webhook_id order by s.webhook_id) into v_hooks
+	from webhook_sched s
+	join (select d.webhook_id, bool_or(d.status = 'delivered') as ok
+		from unnest(p_done) d group by d.webhook_id) p on p.webhook_id = s.webhook_id
+	where not (p.ok and s.circuit = 'closed' and s.consecutive_failures = 0);
+	if v_hooks is null then
 		return 0;
 	end if;
 	-- rows locked in webhook_id order: two completions never wait for each other in a cycle

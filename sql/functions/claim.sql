@@ -47,20 +47,11 @@
 -- then instead of waiting for its poll. pghook.max_in_flight (the session's default of
 -- maxInFlight: PGHOOK_WEBHOOK_MAX_IN_FLIGHT, set by the worker, worker/pq.c) applies where a
 -- webhook sets none; 16 when unset.
---
--- Planned afresh on every call (plan_cache_mode, for this function and what it calls). A
--- worker's session keeps plpgsql's cached plans for hours, and a generic plan made while the
--- queue was nearly empty stays chosen after a burst of 50,000 deliveries, until autovacuum
--- next analyzes the table: a sequential scan of deliveries to recheck 30 ids, the whole
--- backlog of a webhook read to count its 16 leases. Each claim then took 35-45 ms instead of
--- a few, and every completion that waits for webhook_sched's locks waited that long too.
 create or replace function pghook_claim(p_limit int, p_lease_ms bigint)
 returns table (id text, tenant_id text, event_id text, webhook_id text, attempt_count int,
 	claim_token bigint, url text, secret text, previous_secret text, webhook_active boolean,
 	event_type text, payload text, lag_ms bigint, options json, next_due_ms bigint)
-language plpgsql volatile
-set plan_cache_mode = force_custom_plan
-as $$
+language plpgsql volatile as $$
 #variable_conflict use_column
 declare
 	v_max int := greatest(1, coalesce(
@@ -116,21 +107,50 @@ begin
 
 	select s.ids, s.next_at into v_ids, v_next from pghook_schedule(p_limit, v_max) s;
 
+	return query select * from pghook_claim_take(v_ids, p_lease_ms);
+
+	if v_next is not null then
+		return query select null::text, null::text, null::text, null::text, null::int,
+			null::bigint, null::text, null::text, null::text, null::boolean, null::text,
+			null::text, null::bigint, null::json,
+			greatest(1, ceil(extract(epoch from v_next - now()) * 1000))::bigint;
+	end if;
+end
+$$;
+
+-- pghook_claim's update: the rows of p_ids (locked by pghook_schedule) that are still due,
+-- leased, with what the worker needs to send them. Every row is found by primary key, and
+-- the planner is told so: nested loops over index scans only (the SET clauses, applied while
+-- this function runs). Its plan is cached in the worker's session, and a plan made while
+-- deliveries was small would otherwise read the table whole for the ids (a seq scan, a hash
+-- join over one, or every due row through deliveries_due, filtered on the ids), and stay
+-- cached as a backlog arrived: 22-27 ms per claim beside a 50,000-delivery backlog inserted
+-- after the plan (tests/bench fairness, issue 17). Planning per claim instead (EXECUTE) cost
+-- 12-18 µs per delivery in 100-row claims.
+create or replace function pghook_claim_take(p_ids text[], p_lease_ms bigint)
+returns table (id text, tenant_id text, event_id text, webhook_id text, attempt_count int,
+	claim_token bigint, url text, secret text, previous_secret text, webhook_active boolean,
+	event_type text, payload text, lag_ms bigint, options json, next_due_ms bigint)
+language plpgsql volatile
+set enable_seqscan = off set enable_bitmapscan = off set enable_hashjoin = off
+set enable_mergejoin = off set enable_material = off set jit = off
+as $$
+#variable_conflict use_column
+begin
 	return query
-	with mine as materialized (
-		-- Read by primary key only. The schedule locked these rows in this transaction, so
-		-- this statement's snapshot shows their latest version and needs no lock of its own.
-		-- (Given the status conditions too, a plan made while the table was small took a
-		-- bitmap over every due row: 50,000 read for 30 claimed.)
-		select d.id, d.status, d.next_retry_at, d.lease_expires_at from deliveries d
-		where d.id = any(v_ids)
+	with picked as materialized (
+		select d.id, d.status, d.next_retry_at, d.lease_expires_at
+		from deliveries d
+		where d.id = any(p_ids)
 	), due as (
-		-- rechecked: a FIFO head was read before its lock, and may have moved on since
-		select m.id, coalesce(m.next_retry_at, m.lease_expires_at) as due_at,
-			m.status = 'delivering' as lost
-		from mine m
-		where (m.status in ('pending', 'retry_scheduled') and m.next_retry_at <= now())
-			or (m.status = 'delivering' and m.lease_expires_at <= now())
+		-- rechecked: the schedule locked them, but a FIFO head was read before its lock. Not
+		-- locked again: pghook_schedule holds every row of p_ids, so this reads their last
+		-- version, and a second FOR UPDATE only cost a pass over the rows.
+		select p.id, coalesce(p.next_retry_at, p.lease_expires_at) as due_at,
+			p.status = 'delivering' as lost
+		from picked p
+		where (p.status in ('pending', 'retry_scheduled') and p.next_retry_at <= now())
+			or (p.status = 'delivering' and p.lease_expires_at <= now())
 	), tok as (
 		select nextval('pghook_claim_token_seq') as t
 	), upd as (
@@ -154,13 +174,6 @@ begin
 	from upd u
 	join webhooks w on w.id = u.webhook_id
 	join events e on e.id = u.event_id;
-
-	if v_next is not null then
-		return query select null::text, null::text, null::text, null::text, null::int,
-			null::bigint, null::text, null::text, null::text, null::boolean, null::text,
-			null::text, null::bigint, null::json,
-			greatest(1, ceil(extract(epoch from v_next - now()) * 1000))::bigint;
-	end if;
 end
 $$;
 
@@ -193,11 +206,12 @@ $$;
 -- webhook_sched rows of the webhooks it serves, until the claim commits.
 --
 -- Sorting is priced out (enable_sort) so that a webhook's due rows come from
--- deliveries_due_webhook, already in order, and the limit stops the scan. With statistics from
--- before a burst, the planner believes a new webhook has a few dozen rows and reads them from
--- deliveries_fifo to sort them instead: all 12,000 of them, for the 9 it grants. What must
--- sort still does (at a price that only matters to plan choice); JIT is off because that price
--- would otherwise make every claim compile its queries (230 ms).
+-- deliveries_due_webhook, already in order, and the limit stops the scan. A plan made while
+-- deliveries was small, or statistics from before a burst (a new webhook "has a few dozen
+-- rows"), otherwise read them from the FIFO index and sorted them: all 12,000 of a webhook's
+-- backlog for the 9 it was granted, 13-19 ms per claim beside 50,000 due deliveries (tests/bench
+-- fairness). What must sort still does, at a price that only matters to plan choice; JIT is
+-- off because that price would otherwise make each claim compile its queries (230 ms).
 create or replace function pghook_schedule(p_limit int, p_max_lost int,
 	out ids text[], out next_at timestamptz)
 language plpgsql volatile
@@ -316,18 +330,28 @@ $$;
 
 -- A FIFO webhook's deliveries that may go now, up to p_limit: the head of each ordering key
 -- (lowest seq, then id, among its undelivered deliveries) when that head is due, or its lease
--- expired. A head in flight or waiting for a retry holds its key.
+-- expired. A head in flight or waiting for a retry holds its key. The waiting rows come
+-- through deliveries_fifo_waiting, the ones in flight through deliveries_inflight (an index of
+-- the FIFO order that held delivering rows too cost every claim of every webhook an entry,
+-- migration 17).
 create or replace function pghook_fifo_heads(p_webhook text, p_limit int, p_max_lost int)
 returns text[]
 language sql stable as $$
 	select coalesce(array_agg(h.id order by h.due_at), '{}') from (
 		select h.id, coalesce(h.next_retry_at, h.lease_expires_at) as due_at from (
-			select distinct on (d.ordering_key) d.id, d.status, d.next_retry_at,
-				d.lease_expires_at, d.attempt_count, d.lost_attempt, d.lost_leases
-			from deliveries d
-			where d.webhook_id = p_webhook
-				and d.status in ('pending', 'retry_scheduled', 'delivering')
-			order by d.ordering_key, d.seq nulls first, d.id) h
+			select distinct on (u.ordering_key) u.* from (
+				(select distinct on (d.ordering_key) d.id, d.ordering_key, d.seq, d.status,
+					d.next_retry_at, d.lease_expires_at, d.attempt_count, d.lost_attempt,
+					d.lost_leases
+				from deliveries d
+				where d.webhook_id = p_webhook and d.status in ('pending', 'retry_scheduled')
+				order by d.ordering_key, d.seq nulls first, d.id)
+				union all
+				select d.id, d.ordering_key, d.seq, d.status, d.next_retry_at,
+					d.lease_expires_at, d.attempt_count, d.lost_attempt, d.lost_leases
+				from deliveries d
+				where d.webhook_id = p_webhook and d.status = 'delivering') u
+			order by u.ordering_key, u.seq nulls first, u.id) h
 		where (h.status in ('pending', 'retry_scheduled') and h.next_retry_at <= now())
 			or (h.status = 'delivering' and h.lease_expires_at <= now()
 				and case when h.attempt_count = h.lost_attempt then h.lost_leases else 0 end + 1

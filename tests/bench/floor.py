@@ -61,10 +61,13 @@ def queue_once(env, floor_bin, total, cpu_seconds, cluster_cpu, loadavg, pad):
         env.recv_reset()
         la0 = loadavg()
         r0, db0 = cpu_seconds(env.recv.pid), cluster_cpu()
+        lsn0 = c.execute('select pg_current_wal_lsn()').fetchone()[0]
         r = _run(floor_bin, env.recv_url + '/floorq', total, INFLIGHT,
                  (env.pg.dsn(c.info.dbname), str(BATCH)))
         recv_us = (cpu_seconds(env.recv.pid) - r0) * 1e6 / total
         db_us = (sum(cluster_cpu().values()) - sum(db0.values())) * 1e6 / total
+        wal = c.execute('select pg_wal_lsn_diff(pg_current_wal_lsn(), %s)',
+                        (lsn0,)).fetchone()[0]
         left = c.execute("select count(*) from jobs where status <> 'done'").fetchone()[0]
         attempts = c.execute('select count(*) from job_attempts').fetchone()[0]
     if left or attempts != total:
@@ -72,7 +75,8 @@ def queue_once(env, floor_bin, total, cpu_seconds, cluster_cpu, loadavg, pad):
     return {'deliveries': total, 'inflight': INFLIGHT, 'batch': BATCH, 'per_s': r['per_s'],
             'sender_cpu_us_per_delivery': r['cpu_us_per_request'],
             'receiver_cpu_us_per_delivery': round(recv_us, 1),
-            'db_cpu_us_per_delivery': round(db_us, 1), 'load_before': la0,
+            'db_cpu_us_per_delivery': round(db_us, 1),
+            'wal_bytes_per_delivery': round(float(wal) / total, 1), 'load_before': la0,
             'load_after': loadavg()}
 
 
@@ -104,10 +108,12 @@ def rows(S, add):
     if S.get('floor_queue'):
         add('smallest Postgres-backed sender: curlfloor + minimal queue, %d in flight, batches '
             'of %d' % (INFLIGHT, BATCH),
-            '%d deliveries/s; CPU µs per delivery: PostgreSQL %.0f, sender %.0f, receiver %.0f'
+            '%d deliveries/s; CPU µs per delivery: PostgreSQL %.0f, sender %.0f, receiver %.0f;'
+            ' %.0f WAL bytes per delivery'
             % tuple(med('floor_queue', k) for k in ('per_s', 'db_cpu_us_per_delivery',
                                                     'sender_cpu_us_per_delivery',
-                                                    'receiver_cpu_us_per_delivery')),
+                                                    'receiver_cpu_us_per_delivery',
+                                                    'wal_bytes_per_delivery')),
             '(floor under drain)', 'floor_queue')
     for m in S.get('floor_memory', []):
         add('libcurl alone, %d in flight (receiver %.0f s)'
