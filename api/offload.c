@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "util.h"
 
 struct job {
 	struct job *next;
@@ -27,16 +28,16 @@ struct offload {
 	char *conninfo;
 };
 
+/* The next job, waiting for one; NULL once stopping and none is left. */
 static struct job *take_job(struct offload *o)
 {
+	pthread_mutex_lock(&o->lock);
 	while (!o->head && !o->stopping)
 		pthread_cond_wait(&o->work, &o->lock);
 	struct job *j = o->head;
-	if (j) {
-		o->head = j->next;
-		if (!o->head)
-			o->tail = NULL;
-	}
+	if (j)
+		PH_QUEUE_POP(o->head, o->tail);
+	pthread_mutex_unlock(&o->lock);
 	return j;
 }
 
@@ -45,14 +46,8 @@ static void *offload_main(void *arg)
 	struct offload *o = arg;
 	struct ph_db db;
 	ph_db_init(&db, o->conninfo);
-	pthread_mutex_lock(&o->lock);
-	struct job *j;
-	while ((j = take_job(o))) {
-		pthread_mutex_unlock(&o->lock);
+	for (struct job *j; (j = take_job(o));)
 		j->fn(&db, j->arg); /* may free j (a loop's job ends on the loop) */
-		pthread_mutex_lock(&o->lock);
-	}
-	pthread_mutex_unlock(&o->lock);
 	ph_db_finish(&db);
 	return NULL;
 }
@@ -92,12 +87,7 @@ void offload_destroy(struct offload *o)
 
 static void enqueue(struct offload *o, struct job *j)
 {
-	j->next = NULL;
-	if (o->tail)
-		o->tail->next = j;
-	else
-		o->head = j;
-	o->tail = j;
+	PH_QUEUE_PUSH(o->head, o->tail, j);
 	pthread_cond_signal(&o->work);
 }
 

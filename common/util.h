@@ -13,6 +13,25 @@
 #define PH_PRINTF(n, m) __attribute__((format(printf, n, m)))
 #define PH_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Intrusive FIFO queues: a head and a tail pointer, items linked through their `next` member.
+ * Macros because each queue links its own struct type (a worker's statements, an api's jobs). */
+#define PH_QUEUE_PUSH(head, tail, item)        \
+	do {                                   \
+		(item)->next = NULL;           \
+		if (tail)                      \
+			(tail)->next = (item); \
+		else                           \
+			(head) = (item);       \
+		(tail) = (item);               \
+	} while (0)
+/* Unlink the head (the queue must not be empty). */
+#define PH_QUEUE_POP(head, tail)       \
+	do {                           \
+		(head) = (head)->next; \
+		if (!(head))           \
+			(tail) = NULL; \
+	} while (0)
+
 /* Abort with a message when memory runs out; never return NULL. */
 void *ph_xmalloc(size_t size);
 void *ph_xcalloc(size_t n, size_t size);

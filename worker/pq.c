@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "util.h"
 #include "worker.h"
 
 struct pq_op {
@@ -87,9 +88,7 @@ static void finish_head(struct lane *q)
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	bool ok = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
 
-	q->head = op->next;
-	if (!q->head)
-		q->tail = NULL;
+	PH_QUEUE_POP(q->head, q->tail);
 	q->sent = false;
 	q->result = NULL;
 	q->conn_lost = false;
@@ -220,11 +219,7 @@ void pq_submit(struct worker *w, enum pq_lane lane, const char *sql, int nparams
 	for (int i = 0; i < nparams; i++)
 		op->params[i] = params[i] ? ph_xstrdup(params[i]) : NULL;
 	op->done = done;
-	if (q->tail)
-		q->tail->next = op;
-	else
-		q->head = op;
-	q->tail = op;
+	PH_QUEUE_PUSH(q->head, q->tail, op);
 	kick(q);
 }
 

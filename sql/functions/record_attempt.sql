@@ -5,6 +5,9 @@ create or replace function pghook_record_attempt(p_tenant text, p_delivery text,
 	p_code int, p_body text, p_error text, p_next_retry timestamptz, p_trigger text,
 	p_started timestamptz, p_duration_ms int, p_worker text)
 returns json
+-- volatile (the default, said here because it matters): the answer is rendered by a second
+-- statement, whose fresh snapshot shows the attempt the first one applied
+volatile
 language plpgsql as $$
 declare
 	d deliveries;

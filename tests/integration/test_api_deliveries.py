@@ -11,6 +11,7 @@ import pytest
 import harness
 from conftest import Client
 from receivers import HttpReceiver
+from test_api_webhooks import create_event, create_webhook as webhooks_create
 
 TS_RE = re.compile(r'^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$')
 DELIVERY_FIELDS = {
@@ -27,15 +28,9 @@ MISSING_DLV = 'dlv_0000000000000000000000000000'
 
 
 def create_webhook(client, subscriptions=('*',), url='https://example.com/hook'):
-    r = client.post('/v1/webhooks', json={'url': url, 'subscriptions': list(subscriptions)})
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
-def create_event(client, type_='order.created', data=None):
-    r = client.post('/v1/events', json={'type': type_, 'data': data or {'n': 1}})
-    assert r.status_code == 201, r.text
-    return r.json()
+    """A webhook subscribed to everything unless told otherwise (test_api_webhooks' default is
+    one type)."""
+    return webhooks_create(client, subscriptions=list(subscriptions), url=url)
 
 
 def record(client, delivery_id, expect=200, **body):
