@@ -185,11 +185,38 @@ void offload_call(struct offload *o, void (*fn)(struct ph_db *db, void *arg), vo
 	pthread_mutex_unlock(&o->lock);
 }
 
-void offload_failure_keep(struct offload_failure *f, const struct ph_db *db)
+static void failure_keep(struct offload_failure *f, const struct ph_db *db)
 {
 	memcpy(f->sqlstate, db->sqlstate, sizeof(f->sqlstate));
 	snprintf(f->message, sizeof(f->message), "%s", db->message);
 	f->conn_lost = db->last_conn_lost;
+}
+
+PGresult *offload_exec(struct ph_db *db, const char *tenant, const char *sql, int nparams,
+	const char *const *params, struct offload_failure *f)
+{
+	if (!ph_db_set_tenant(db, tenant)) {
+		log_error("cannot scope an offloaded statement to its tenant");
+		failure_keep(f, db);
+		return NULL;
+	}
+	PGresult *res = ph_db_exec(db, sql, nparams, params);
+	if (!res)
+		failure_keep(f, db);
+	if (!ph_db_set_tenant(db, NULL))
+		log_warn("cannot clear the tenant scope");
+	return res;
+}
+
+void offload_reply_result(
+	struct req *r, int status, const char *what, PGresult *res, const struct offload_failure *f)
+{
+	if (!res)
+		reply_db_failed(r, f->sqlstate, f->message, f->conn_lost);
+	else if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0))
+		reply_error(r, 404, "not_found", "no such %s", what);
+	else
+		reply_rendered(r, status, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 }
 
 /* offload_reply_query's job. */
@@ -214,29 +241,14 @@ static void query_job_free(struct query_job *j)
 static void query_work(struct deferred *d)
 {
 	struct query_job *j = (struct query_job *)d;
-	if (!ph_db_set_tenant(d->db, d->r.tenant_id)) {
-		log_error("cannot scope an offloaded statement to its tenant");
-		return;
-	}
-	j->res = ph_db_exec(d->db, j->sql, j->nparams, (const char *const *)j->params);
-	if (!j->res)
-		offload_failure_keep(&j->failure, d->db);
-	if (!ph_db_set_tenant(d->db, NULL))
-		log_warn("cannot clear the tenant scope");
+	j->res = offload_exec(d->db, d->r.tenant_id, j->sql, j->nparams,
+		(const char *const *)j->params, &j->failure);
 }
 
 static void query_done(struct deferred *d)
 {
 	struct query_job *j = (struct query_job *)d;
-	PGresult *res = j->res;
-	if (!res)
-		reply_db_failed(
-			&d->r, j->failure.sqlstate, j->failure.message, j->failure.conn_lost);
-	else if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0))
-		reply_error(&d->r, 404, "not_found", "no such %s", j->what);
-	else
-		reply_rendered(
-			&d->r, j->status, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+	offload_reply_result(&d->r, j->status, j->what, j->res, &j->failure);
 	defer_end(d);
 	query_job_free(j);
 }

@@ -69,18 +69,10 @@ static void record(struct ph_db *db, void *arg)
 	const char *params[] = { tenant, j->delivery_id, status_after(j),
 		j->result.status ? code : NULL, j->result.error[0] ? j->result.error : NULL,
 		duration, j->notify_failure && !j->result.ok ? "t" : "f", j->started };
-	if (!ph_db_set_tenant(db, tenant)) {
-		log_error("cannot scope the manual attempt of %s to its tenant", j->delivery_id);
-		return;
-	}
-	j->recorded = ph_db_exec(db,
+	j->recorded = offload_exec(db, tenant,
 		"select pghook_manual_attempt($1, $2, $3, $4::int, $5, $6::int, $7::bool,"
 		" $8::timestamptz)",
-		8, params);
-	if (!j->recorded)
-		offload_failure_keep(&j->failure, db);
-	if (!ph_db_set_tenant(db, NULL))
-		log_warn("cannot clear the tenant scope");
+		8, params, &j->failure);
 }
 
 /* On the send's own thread: the HTTP attempt, then its record. */
@@ -111,24 +103,13 @@ static void attempt(struct deferred *d)
 	offload_call(d->r.ctx->offload, record, j);
 }
 
-static void reply_recorded(struct send_job *j)
-{
-	struct req *r = &j->d.r;
-	PGresult *res = j->recorded;
-	if (!res)
-		reply_db_failed(r, j->failure.sqlstate, j->failure.message, j->failure.conn_lost);
-	else if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0))
-		reply_error(r, 404, "not_found", "no such delivery");
-	else
-		reply_rendered(r, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
-}
-
 static void attempt_done(struct deferred *d)
 {
+	struct send_job *j = (struct send_job *)d;
 	quota_send_end(d->r.tenant_id);
-	reply_recorded((struct send_job *)d);
+	offload_reply_result(&d->r, 200, "delivery", j->recorded, &j->failure);
 	defer_end(d);
-	job_free((struct send_job *)d);
+	job_free(j);
 }
 
 /* Decrypt the webhook's secrets (stored encrypted when PGHOOK_SECRET_KEY is set, see

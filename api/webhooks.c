@@ -371,13 +371,9 @@ static void recover_page(struct deferred *d)
 	struct recover_job *j = (struct recover_job *)d;
 	const char *params[] = { d->r.tenant_id, j->webhook_id, j->since,
 		j->cursor[0] ? j->cursor : NULL, j->limit };
-	if (!ph_db_set_tenant(d->db, d->r.tenant_id)) {
-		log_error("cannot scope a recover to its tenant");
-		return;
-	}
 	long long start = ph_now_us();
 	/* Only the latest failed delivery of each chain is replayed, never one already replayed. */
-	j->res = ph_db_exec(d->db,
+	j->res = offload_exec(d->db, d->r.tenant_id,
 		"with todo as materialized (select d.id from deliveries d"
 		"   where d.tenant_id = $1 and d.webhook_id = $2"
 		"   and d.status = 'failed' and d.created_at >= $3::timestamptz"
@@ -392,12 +388,8 @@ static void recover_page(struct deferred *d)
 		" coalesce((select json_agg(pghook_delivery_json(n) order by id) from done),"
 		"   '[]'::json),"
 		" case when (select count(*) from todo) > $5::int then (select max(id) from page) end",
-		5, params);
+		5, params, &j->failure);
 	quota_recover_end(d->r.tenant_id, ph_now_us() - start);
-	if (!j->res)
-		offload_failure_keep(&j->failure, d->db);
-	if (!ph_db_set_tenant(d->db, NULL))
-		log_warn("cannot clear the tenant scope");
 }
 
 static void recover_reply(struct req *r, const PGresult *res)
