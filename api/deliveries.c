@@ -20,13 +20,19 @@ void deliveries_list(struct req *r)
 	const char *params[] = { r->tenant_id, q.cursor[0] ? q.cursor : NULL, q.status,
 		req_query(r, "webhookId"), req_query(r, "eventId"), q.since, q.fetch,
 		req_query(r, "eventType"), until };
+	/* A time range is also an id range (ids begin with created_at's millisecond,
+	 * sql/functions/new_id.sql), read from deliveries_tenant; failed deliveries are found
+	 * through deliveries_tenant_failed (migration 18). */
 	reply_list_query(r, q.limit,
 		"select pghook_delivery_json(d), d.id from deliveries d where d.tenant_id = $1"
 		" and ($2::text is null or d.id < $2) and ($3::text is null or d.status = $3)"
+		" and ($3::text is distinct from 'failed' or d.failed)"
 		" and ($4::text is null or d.webhook_id = $4)"
 		" and ($5::text is null or d.event_id = $5)"
-		" and ($6::timestamptz is null or d.created_at >= $6)"
-		" and ($9::timestamptz is null or d.created_at < $9)"
+		" and ($6::timestamptz is null or"
+		"   (d.created_at >= $6 and d.id >= pghook_id_at('dlv', $6)))"
+		" and ($9::timestamptz is null or (d.created_at < $9"
+		"   and d.id < pghook_id_at('dlv', $9::timestamptz + interval '1 millisecond')))"
 		" and ($8::text is null or exists (select 1 from events e"
 		"   where e.tenant_id = $1 and e.id = d.event_id and e.event_type = $8))"
 		" order by d.id desc limit $7::int",

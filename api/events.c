@@ -525,8 +525,10 @@ void events_list(struct req *r)
 		"select pghook_event_json(e), e.id from events e where e.tenant_id = $1"
 		" and ($2::text is null or e.id < $2) and ($3::text is null or e.event_type = $3)"
 		" and ($4::text is null or (pghook_event_state(e)).status = $4)"
-		" and ($5::timestamptz is null or e.created_at >= $5)"
-		" and ($6::timestamptz is null or e.created_at < $6)"
+		" and ($5::timestamptz is null or"
+		"   (e.created_at >= $5 and e.id >= pghook_id_at('evt', $5)))"
+		" and ($6::timestamptz is null or (e.created_at < $6"
+		"   and e.id < pghook_id_at('evt', $6::timestamptz + interval '1 millisecond')))"
 		" order by e.id desc limit $7::int",
 		7, params);
 }

@@ -26,7 +26,8 @@ void stats_deliveries(struct req *r)
 	reply_query(r, 200, "window",
 		"with w as (select date_trunc('hour', now()) - ($2::int - 1) * interval '1 hour' as since),"
 		" d as (select d.webhook_id, date_trunc('hour', d.created_at) as h, d.status"
-		"   from deliveries d, w where d.tenant_id = $1 and d.created_at >= w.since),"
+		"   from deliveries d, w where d.tenant_id = $1 and d.created_at >= w.since"
+		"   and d.id >= pghook_id_at('dlv', w.since)),"
 		" hs as (select g as h from w, generate_series(w.since, date_trunc('hour', now()),"
 		"   interval '1 hour') g),"
 		" per_hour as (select hs.h, count(d.status) filter (where d.status = 'delivered') as ok,"

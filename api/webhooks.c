@@ -376,7 +376,8 @@ static void recover_page(struct deferred *d)
 	j->res = offload_exec(d->db, d->r.tenant_id,
 		"with todo as materialized (select d.id from deliveries d"
 		"   where d.tenant_id = $1 and d.webhook_id = $2"
-		"   and d.status = 'failed' and d.created_at >= $3::timestamptz"
+		"   and d.status = 'failed' and d.failed and d.created_at >= $3::timestamptz"
+		"   and d.id >= pghook_id_at('dlv', $3::timestamptz)"
 		"   and ($4::text is null or d.id > $4)"
 		"   and not exists (select 1 from deliveries x where x.replay_of_delivery_id = d.id)"
 		"   and exists (select 1 from webhooks w where w.id = $2 and w.deleted_at is null)"

@@ -13,6 +13,9 @@
 --   attempt_count     a delivery's attempt_count is the number of its attempt rows, numbered
 --                     1..attempt_count without gaps or repeats
 --   delivered_attempt a delivered delivery has a delivery time and at least one attempt
+--   queue_rows        the queue tables (migration 18) hold exactly one row per pending or
+--                     retry_scheduled delivery (delivery_due, at its next_retry_at) and per
+--                     delivering one (delivery_leases, at its lease_expires_at), and no other
 --
 -- An event's status is not checked: since migration 7 it is worked out from its deliveries
 -- whenever it is read (pghook_event_state), so it cannot disagree with them.
@@ -55,5 +58,24 @@ select 'delivered_attempt', d.event_id, d.id,
 	format('delivered_at %s, attempt_count %s', d.delivered_at, d.attempt_count)
 from deliveries d
 where d.status = 'delivered' and (d.delivered_at is null or d.attempt_count < 1)
+
+union all
+select 'queue_rows', d.event_id, coalesce(d.id, x.delivery_id),
+	format('status %s, next_retry_at %s, lease_expires_at %s; queue rows %s',
+		d.status, d.next_retry_at, d.lease_expires_at, coalesce(x.places, '{}'))
+from (
+	select q.delivery_id, array_agg(q.place) as places from (
+		select delivery_id, format('due %s at %s', webhook_id, due_at) as place
+		from delivery_due
+		union all
+		select delivery_id, format('lease %s until %s', webhook_id, expires_at)
+		from delivery_leases) q
+	group by q.delivery_id) x
+full join (select * from deliveries
+	where status in ('pending', 'retry_scheduled', 'delivering')) d on d.id = x.delivery_id
+where d.id is null or x.delivery_id is null or cardinality(x.places) <> 1
+	or x.places[1] <> case when d.status = 'delivering'
+		then format('lease %s until %s', d.webhook_id, d.lease_expires_at)
+		else format('due %s at %s', d.webhook_id, d.next_retry_at) end
 
 order by 1, 2, 3;

@@ -24,8 +24,9 @@
 -- Which deliveries a claim takes is the scheduler's decision (docs/architecture.md,
 -- "Scheduling"), for every worker together, with its state in webhook_sched:
 --
---   * Only webhooks with due deliveries are looked at, walked through deliveries_due_webhook
---     (one index descent per webhook with undelivered rows), plus those with expired leases.
+--   * Only webhooks with due deliveries are looked at, walked through delivery_due (one
+--     index descent per webhook with waiting rows), plus those with expired leases
+--     (delivery_leases). The queue tables are migration 18's (functions/queue.sql).
 --   * Their webhook_sched rows are locked FOR UPDATE SKIP LOCKED: a webhook another claim is
 --     granting is left to that claim, so two workers never grant the same budget twice and
 --     never wait for each other.
@@ -77,11 +78,12 @@ begin
 	end if;
 
 	-- A delivery one lost lease away from failing: claimed alone, held in quarantine.
-	select d.id, d.lease_expires_at into v_qid, v_due from deliveries d
-	where d.status = 'delivering' and d.lease_expires_at <= now()
+	select d.id, d.lease_expires_at into v_qid, v_due
+	from delivery_leases l join deliveries d on d.id = l.delivery_id
+	where l.expires_at <= now() and d.status = 'delivering' and d.lease_expires_at <= now()
 		and pghook_lost_streak(d) >= v_max - 1
-	order by d.lease_expires_at limit 1
-	for update skip locked;
+	order by l.expires_at limit 1
+	for update of d skip locked;
 	if v_qid is not null then
 		v_token := nextval('pghook_claim_token_seq');
 		update deliveries d set status = 'delivering',
@@ -123,7 +125,7 @@ $$;
 -- the planner is told so: nested loops over index scans only (the SET clauses, applied while
 -- this function runs). Its plan is cached in the worker's session, and a plan made while
 -- deliveries was small would otherwise read the table whole for the ids (a seq scan, a hash
--- join over one, or every due row through deliveries_due, filtered on the ids), and stay
+-- join over one, or every due row through a due index, filtered on the ids), and stay
 -- cached as a backlog arrived: 22-27 ms per claim beside a 50,000-delivery backlog inserted
 -- after the plan (tests/bench fairness, issue 17). Planning per claim instead (EXECUTE) cost
 -- 12-18 µs per delivery in 100-row claims.
@@ -178,26 +180,24 @@ end
 $$;
 
 -- The webhooks with due work: those with a due pending or retry_scheduled delivery (one index
--- descent per webhook that has undelivered rows, through deliveries_due_webhook) and those
--- with an expired lease.
+-- descent per webhook that has waiting rows, through delivery_due_webhook) and those with an
+-- expired lease.
 create or replace function pghook_due_webhooks() returns text[]
 language sql stable as $$
 	select array(
 		with recursive hooks(wid, first_at) as (
-			(select d.webhook_id, d.next_retry_at from deliveries d
-			where d.status in ('pending', 'retry_scheduled')
-			order by d.webhook_id, d.next_retry_at limit 1)
+			(select q.webhook_id, q.due_at from delivery_due q
+			order by q.webhook_id, q.due_at limit 1)
 			union all
-			select n.webhook_id, n.next_retry_at from hooks h
+			select n.webhook_id, n.due_at from hooks h
 			cross join lateral (
-				select d.webhook_id, d.next_retry_at from deliveries d
-				where d.status in ('pending', 'retry_scheduled') and d.webhook_id > h.wid
-				order by d.webhook_id, d.next_retry_at limit 1) n
+				select q.webhook_id, q.due_at from delivery_due q
+				where q.webhook_id > h.wid
+				order by q.webhook_id, q.due_at limit 1) n
 		)
 		select h.wid from hooks h where h.first_at <= now()
 		union
-		select d.webhook_id from deliveries d
-		where d.status = 'delivering' and d.lease_expires_at <= now())
+		select l.webhook_id from delivery_leases l where l.expires_at <= now())
 $$;
 
 -- The scheduler proper (see pghook_claim): the ids of up to p_limit deliveries to claim,
@@ -206,7 +206,7 @@ $$;
 -- webhook_sched rows of the webhooks it serves, until the claim commits.
 --
 -- Sorting is priced out (enable_sort) so that a webhook's due rows come from
--- deliveries_due_webhook, already in order, and the limit stops the scan. A plan made while
+-- delivery_due_webhook, already in order, and the limit stops the scan. A plan made while
 -- deliveries was small, or statistics from before a burst (a new webhook "has a few dozen
 -- rows"), otherwise read them from the FIFO index and sorted them: all 12,000 of a webhook's
 -- backlog for the 9 it was granted, 13-19 ms per claim beside 50,000 due deliveries (tests/bench
@@ -268,9 +268,8 @@ begin
 			next_at := least(next_at, h.next_probe_at);
 			continue;
 		end if;
-		select count(*) into v_inflight from deliveries d
-		where d.webhook_id = h.webhook_id and d.status = 'delivering'
-			and d.lease_expires_at > now();
+		select count(*) into v_inflight from delivery_leases l
+		where l.webhook_id = h.webhook_id and l.expires_at > now();
 		v_grant := least(h.max_in_flight - v_inflight, v_left);
 		if h.circuit <> 'closed' then
 			-- open with its probe due, or half_open with its probe lost (its lease expired)
@@ -301,20 +300,21 @@ begin
 				where d.id = any(pghook_fifo_heads(h.webhook_id, v_grant, p_max_lost))
 				for update skip locked);
 		else
-			v_got := array(select d.id from deliveries d
-				where d.webhook_id = h.webhook_id and d.status = 'delivering'
-					and d.lease_expires_at <= now() and pghook_lost_streak(d) < p_max_lost - 1
-				order by d.lease_expires_at limit v_grant
-				for update skip locked);
-			-- Row comparisons, not webhook_id = ...: with an equality the planner may take
-			-- deliveries_due and filter on the webhook, reading other webhooks' backlogs.
-			v_got := v_got || array(select d.id from deliveries d
-				where d.status in ('pending', 'retry_scheduled')
-					and (d.webhook_id, d.next_retry_at)
-						>= (h.webhook_id, '-infinity'::timestamptz)
-					and (d.webhook_id, d.next_retry_at) <= (h.webhook_id, now())
-				order by d.webhook_id, d.next_retry_at limit v_grant - cardinality(v_got)
-				for update skip locked);
+			v_got := array(select d.id
+				from delivery_leases l join deliveries d on d.id = l.delivery_id
+				where l.webhook_id = h.webhook_id and l.expires_at <= now()
+					and d.status = 'delivering' and d.lease_expires_at <= now()
+					and pghook_lost_streak(d) < p_max_lost - 1
+				order by l.webhook_id, l.expires_at limit v_grant
+				for update of d skip locked);
+			-- The deliveries row is what is locked: every writer of a delivery updates it
+			-- first (and its queue row after, by trigger), so locks are taken in one order.
+			v_got := v_got || array(select d.id
+				from delivery_due q join deliveries d on d.id = q.delivery_id
+				where q.webhook_id = h.webhook_id and q.due_at <= now()
+					and d.status in ('pending', 'retry_scheduled')
+				order by q.webhook_id, q.due_at limit v_grant - cardinality(v_got)
+				for update of d skip locked);
 		end if;
 		continue when cardinality(v_got) = 0;
 		ids := ids || v_got;
@@ -331,26 +331,25 @@ $$;
 -- A FIFO webhook's deliveries that may go now, up to p_limit: the head of each ordering key
 -- (lowest seq, then id, among its undelivered deliveries) when that head is due, or its lease
 -- expired. A head in flight or waiting for a retry holds its key. The waiting rows come
--- through deliveries_fifo_waiting, the ones in flight through deliveries_inflight (an index of
--- the FIFO order that held delivering rows too cost every claim of every webhook an entry,
--- migration 17).
+-- through delivery_due_fifo, the ones in flight through delivery_leases.
 create or replace function pghook_fifo_heads(p_webhook text, p_limit int, p_max_lost int)
 returns text[]
 language sql stable as $$
 	select coalesce(array_agg(h.id order by h.due_at), '{}') from (
 		select h.id, coalesce(h.next_retry_at, h.lease_expires_at) as due_at from (
-			select distinct on (u.ordering_key) u.* from (
-				(select distinct on (d.ordering_key) d.id, d.ordering_key, d.seq, d.status,
-					d.next_retry_at, d.lease_expires_at, d.attempt_count, d.lost_attempt,
-					d.lost_leases
-				from deliveries d
-				where d.webhook_id = p_webhook and d.status in ('pending', 'retry_scheduled')
-				order by d.ordering_key, d.seq nulls first, d.id)
+			select distinct on (u.ordering_key) d.id, d.ordering_key, d.seq, d.status,
+				d.next_retry_at, d.lease_expires_at, d.attempt_count, d.lost_attempt,
+				d.lost_leases
+			from (
+				(select distinct on (q.ordering_key) q.delivery_id as id, q.ordering_key, q.seq
+				from delivery_due q
+				where q.webhook_id = p_webhook
+				order by q.ordering_key, q.seq nulls first, q.delivery_id)
 				union all
-				select d.id, d.ordering_key, d.seq, d.status, d.next_retry_at,
-					d.lease_expires_at, d.attempt_count, d.lost_attempt, d.lost_leases
-				from deliveries d
-				where d.webhook_id = p_webhook and d.status = 'delivering') u
+				select x.id, x.ordering_key, x.seq
+				from delivery_leases l join deliveries x on x.id = l.delivery_id
+				where l.webhook_id = p_webhook) u
+			join deliveries d on d.id = u.id
 			order by u.ordering_key, u.seq nulls first, u.id) h
 		where (h.status in ('pending', 'retry_scheduled') and h.next_retry_at <= now())
 			or (h.status = 'delivering' and h.lease_expires_at <= now()
@@ -374,11 +373,11 @@ declare
 	r record;
 begin
 	with lost as (
-		select d.id from deliveries d
-		where d.status = 'delivering' and d.lease_expires_at <= now()
+		select d.id from delivery_leases l join deliveries d on d.id = l.delivery_id
+		where l.expires_at <= now() and d.status = 'delivering' and d.lease_expires_at <= now()
 			and pghook_lost_streak(d) >= p_max
-		order by d.lease_expires_at limit p_limit
-		for update skip locked
+		order by l.expires_at limit p_limit
+		for update of d skip locked
 	), upd as (
 		update deliveries d set status = 'failed',
 			lost_leases = pghook_lost_streak(d), lost_attempt = d.attempt_count,

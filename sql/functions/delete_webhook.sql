@@ -24,7 +24,7 @@ begin
 			update deliveries set status = 'failed', last_error = 'webhook deleted',
 				next_retry_at = null, lease_expires_at = null, claim_token = null,
 				updated_at = now()
-			where webhook_id = p_webhook
+			where id in (select pghook_webhook_queued(p_webhook))
 				and status in ('pending', 'retry_scheduled', 'delivering');
 			return true;
 		exception when deadlock_detected then
@@ -36,3 +36,16 @@ begin
 	end loop;
 end
 $$;
+
+-- The ids of a webhook's unfinished deliveries, from the queue tables (migration 18), which
+-- the api may not read: a security definer, called once the webhook's row was found under the
+-- caller's tenant.
+create or replace function pghook_webhook_queued(p_webhook text) returns setof text
+language sql stable security definer set search_path from current as $$
+	select q.delivery_id from delivery_due q where q.webhook_id = p_webhook
+	union all
+	select l.delivery_id from delivery_leases l where l.webhook_id = p_webhook
+$$;
+-- Executable by PUBLIC by default: this one only by the roles that delete webhooks
+-- (grants/roles.sql), from the moment it exists.
+revoke all on function pghook_webhook_queued(text) from public;

@@ -10,7 +10,8 @@
 revoke all on pghook_schema_migrations, pghook_schema_repeatables, tenants, api_keys, webhooks,
 	events, deliveries, attempts, notifications, portal_sessions, report_webhook_daily,
 	report_failing_endpoints, report_queue, report_attempt_timings, webhook_sched,
-	tenant_limits, event_types from pghook_api, pghook_worker, pghook_admin;
+	tenant_limits, event_types, delivery_due, delivery_leases
+	from pghook_api, pghook_worker, pghook_admin;
 revoke all on sequence pghook_claim_token_seq, pghook_delivery_seq
 	from pghook_api, pghook_worker, pghook_admin;
 revoke all on function pghook_send_event(text, text, json, text, text) from public,
@@ -39,6 +40,8 @@ grant usage on sequence pghook_delivery_seq to pghook_api;
 -- Quota overrides: read on every quota check, written by the admin routes.
 grant select, insert, update, delete on tenant_limits to pghook_api;
 grant select, insert, update, delete on event_types to pghook_api;
+-- deleting a webhook ends its unfinished deliveries (functions/delete_webhook.sql)
+grant execute on function pghook_webhook_queued(text) to pghook_api, pghook_admin;
 
 -- The workers: claim, complete, release (sql/functions), the failure-email outbox.
 grant select, update on deliveries, webhooks, events to pghook_worker;
@@ -47,6 +50,9 @@ grant select, insert, update on notifications to pghook_worker;
 grant usage on sequence pghook_claim_token_seq to pghook_worker;
 -- the scheduler's state (sql/0012_scheduler.sql): created, locked and updated by claims
 grant select, insert, update on webhook_sched to pghook_worker;
+-- the queue tables, read by the scheduler; written only by deliveries' triggers
+-- (functions/queue.sql, security definer)
+grant select on delivery_due, delivery_leases to pghook_worker;
 -- the daily partitions of attempts ahead, hourly (security definer, functions/partitions.sql)
 grant execute on function pghook_ensure_attempt_partitions(int) to pghook_worker;
 
@@ -60,6 +66,8 @@ grant execute on function pghook_ensure_attempt_partitions(int),
 	pghook_prune_attempts(timestamptz) to pghook_admin;
 grant select on report_webhook_daily, report_failing_endpoints, report_queue,
 	report_attempt_timings to pghook_admin;
+-- report_queue reads the queue tables as the one who queries it
+grant select on delivery_due, delivery_leases to pghook_admin;
 
 -- Applications, inside their own transactions: the outbox function only (a security definer,
 -- functions/send_event.sql), no table.

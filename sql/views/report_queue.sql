@@ -2,13 +2,14 @@
 -- The delivery backlog: how much is due (including leases that expired, which are claimable
 -- again) and how old the oldest due delivery is (queue lag).
 -- Read as whoever queries it (security_invoker), not as its owner: a tenant-scoped role sees
--- its tenant's rows, pghook_admin every tenant's. See docs/reporting.md.
+-- its tenant's rows (through deliveries' policies), pghook_admin every tenant's. Read from the
+-- queue tables (migration 18). See docs/reporting.md.
 create or replace view report_queue with (security_invoker = true) as
 with q as (
-	select case when status = 'delivering' then lease_expires_at else next_retry_at end as due_at
-	from deliveries
-	where status in ('pending', 'retry_scheduled')
-	   or (status = 'delivering' and lease_expires_at <= now())
+	select x.due_at from delivery_due x join deliveries d on d.id = x.delivery_id
+	union all
+	select l.expires_at from delivery_leases l join deliveries d on d.id = l.delivery_id
+	where l.expires_at <= now()
 )
 select count(*) filter (where due_at <= now()) as due,
 	count(*) filter (where due_at > now()) as scheduled,

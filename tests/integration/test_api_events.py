@@ -2,6 +2,7 @@
 """Events through HTTP: ingest with fan-out, idempotent sourceKey, batches (all or nothing),
 listing with filters, and what the api does with hostile bodies (malformed, deep, huge, bad
 UTF-8, out-of-range numbers)."""
+import datetime
 import json
 import re
 import threading
@@ -331,14 +332,14 @@ def test_ingest_answer_is_what_get_renders(client):
 
 def test_list_filters_and_pagination(client, sql):
     create_webhook(client, ['b.happened'])
-    ids = {}
+    ids, created = {}, {}
     for i, type_ in enumerate(['a.happened', 'b.happened', 'a.happened', 'b.happened',
                                'a.happened']):
         ev = post_event(client, type_, {'i': i}).json()
         ids[i] = ev['id']
-        # Deterministic times: event i was created at 10:0i.
-        sql("update events set created_at = '2026-01-01T10:00:00Z'::timestamptz"
-            " + make_interval(mins => %s) where id = %s", (i, ev['id']))
+        # The stored times, to the microsecond: an id begins with its created_at, so the time
+        # filters (id ranges, migration 18) are checked against real times, not rewritten ones.
+        created[i] = sql('select created_at from events where id = %s', (ev['id'],))[0][0]
 
     def list_ids(**params):
         r = client.get('/v1/events', params=params)
@@ -354,11 +355,24 @@ def test_list_filters_and_pagination(client, sql):
     assert list_ids(status='pending') == [ids[3], ids[1]]
     assert list_ids(status='delivered') == []
     assert list_ids(type='b.happened', status='skipped') == []
-    assert list_ids(since='2026-01-01T10:02:00Z') == [ids[4], ids[3], ids[2]]
-    assert list_ids(until='2026-01-01T10:02:00Z') == [ids[1], ids[0]]
-    assert list_ids(since='2026-01-01T10:01:00Z', until='2026-01-01T10:03:00.000Z') == [
-        ids[2], ids[1]]
-    assert list_ids(since='2026-01-01T11:01:00+01:00') == [ids[4], ids[3], ids[2], ids[1]]
+
+    def at(i, tz=datetime.timezone.utc):
+        return created[i].astimezone(tz).isoformat()
+
+    def within(since=None, until=None):
+        return [ids[i] for i in (4, 3, 2, 1, 0) if (since is None or created[i] >= since)
+                and (until is None or created[i] < until)]
+
+    assert list_ids(since=at(2)) == within(since=created[2]) == [ids[4], ids[3], ids[2]]
+    assert list_ids(until=at(2)) == within(until=created[2]) == [ids[1], ids[0]]
+    assert list_ids(since=at(1), until=at(3)) == [ids[2], ids[1]]
+    plus_one = datetime.timezone(datetime.timedelta(hours=1))
+    assert list_ids(since=at(1, plus_one)) == [ids[4], ids[3], ids[2], ids[1]]
+    # a bound inside an event's millisecond: the id's millisecond only narrows the range
+    mid = created[3] + datetime.timedelta(microseconds=1)
+    assert list_ids(since=mid.isoformat()) == within(since=mid)
+    assert list_ids(until=mid.isoformat()) == within(until=mid)
+    assert list_ids(until='2026-01-01T10:02:00Z') == []
 
     seen, sizes, cursor = [], [], None
     for _ in range(5):
