@@ -51,9 +51,11 @@ create table delivery_leases (
 	expires_at  timestamptz not null
 );
 -- In flight per webhook (unexpired leases), and a webhook's expired leases.
-create index delivery_leases_webhook on delivery_leases (webhook_id, expires_at, delivery_id);
--- Expired leases of every webhook: the scheduler's walk, poison deliveries, quarantine.
-create index delivery_leases_expiry on delivery_leases (expires_at);
+create index delivery_leases_webhook on delivery_leases (webhook_id, expires_at);
+-- Expired leases of every webhook (the scheduler's walk, poison deliveries, quarantine); the
+-- id makes a row's entry unique, so the trigger removes it with one exact descent (a claim's
+-- leases share their expiry).
+create index delivery_leases_expiry on delivery_leases (expires_at, delivery_id);
 
 -- Rows come and go at the rate of deliveries: vacuumed after a few thousand dead rows, not
 -- after a fifth of a table that is small at any moment.

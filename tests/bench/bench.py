@@ -411,7 +411,7 @@ def drain_once(env, n, workers, backlog=0, cost=False, hook=None):
         out['db_exec_us_per_delivery'] = round(sum(r[2] for r in stmts) * 1000 / n, 1)
         out['statements'] = [{'query': r[0][:120], 'calls': r[1],
                               'total_ms': round(r[2], 1), 'mean_ms': round(r[3], 3)}
-                             for r in stmts[:8]]
+                             for r in stmts[:int(os.environ.get("PGHOOK_BENCH_TOP", "8"))]]
     db.close()
     return out
 
