@@ -13,10 +13,13 @@
 --   delivery_due     one row per pending or retry_scheduled delivery: its webhook, due time,
 --                    ordering key and seq (the scheduler's walk, the due rows of a webhook in
 --                    due order, a FIFO webhook's heads);
---   delivery_leases  one row per delivering delivery: its webhook and lease expiry (in flight
---                    per webhook, expired leases).
--- A claim deletes the due row and inserts a lease row; a completion deletes the lease row
--- (and inserts a due row for a retry). Deleting writes no index entry, and no index of
+--   delivery_leases  one row per claim, webhook and lease expiry: how many of its deliveries
+--                    are still delivering, and their ids (in flight per webhook, expired
+--                    leases and the deliveries behind them).
+-- A claim deletes the due rows and inserts a lease row per webhook it served; a completion
+-- counts its deliveries off their lease rows (the last one deletes it) and inserts a due row
+-- for a retry. A row per delivery in flight cost about 400 WAL bytes per delivery (its
+-- insert, two index entries, its delete); a row per claim and webhook, a few. Deleting writes no index entry, and no index of
 -- deliveries names a column a claim or a completion changes, so both update deliveries HOT.
 --
 -- deliveries keeps the indexes of its lists: by id, tenant, event, webhook, replays. The list
@@ -46,16 +49,20 @@ create index delivery_due_webhook on delivery_due (webhook_id, due_at, delivery_
 create index delivery_due_fifo on delivery_due (webhook_id, ordering_key, seq);
 
 create table delivery_leases (
-	delivery_id text not null,
-	webhook_id  text not null,
-	expires_at  timestamptz not null
+	claim_token  bigint not null,
+	webhook_id   text not null,
+	expires_at   timestamptz not null,
+	-- deliveries of the claim still delivering under this lease; the row goes at 0
+	in_flight    int not null,
+	-- every delivery the lease was given to (those that ended since are still listed: a
+	-- reader checks each one's status and claim_token)
+	delivery_ids text[] not null,
+	primary key (claim_token, webhook_id, expires_at)
 );
 -- In flight per webhook (unexpired leases), and a webhook's expired leases.
 create index delivery_leases_webhook on delivery_leases (webhook_id, expires_at);
--- Expired leases of every webhook (the scheduler's walk, poison deliveries, quarantine); the
--- id makes a row's entry unique, so the trigger removes it with one exact descent (a claim's
--- leases share their expiry).
-create index delivery_leases_expiry on delivery_leases (expires_at, delivery_id);
+-- Expired leases of every webhook: the scheduler's walk, poison deliveries, quarantine.
+create index delivery_leases_expiry on delivery_leases (expires_at);
 
 -- Rows come and go at the rate of deliveries: vacuumed after a few thousand dead rows, not
 -- after a fifth of a table that is small at any moment.
@@ -69,9 +76,11 @@ alter table delivery_leases set (autovacuum_vacuum_scale_factor = 0,
 insert into delivery_due (delivery_id, webhook_id, due_at, ordering_key, seq)
 select id, webhook_id, coalesce(next_retry_at, '-infinity'), ordering_key, seq
 from deliveries where status in ('pending', 'retry_scheduled');
-insert into delivery_leases (delivery_id, webhook_id, expires_at)
-select id, webhook_id, coalesce(lease_expires_at, '-infinity')
-from deliveries where status = 'delivering';
+insert into delivery_leases (claim_token, webhook_id, expires_at, in_flight, delivery_ids)
+select coalesce(claim_token, 0), webhook_id, coalesce(lease_expires_at, '-infinity'), count(*),
+	array_agg(id)
+from deliveries where status = 'delivering'
+group by 1, 2, 3;
 
 -- The list filter by status failed: the only status a tenant looks for among millions of
 -- others. A generated column, so that the index's predicate names a column that changes

@@ -13,9 +13,11 @@
 --   attempt_count     a delivery's attempt_count is the number of its attempt rows, numbered
 --                     1..attempt_count without gaps or repeats
 --   delivered_attempt a delivered delivery has a delivery time and at least one attempt
---   queue_rows        the queue tables (migration 18) hold exactly one row per pending or
---                     retry_scheduled delivery (delivery_due, at its next_retry_at) and per
---                     delivering one (delivery_leases, at its lease_expires_at), and no other
+--   queue_rows        the queue tables (migration 18) agree with deliveries: one delivery_due
+--                     row per pending or retry_scheduled delivery, at its next_retry_at, and
+--                     no other; a delivery_leases row per claim_token, webhook and
+--                     lease_expires_at of the delivering ones, counting and listing them, and
+--                     no other
 --
 -- An event's status is not checked: since migration 7 it is worked out from its deliveries
 -- whenever it is read (pghook_event_state), so it cannot disagree with them.
@@ -61,21 +63,30 @@ where d.status = 'delivered' and (d.delivered_at is null or d.attempt_count < 1)
 
 union all
 select 'queue_rows', d.event_id, coalesce(d.id, x.delivery_id),
-	format('status %s, next_retry_at %s, lease_expires_at %s; queue rows %s',
-		d.status, d.next_retry_at, d.lease_expires_at, coalesce(x.places, '{}'))
+	format('status %s, next_retry_at %s; delivery_due rows %s', d.status, d.next_retry_at,
+		coalesce(x.places, '{}'))
 from (
-	select q.delivery_id, array_agg(q.place) as places from (
-		select delivery_id, format('due %s at %s', webhook_id, due_at) as place
-		from delivery_due
-		union all
-		select delivery_id, format('lease %s until %s', webhook_id, expires_at)
-		from delivery_leases) q
-	group by q.delivery_id) x
-full join (select * from deliveries
-	where status in ('pending', 'retry_scheduled', 'delivering')) d on d.id = x.delivery_id
+	select q.delivery_id, array_agg(format('%s at %s', q.webhook_id, q.due_at)) as places
+	from delivery_due q group by q.delivery_id) x
+full join (select * from deliveries where status in ('pending', 'retry_scheduled')) d
+	on d.id = x.delivery_id
 where d.id is null or x.delivery_id is null or cardinality(x.places) <> 1
-	or x.places[1] <> case when d.status = 'delivering'
-		then format('lease %s until %s', d.webhook_id, d.lease_expires_at)
-		else format('due %s at %s', d.webhook_id, d.next_retry_at) end
+	or x.places[1] <> format('%s at %s', d.webhook_id, d.next_retry_at)
+
+union all
+select 'queue_rows', null, coalesce(g.ids[1], l.delivery_ids[1]),
+	format('lease of claim %s, webhook %s, until %s: %s delivering, in_flight %s, %s of them '
+		'not listed', coalesce(g.token, l.claim_token), coalesce(g.webhook_id, l.webhook_id),
+		coalesce(g.expires_at, l.expires_at), coalesce(g.n, 0), l.in_flight,
+		cardinality(array(select unnest(g.ids) except select unnest(l.delivery_ids))))
+from (
+	select coalesce(claim_token, 0) as token, webhook_id,
+		coalesce(lease_expires_at, '-infinity') as expires_at, count(*)::int as n,
+		array_agg(id order by id) as ids
+	from deliveries where status = 'delivering' group by 1, 2, 3) g
+full join delivery_leases l
+	on l.claim_token = g.token and l.webhook_id = g.webhook_id and l.expires_at = g.expires_at
+where g.token is null or l.claim_token is null or l.in_flight <> g.n
+	or not g.ids <@ l.delivery_ids
 
 order by 1, 2, 3;

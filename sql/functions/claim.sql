@@ -275,7 +275,7 @@ begin
 			next_at := least(next_at, h.next_probe_at);
 			continue;
 		end if;
-		select count(*) into v_inflight from delivery_leases l
+		select coalesce(sum(l.in_flight), 0) into v_inflight from delivery_leases l
 		where l.webhook_id = h.webhook_id and l.expires_at > now();
 		v_grant := least(h.max_in_flight - v_inflight, v_left);
 		if h.circuit <> 'closed' then
@@ -352,7 +352,10 @@ language sql stable as $$
 				where q.webhook_id = p_webhook
 				order by q.ordering_key, q.seq nulls first, q.delivery_id)
 				union all
-				select l.delivery_id from delivery_leases l where l.webhook_id = p_webhook))
+				select unnest(l.delivery_ids) from delivery_leases l
+				where l.webhook_id = p_webhook))
+				-- a lease still lists the deliveries of its claim that ended since
+				and d.status in ('pending', 'retry_scheduled', 'delivering')
 			order by d.ordering_key, d.seq nulls first, d.id) h
 		where (h.status in ('pending', 'retry_scheduled') and h.next_retry_at <= now())
 			or (h.status = 'delivering' and h.lease_expires_at <= now()
@@ -362,13 +365,15 @@ language sql stable as $$
 $$;
 
 -- The deliveries whose lease expired, of one webhook or (null) of all, oldest expiry first:
--- usually none. The callers then read the deliveries by id (= any), a plan that holds
+-- usually none. Those that ended since are listed too (a lease lists every delivery it was
+-- given until none is left delivering): callers check status and lease_expires_at. They read
+-- the deliveries by id (= any), a plan that holds
 -- whatever the statistics: joined to delivery_leases, a plan cached when no lease had
 -- expired read every row of deliveries through its primary key for its status (63 ms per
 -- claim in a drain of 20,000).
 create or replace function pghook_expired_leases(p_webhook text) returns text[]
 language sql stable as $$
-	select array(select l.delivery_id from delivery_leases l
+	select array(select unnest(l.delivery_ids) from delivery_leases l
 		where l.expires_at <= now() and (p_webhook is null or l.webhook_id = p_webhook)
 		order by l.expires_at)
 $$;

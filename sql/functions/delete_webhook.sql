@@ -44,7 +44,7 @@ create or replace function pghook_webhook_queued(p_webhook text) returns setof t
 language sql stable security definer set search_path from current as $$
 	select q.delivery_id from delivery_due q where q.webhook_id = p_webhook
 	union all
-	select l.delivery_id from delivery_leases l where l.webhook_id = p_webhook
+	select unnest(l.delivery_ids) from delivery_leases l where l.webhook_id = p_webhook
 $$;
 -- Executable by PUBLIC by default: this one only by the roles that delete webhooks
 -- (grants/roles.sql), from the moment it exists.
