@@ -314,7 +314,8 @@ begin
 				order by d.lease_expires_at limit v_grant
 				for update skip locked);
 			-- The deliveries row is what is locked: every writer of a delivery updates it
-			-- first (and its queue row after, by trigger), so locks are taken in one order.
+			-- first (and its queue rows after, by trigger), so locks are taken in one order.
+			-- A row someone else holds (a manual send) is skipped, never waited for.
 			v_got := v_got || array(select d.id
 				from delivery_due q join deliveries d on d.id = q.delivery_id
 				where q.webhook_id = h.webhook_id and q.due_at <= now()

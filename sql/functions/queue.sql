@@ -54,6 +54,12 @@ begin
 		where l.claim_token = e.token and l.webhook_id = e.webhook_id
 			and l.expires_at = e.expires_at and l.in_flight > e.n;
 	end if;
+	-- a delivery's attempts go with it (they had a foreign key on delete cascade until
+	-- migration 18)
+	if tg_op = 'DELETE' then
+		delete from attempts a
+		where a.delivery_id = any(array(select o.id from pghook_old_rows o));
+	end if;
 	if tg_op in ('INSERT', 'UPDATE') then
 		insert into delivery_due (delivery_id, webhook_id, due_at, ordering_key, seq)
 		select n.id, n.webhook_id, coalesce(n.next_retry_at, '-infinity'), n.ordering_key, n.seq
