@@ -51,9 +51,9 @@ struct deliver {
 	struct spares spares;
 };
 
-struct sock_watch {
-	struct event *ev;
-};
+/* A socket curl asked us to watch is curl's "socketp": one event (event_assign'd into a
+ * block of event_get_struct_event_size() bytes), re-assigned when curl changes what it waits
+ * for instead of freed and made again. */
 
 static void check_done(struct worker *w);
 
@@ -149,26 +149,26 @@ static void on_curl_timeout(evutil_socket_t fd, short what, void *arg)
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
 	struct worker *w = userp;
-	struct sock_watch *sw = socketp;
+	struct event *ev = socketp;
 
 	if (what == CURL_POLL_REMOVE) {
-		if (sw) {
-			event_free(sw->ev);
-			free(sw);
+		if (ev) {
+			event_del(ev);
+			free(ev);
 		}
 		curl_multi_assign(w->deliver->multi, s, NULL);
 		return 0;
 	}
 	short kind = EV_PERSIST | (what & CURL_POLL_IN ? EV_READ : 0) |
 		(what & CURL_POLL_OUT ? EV_WRITE : 0);
-	if (!sw) {
-		sw = ph_xcalloc(1, sizeof(*sw));
-		curl_multi_assign(w->deliver->multi, s, sw);
+	if (!ev) {
+		ev = ph_xmalloc(event_get_struct_event_size());
+		curl_multi_assign(w->deliver->multi, s, ev);
 	} else {
-		event_free(sw->ev);
+		event_del(ev);
 	}
-	sw->ev = event_new(w->base, s, kind, on_socket_ready, w);
-	event_add(sw->ev, NULL);
+	event_assign(ev, w->base, s, kind, on_socket_ready, w);
+	event_add(ev, NULL);
 	return 0;
 }
 
@@ -276,7 +276,7 @@ void deliver_start(struct worker *w, struct job *j)
 		.previous_secret = j->previous_secret,
 		.headers = j->headers,
 		.body = j->payload,
-		.body_len = strlen(j->payload),
+		.body_len = j->payload_len,
 		.timestamp = (long long)time(NULL),
 		.timeout_ms = w->cfg->http_timeout_ms,
 		.ssrf = d->ssrf,
