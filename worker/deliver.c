@@ -299,6 +299,21 @@ static void fail_without_request(struct worker *w, struct job *j, const char *wh
 	job_destroy(j);
 }
 
+/* The request is signed and its header lines made: the secrets and the custom headers' JSON
+ * are not kept (wiped) for the whole flight of the request. */
+static void drop_signing_inputs(struct job *j)
+{
+	char **s[] = { &j->secret, &j->previous_secret, &j->headers };
+
+	for (size_t i = 0; i < PH_ARRAY_LEN(s); i++) {
+		if (*s[i]) {
+			explicit_bzero(*s[i], strlen(*s[i]));
+			free(*s[i]);
+			*s[i] = NULL;
+		}
+	}
+}
+
 void deliver_start(struct worker *w, struct job *j)
 {
 	struct deliver *d = w->deliver;
@@ -316,7 +331,9 @@ void deliver_start(struct worker *w, struct job *j)
 		.ssrf = d->ssrf,
 	};
 
-	if (!ph_request_init_on(&j->req, spare_take(&d->spares), &p, err, sizeof(err))) {
+	bool ready = ph_request_init_on(&j->req, spare_take(&d->spares), &p, err, sizeof(err));
+	drop_signing_inputs(j);
+	if (!ready) {
 		fail_without_request(w, j, err);
 		return;
 	}

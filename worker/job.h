@@ -29,8 +29,9 @@ struct job {
 			/* Point into text (one allocation with the job), except the secrets */
 			char *id, *webhook_id, *event_id, *url, *payload;
 			size_t payload_len;
+			/* The secrets and the webhook's custom headers (a JSON object; NULL for
+			 * none): deliver_start frees them once the request is signed. */
 			char *secret, *previous_secret;
-			/* The webhook's custom headers, a JSON object; NULL for none */
 			char *headers;
 			/* The retry schedule the delivery was created under (ms); NULL:
 			 * PGHOOK_RETRY_SCHEDULE */
