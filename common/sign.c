@@ -51,9 +51,65 @@ bool ph_sign_secret_valid(const char *secret)
 static EVP_MAC *hmac_alg;
 static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
 
+/* The last key each thread signed with, in an EVP_MAC_CTX that holds it: deliveries come in
+ * runs of one webhook, and keying a fresh context (fetching SHA256, hashing the padded key) was
+ * most of the signing cost besides the body's own hash. A context re-initialized without a key
+ * starts over with the key it holds. Freed when its thread ends. */
+struct hmac_cache {
+	EVP_MAC_CTX *ctx;
+	unsigned char key[KEY_MAX];
+	size_t key_len;
+};
+
+static pthread_key_t hmac_cache_key;
+
+static void hmac_cache_free(void *p)
+{
+	struct hmac_cache *c = p;
+	EVP_MAC_CTX_free(c->ctx);
+	OPENSSL_cleanse(c, sizeof(*c));
+	free(c);
+}
+
 static void hmac_fetch(void)
 {
 	hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	pthread_key_create(&hmac_cache_key, hmac_cache_free);
+}
+
+/* This thread's context, initialized for key; NULL on failure. */
+static EVP_MAC_CTX *hmac_keyed(const unsigned char *key, size_t key_len)
+{
+	char digest[] = "SHA256";
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+		OSSL_PARAM_construct_end(),
+	};
+	pthread_once(&hmac_once, hmac_fetch);
+	if (!hmac_alg)
+		return NULL;
+	struct hmac_cache *c = pthread_getspecific(hmac_cache_key);
+	if (!c) {
+		c = calloc(1, sizeof(*c));
+		if (!c || pthread_setspecific(hmac_cache_key, c) != 0) {
+			free(c);
+			return NULL;
+		}
+	}
+	if (c->ctx && c->key_len == key_len && CRYPTO_memcmp(c->key, key, key_len) == 0)
+		return EVP_MAC_init(c->ctx, NULL, 0, NULL) ? c->ctx : NULL;
+	EVP_MAC_CTX_free(c->ctx);
+	OPENSSL_cleanse(c->key, sizeof(c->key));
+	c->key_len = 0;
+	c->ctx = EVP_MAC_CTX_new(hmac_alg);
+	if (!c->ctx || !EVP_MAC_init(c->ctx, key, key_len, params)) {
+		EVP_MAC_CTX_free(c->ctx);
+		c->ctx = NULL;
+		return NULL;
+	}
+	memcpy(c->key, key, key_len);
+	c->key_len = key_len;
+	return c->ctx;
 }
 
 /* HMAC-SHA256 of "<id>.<ts>.<body>" under key into mac[MAC_LEN]. */
@@ -62,23 +118,14 @@ static bool hmac_content(const unsigned char *key, size_t key_len, const char *m
 {
 	char ts[24];
 	int ts_len = snprintf(ts, sizeof(ts), "%lld", timestamp);
-	char digest[] = "SHA256";
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-		OSSL_PARAM_construct_end(),
-	};
-	pthread_once(&hmac_once, hmac_fetch);
-	EVP_MAC_CTX *ctx = hmac_alg ? EVP_MAC_CTX_new(hmac_alg) : NULL;
+	EVP_MAC_CTX *ctx = hmac_keyed(key, key_len);
 	size_t mac_len = 0;
-	bool ok = ctx && EVP_MAC_init(ctx, key, key_len, params) &&
-		EVP_MAC_update(ctx, (const unsigned char *)msg_id, strlen(msg_id)) &&
+	return ctx && EVP_MAC_update(ctx, (const unsigned char *)msg_id, strlen(msg_id)) &&
 		EVP_MAC_update(ctx, (const unsigned char *)".", 1) &&
 		EVP_MAC_update(ctx, (const unsigned char *)ts, (size_t)ts_len) &&
 		EVP_MAC_update(ctx, (const unsigned char *)".", 1) &&
 		(body_len == 0 || EVP_MAC_update(ctx, (const unsigned char *)body, body_len)) &&
 		EVP_MAC_final(ctx, mac, &mac_len, MAC_LEN) && mac_len == MAC_LEN;
-	EVP_MAC_CTX_free(ctx);
-	return ok;
 }
 
 bool ph_sign(const char *secret, const char *msg_id, long long timestamp, const char *body,

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT
  *
  * deliver: see deliver.h. libcurl multi in the "hiperfifo" pattern: curl tells us which
- * sockets to watch (on_socket) and when to wake it (on_timer); libevent calls back on
- * readiness and we hand the event to curl_multi_socket_action. No thread per request and no
- * polling. Connections stay in the multi's pool between transfers (keep-alive).
+ * sockets to watch (on_socket) and when to wake it (on_timer); we hand each readiness to
+ * curl_multi_socket_action. No thread per request and no polling. Connections stay in the
+ * multi's pool between transfers (keep-alive).
+ *
+ * curl's sockets are watched by an epoll set of deliver's own, which the loop watches as one
+ * descriptor: a libevent event per socket cost 190 bytes per delivery in flight (the event,
+ * libevent's per-descriptor map) and its bookkeeping on every watch change, twice a delivery.
  *
  * A job is on the running list from start until its transfer ends; it is removed from the
  * multi and handed on only from check_done(), outside curl's callbacks. A delivery's easy
@@ -13,9 +17,12 @@
  */
 #include "deliver.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
+#include <unistd.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -44,6 +51,8 @@ struct spares {
 struct deliver {
 	struct ph_ssrf_policy *ssrf;
 	CURLM *multi;
+	int epoll_fd; /* curl's sockets; -1 before multi_init */
+	struct event *epoll_ready; /* the loop's event on epoll_fd */
 	struct event *curl_timer;
 	struct job *jobs; /* running, both kinds */
 	int inflight; /* delivery jobs running */
@@ -51,9 +60,9 @@ struct deliver {
 	struct spares spares;
 };
 
-struct sock_watch {
-	struct event *ev;
-};
+/* A socket curl asked us to watch is curl's "socketp": one event (event_assign'd into a
+ * block of event_get_struct_event_size() bytes), re-assigned when curl changes what it waits
+ * for instead of freed and made again. */
 
 static void check_done(struct worker *w);
 
@@ -125,14 +134,27 @@ int deliver_emails_inflight(const struct worker *w)
 	return w->deliver->emails_inflight;
 }
 
-static void on_socket_ready(evutil_socket_t fd, short what, void *arg)
+/* curl's flags for an epoll readiness. A hang-up or an error wakes both directions, as
+ * libevent reports them. */
+static int select_flags(uint32_t e)
+{
+	if (e & (EPOLLERR | EPOLLHUP))
+		return CURL_CSELECT_IN | CURL_CSELECT_OUT;
+	return (e & EPOLLIN ? CURL_CSELECT_IN : 0) | (e & EPOLLOUT ? CURL_CSELECT_OUT : 0);
+}
+
+/* Readiness from curl's sockets: hand each to curl, then collect what ended. Level-triggered:
+ * what is not read here (more than a batch ready) wakes the loop again. */
+static void on_epoll_ready(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
-	int flags =
-		(what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
+	struct epoll_event evs[256];
+	int n = epoll_wait(w->deliver->epoll_fd, evs, (int)PH_ARRAY_LEN(evs), 0);
 	int running;
 
-	curl_multi_socket_action(w->deliver->multi, fd, flags, &running);
+	for (int i = 0; i < n; i++)
+		curl_multi_socket_action(
+			w->deliver->multi, evs[i].data.fd, select_flags(evs[i].events), &running);
 	check_done(w);
 }
 
@@ -145,30 +167,31 @@ static void on_curl_timeout(evutil_socket_t fd, short what, void *arg)
 	check_done(w);
 }
 
-/* CURLMOPT_SOCKETFUNCTION: watch, re-watch or forget one socket. */
+/* CURLMOPT_SOCKETFUNCTION: watch, re-watch or forget one socket. curl's per-socket pointer
+ * only says whether the socket is in the epoll set already. */
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
-	struct worker *w = userp;
-	struct sock_watch *sw = socketp;
+	static char watched;
+	struct deliver *d = ((struct worker *)userp)->deliver;
+	struct epoll_event ev = { .data.fd = s };
 
 	if (what == CURL_POLL_REMOVE) {
-		if (sw) {
-			event_free(sw->ev);
-			free(sw);
-		}
-		curl_multi_assign(w->deliver->multi, s, NULL);
+		/* curl may have closed it already, which took it out of the set */
+		epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, s, NULL);
 		return 0;
 	}
-	short kind = EV_PERSIST | (what & CURL_POLL_IN ? EV_READ : 0) |
-		(what & CURL_POLL_OUT ? EV_WRITE : 0);
-	if (!sw) {
-		sw = ph_xcalloc(1, sizeof(*sw));
-		curl_multi_assign(w->deliver->multi, s, sw);
-	} else {
-		event_free(sw->ev);
+	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+	int op = socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	if (epoll_ctl(d->epoll_fd, op, s, &ev) != 0) {
+		/* A descriptor number curl reuses, or one closed behind our back. */
+		op = errno == EEXIST ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+		if (epoll_ctl(d->epoll_fd, op, s, &ev) != 0) {
+			log_error("cannot watch a delivery's socket: %s", strerror(errno));
+			return -1;
+		}
 	}
-	sw->ev = event_new(w->base, s, kind, on_socket_ready, w);
-	event_add(sw->ev, NULL);
+	if (!socketp)
+		curl_multi_assign(d->multi, s, &watched);
 	return 0;
 }
 
@@ -191,6 +214,13 @@ static bool multi_init(struct worker *w, struct deliver *d)
 		log_error("curl_multi_init failed");
 		return false;
 	}
+	d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->epoll_fd < 0) {
+		log_error("epoll_create1: %s", strerror(errno));
+		return false;
+	}
+	d->epoll_ready = event_new(w->base, d->epoll_fd, EV_READ | EV_PERSIST, on_epoll_ready, w);
+	event_add(d->epoll_ready, NULL);
 	d->curl_timer = evtimer_new(w->base, on_curl_timeout, w);
 	curl_multi_setopt(d->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
 	curl_multi_setopt(d->multi, CURLMOPT_SOCKETDATA, w);
@@ -207,6 +237,7 @@ bool deliver_init(struct worker *w)
 	char err[256];
 	struct deliver *d = ph_xcalloc(1, sizeof(*d));
 
+	d->epoll_fd = -1;
 	w->deliver = d;
 	d->ssrf = ph_ssrf_policy_create(w->cfg->allow_cidrs, err, sizeof(err));
 	if (!d->ssrf) {
@@ -226,6 +257,9 @@ void deliver_finish(struct worker *w)
 	spares_finish(&d->spares);
 	if (d->multi)
 		curl_multi_cleanup(d->multi);
+	worker_event_free(&d->epoll_ready);
+	if (d->epoll_fd >= 0)
+		close(d->epoll_fd);
 	worker_event_free(&d->curl_timer);
 	ph_ssrf_policy_destroy(d->ssrf);
 	free(d);
@@ -265,6 +299,21 @@ static void fail_without_request(struct worker *w, struct job *j, const char *wh
 	job_destroy(j);
 }
 
+/* The request is signed and its header lines made: the secrets and the custom headers' JSON
+ * are not kept (wiped) for the whole flight of the request. */
+static void drop_signing_inputs(struct job *j)
+{
+	char **s[] = { &j->secret, &j->previous_secret, &j->headers };
+
+	for (size_t i = 0; i < PH_ARRAY_LEN(s); i++) {
+		if (*s[i]) {
+			explicit_bzero(*s[i], strlen(*s[i]));
+			free(*s[i]);
+			*s[i] = NULL;
+		}
+	}
+}
+
 void deliver_start(struct worker *w, struct job *j)
 {
 	struct deliver *d = w->deliver;
@@ -276,13 +325,15 @@ void deliver_start(struct worker *w, struct job *j)
 		.previous_secret = j->previous_secret,
 		.headers = j->headers,
 		.body = j->payload,
-		.body_len = strlen(j->payload),
+		.body_len = j->payload_len,
 		.timestamp = (long long)time(NULL),
 		.timeout_ms = w->cfg->http_timeout_ms,
 		.ssrf = d->ssrf,
 	};
 
-	if (!ph_request_init_on(&j->req, spare_take(&d->spares), &p, err, sizeof(err))) {
+	bool ready = ph_request_init_on(&j->req, spare_take(&d->spares), &p, err, sizeof(err));
+	drop_signing_inputs(j);
+	if (!ready) {
 		fail_without_request(w, j, err);
 		return;
 	}

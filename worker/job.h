@@ -22,22 +22,35 @@ struct job {
 	enum job_kind kind;
 	struct job *prev, *next; /* deliver's list of running jobs: only deliver.c links them */
 	CURL *easy; /* the handle in the multi (req.easy for deliveries) */
-	/* JOB_DELIVERY */
-	struct ph_request req; /* req.owner points back here */
-	char *id, *webhook_id, *event_id, *url, *secret, *previous_secret, *payload;
-	char *headers; /* the webhook's custom headers, a JSON object; NULL for none */
-	/* The retry schedule the delivery was created under (ms); NULL: PGHOOK_RETRY_SCHEDULE */
-	int64_t *schedule;
-	int schedule_count;
-	long long token; /* the claim's: an outcome is written only while it still matches */
-	int attempt_count; /* attempts before this one */
-	/* JOB_EMAIL */
-	long long notification_id;
-	int email_attempts;
-	char *message;
-	size_t message_len, message_off;
-	struct curl_slist *rcpt;
-	char error[CURL_ERROR_SIZE];
+	/* One kind's fields or the other's: a delivery is what the worker holds thousands of. */
+	union {
+		struct { /* JOB_DELIVERY */
+			struct ph_request req; /* req.owner points back here */
+			/* Point into text (one allocation with the job), except the secrets */
+			char *id, *webhook_id, *event_id, *url, *payload;
+			size_t payload_len;
+			/* The secrets and the webhook's custom headers (a JSON object; NULL for
+			 * none): deliver_start frees them once the request is signed. */
+			char *secret, *previous_secret;
+			char *headers;
+			/* The retry schedule the delivery was created under (ms); NULL:
+			 * PGHOOK_RETRY_SCHEDULE */
+			int64_t *schedule;
+			int schedule_count;
+			long long token; /* the claim's: an outcome is written only while it matches
+					  */
+			int attempt_count; /* attempts before this one */
+		};
+		struct { /* JOB_EMAIL */
+			long long notification_id;
+			int email_attempts;
+			char *message;
+			size_t message_len, message_off;
+			struct curl_slist *rcpt;
+			char error[CURL_ERROR_SIZE];
+		};
+	};
+	char text[]; /* a delivery's strings */
 };
 
 /* Free j and everything it holds, its easy handle included (NULL is fine). Remove the handle
