@@ -188,6 +188,32 @@ def test_the_database_has_what_sql_defines_and_nothing_else(fresh):
         assert sorted(r[0] for r in conn.execute('select oid from pg_policy')) == want['policy']
 
 
+# What a claim, an outcome or a release writes into a deliveries row (sql/functions/claim.sql,
+# complete.sql, release.sql, apply_attempt.sql). PostgreSQL updates a row HOT (no index entry)
+# only when no index names a changed column, in its keys, expressions or predicate.
+CHANGED_BY_THE_WORKERS = {'status', 'attempt_count', 'next_retry_at', 'lease_expires_at',
+                          'claim_token', 'lost_leases', 'lost_attempt', 'last_attempt_at',
+                          'delivered_at', 'response_status_code', 'last_error', 'updated_at'}
+
+
+def test_no_index_of_deliveries_keeps_its_updates_from_being_hot(fresh):
+    """Migration 18's point: the queue's indexes are on delivery_due and delivery_leases, so
+    claims and outcomes update deliveries HOT (docs/architecture.md). An index naming one of
+    those columns would put an index entry back into every claim and every completion."""
+    dsn, _ = fresh
+    indexed = rows(dsn, """
+        select i.indexrelid::regclass::text, a.attname
+        from pg_index i
+        join pg_attribute a on a.attrelid = i.indrelid and a.attnum > 0
+        where i.indrelid = 'deliveries'::regclass
+          and (a.attnum = any(i.indkey)
+               or pg_get_expr(i.indexprs, i.indrelid) ~ ('\m' || a.attname || '\M')
+               or pg_get_expr(i.indpred, i.indrelid) ~ ('\m' || a.attname || '\M'))""")
+    assert indexed, 'deliveries has indexes'
+    bad = sorted((ix, col) for ix, col in indexed if col in CHANGED_BY_THE_WORKERS)
+    assert bad == [], bad
+
+
 def test_concurrent_migrations_of_a_fresh_database(pg, fresh):
     _, want = fresh
     dsn = new_database(pg)
