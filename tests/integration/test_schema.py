@@ -163,6 +163,42 @@ def test_an_upgrade_keeps_the_attempts_each_in_its_days_partition(pg):
     assert rows(old, 'select count(*) from attempts') == [(0,)]
 
 
+def test_an_upgrade_puts_the_unfinished_deliveries_in_the_queue_tables(pg):
+    """Migration 0018 moves the queue out of deliveries: the waiting deliveries of an existing
+    database get their delivery_due rows, the delivering ones their lease per claim and
+    webhook, the finished ones neither; sql/reconcile.sql then finds nothing to say."""
+    old = released_0010(pg)
+    run(old, "insert into tenants (id, name) values ('ten_a', 'a')",
+        "insert into webhooks (id, tenant_id, url, subscriptions, secret) values"
+        " ('wh_a', 'ten_a', 'https://example.com/', '{*}', 'whsec_x')",
+        "insert into events (id, tenant_id, event_type, payload, endpoint_count) values"
+        " ('evt_a', 'ten_a', 'order.created', '{}', 5)",
+        "insert into deliveries (id, tenant_id, event_id, webhook_id, status, next_retry_at,"
+        " lease_expires_at, claim_token, attempt_count) values"
+        " ('dlv_p', 'ten_a', 'evt_a', 'wh_a', 'pending', now(), null, null, 0),"
+        " ('dlv_r', 'ten_a', 'evt_a', 'wh_a', 'retry_scheduled', now() + interval '1 h',"
+        "  null, null, 0),"
+        " ('dlv_l1', 'ten_a', 'evt_a', 'wh_a', 'delivering', null, now() + interval '1 h', 7, 0),"
+        " ('dlv_l2', 'ten_a', 'evt_a', 'wh_a', 'delivering', null, now() + interval '1 h', 7, 0),"
+        " ('dlv_d', 'ten_a', 'evt_a', 'wh_a', 'delivered', null, null, null, 0)")
+    migrate(old)
+    assert rows(old, 'select delivery_id from delivery_due order by 1') == [('dlv_p',),
+                                                                           ('dlv_r',)]
+    assert rows(old, 'select claim_token, in_flight, delivery_ids from delivery_leases') == [
+        (7, 2, ['dlv_l1', 'dlv_l2'])]
+    problems = rows(old, open(os.path.join(SQL_DIR, 'reconcile.sql')).read())
+    assert [p for p in problems if p[0] == 'queue_rows'] == []
+    # the first of the two leases ends: the lease counts one left, then none
+    run(old, "update deliveries set status = 'delivered', lease_expires_at = null,"
+        " claim_token = null where id = 'dlv_l1'")
+    assert rows(old, 'select in_flight from delivery_leases') == [(1,)]
+    run(old, "update deliveries set status = 'retry_scheduled', next_retry_at = now(),"
+        " lease_expires_at = null, claim_token = null where id = 'dlv_l2'")
+    assert rows(old, 'select count(*) from delivery_leases') == [(0,)]
+    assert rows(old, 'select delivery_id from delivery_due order by 1') == [
+        ('dlv_l2',), ('dlv_p',), ('dlv_r',)]
+
+
 def test_the_database_has_what_sql_defines_and_nothing_else(fresh):
     dsn, _ = fresh
     objects = sorted(defined_objects())
