@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonout.h"
 #include "log.h"
 #include "quota.h"
 
@@ -48,45 +49,11 @@ enum {
 	COL_DESCRIPTION,
 };
 
-#define ADD_LIT(b, lit) evbuffer_add((b), (lit), sizeof(lit) - 1)
-
-/* Append s (len bytes) as a JSON string escaped as PostgreSQL's escape_json does, so the
- * answer matches what pghook_event_json renders for the stored event, byte for byte. */
-static void add_str_len(struct evbuffer *b, const char *s, size_t len)
-{
-	static const char special[] = "\b\f\n\r\t\"\\", letter[] = "bfnrt\"\\";
-	const char *run = s, *end = s + len;
-	ADD_LIT(b, "\"");
-	for (const char *p = s; p < end; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		evbuffer_add(b, run, (size_t)(p - run));
-		run = p + 1;
-		const char *k = c ? strchr(special, c) : NULL;
-		if (k)
-			evbuffer_add(b, (char[]){ '\\', letter[k - special] }, 2);
-		else
-			evbuffer_add_printf(b, "\\u%04x", c);
-	}
-	evbuffer_add(b, run, (size_t)(end - run));
-	ADD_LIT(b, "\"");
-}
-
-/* A JSON string, or null for NULL. */
-static void add_str(struct evbuffer *b, const char *s)
-{
-	if (s)
-		add_str_len(b, s, strlen(s));
-	else
-		ADD_LIT(b, "null");
-}
-
 /* Append `,"key":"s"` (sep_key is the separator and the key). */
 static void add_member(struct evbuffer *b, const char *sep_key, const char *s)
 {
 	evbuffer_add(b, sep_key, strlen(sep_key));
-	add_str(b, s);
+	ph_json_out_string(b, s);
 }
 
 /* One delivery of row row, as pghook_delivery_obj renders a new one. */
@@ -101,19 +68,19 @@ static void add_delivery(struct evbuffer *b, const char *tenant, const struct in
 	add_member(b, ",\"eventId\":", id);
 	add_member(b, ",\"webhookId\":", webhook);
 	add_member(b, ",\"eventType\":", e->type);
-	ADD_LIT(b, ",\"status\":\"pending\",\"attemptCount\":0");
+	PH_JSON_LIT(b, ",\"status\":\"pending\",\"attemptCount\":0");
 	add_member(b, ",\"nextRetryAt\":", ts);
-	ADD_LIT(b,
+	PH_JSON_LIT(b,
 		",\"lastAttemptAt\":null,\"deliveredAt\":null,\"responseStatusCode\":null,"
 		"\"lastError\":null,\"replayOfDeliveryId\":null");
 	add_member(b, ",\"organizationId\":", tenant);
 	add_member(b, ",\"endpointId\":", webhook);
 	add_member(b, ",\"endpointName\":", name ? name : url);
 	add_member(b, ",\"endpointUrl\":", url);
-	ADD_LIT(b, ",\"attemptedAt\":null");
+	PH_JSON_LIT(b, ",\"attemptedAt\":null");
 	add_member(b, ",\"createdAt\":", ts);
 	add_member(b, ",\"updatedAt\":", ts);
-	ADD_LIT(b, "}");
+	PH_JSON_LIT(b, "}");
 }
 
 /* The event created at row first (its deliveries on the rows after it with the same ord), as
@@ -129,25 +96,25 @@ static void add_created(struct evbuffer *b, const char *tenant, const struct ing
 	add_member(b, ",\"sourceKey\":", e->key);
 	add_member(b, ",\"orderingKey\":", e->ordering_key);
 	add_member(b, ",\"status\":", PQgetvalue(res, first, COL_STATUS));
-	ADD_LIT(b, ",\"endpointCount\":");
+	PH_JSON_LIT(b, ",\"endpointCount\":");
 	evbuffer_add(
 		b, PQgetvalue(res, first, COL_COUNT), (size_t)PQgetlength(res, first, COL_COUNT));
-	ADD_LIT(b, ",\"payload\":");
+	PH_JSON_LIT(b, ",\"payload\":");
 	evbuffer_add(b, e->data, e->data_len);
-	ADD_LIT(b, ",\"deliveries\":[");
+	PH_JSON_LIT(b, ",\"deliveries\":[");
 	const char *ord = PQgetvalue(res, first, COL_ORD);
 	for (int i = first; i < PQntuples(res) && strcmp(PQgetvalue(res, i, COL_ORD), ord) == 0;
 		i++) {
 		if (PQgetisnull(res, i, COL_DELIVERY))
 			continue;
 		if (i > first)
-			ADD_LIT(b, ",");
+			PH_JSON_LIT(b, ",");
 		add_delivery(b, tenant, e, res, i);
 	}
-	ADD_LIT(b, "]");
+	PH_JSON_LIT(b, "]");
 	add_member(b, ",\"createdAt\":", ts);
 	add_member(b, ",\"updatedAt\":", ts);
-	ADD_LIT(b, "}");
+	PH_JSON_LIT(b, "}");
 }
 
 static const char *string_or_null(json_object *obj, const char *key)
@@ -178,21 +145,21 @@ static bool check_batch(struct req *r, json_object *body, json_object **events)
  * for this and for the answer). NUL-terminated. */
 static void add_events_json(struct evbuffer *b, const struct ingest_event *evs, size_t n)
 {
-	ADD_LIT(b, "[");
+	PH_JSON_LIT(b, "[");
 	for (size_t i = 0; i < n; i++) {
 		if (i)
-			ADD_LIT(b, ",");
-		ADD_LIT(b, "{\"type\":");
-		add_str(b, evs[i].type);
-		ADD_LIT(b, ",\"eventGroup\":");
-		add_str(b, evs[i].group);
-		ADD_LIT(b, ",\"sourceKey\":");
-		add_str(b, evs[i].key);
-		ADD_LIT(b, ",\"orderingKey\":");
-		add_str(b, evs[i].ordering_key);
-		ADD_LIT(b, ",\"data\":");
+			PH_JSON_LIT(b, ",");
+		PH_JSON_LIT(b, "{\"type\":");
+		ph_json_out_string(b, evs[i].type);
+		PH_JSON_LIT(b, ",\"eventGroup\":");
+		ph_json_out_string(b, evs[i].group);
+		PH_JSON_LIT(b, ",\"sourceKey\":");
+		ph_json_out_string(b, evs[i].key);
+		PH_JSON_LIT(b, ",\"orderingKey\":");
+		ph_json_out_string(b, evs[i].ordering_key);
+		PH_JSON_LIT(b, ",\"data\":");
 		evbuffer_add(b, evs[i].data, evs[i].data_len);
-		ADD_LIT(b, "}");
+		PH_JSON_LIT(b, "}");
 	}
 	evbuffer_add(b, "]", 2);
 }
@@ -231,7 +198,7 @@ static bool add_stored(struct evbuffer *b, struct ph_db *db, const char *tenant,
 	if (PQntuples(res) == 1)
 		rendered_add(b, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 	else
-		ADD_LIT(b, "null");
+		PH_JSON_LIT(b, "null");
 	PQclear(res);
 	return true;
 }
@@ -491,16 +458,16 @@ void events_batch(struct req *r)
 	}
 	notifier_poke(r->ctx->notifier);
 	out = evbuffer_new();
-	ADD_LIT(out, "{\"data\":[");
+	PH_JSON_LIT(out, "{\"data\":[");
 	for (size_t i = 0; i < n; i++) {
 		if (i)
-			ADD_LIT(out, ",");
+			PH_JSON_LIT(out, ",");
 		if (add_event(out, &r->ctx->db, r->tenant_id, evs, i, res, first) == SHOWN_FAILED) {
 			reply_db_error(r);
 			goto out;
 		}
 	}
-	ADD_LIT(out, "]}");
+	PH_JSON_LIT(out, "]}");
 	reply_buffer(r, 201, out);
 out:
 	PQclear(res);

@@ -5,13 +5,12 @@
 #include "record.h"
 
 #include <assert.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "claim.h"
 #include "id.h"
+#include "jsonout.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -37,12 +36,6 @@ struct outcome {
 	struct ph_timings timings;
 };
 
-/* A growing text buffer: the JSON argument of pghook_complete(), kept between writes. */
-struct text {
-	char *p;
-	size_t len, cap;
-};
-
 /* Random words for the retry jitter, drawn from the kernel a block at a time: one getrandom()
  * per outcome was 3% of a draining worker's CPU. */
 struct jitter {
@@ -57,7 +50,7 @@ struct record {
 	struct event *timer;
 	int64_t backoff_ms; /* > 0 while the next write waits after a failure */
 	int rejected; /* consecutive rejections with the connection fine */
-	struct text json;
+	struct evbuffer *json; /* pghook_complete()'s argument, reused between writes */
 	struct jitter jitter;
 };
 
@@ -74,6 +67,7 @@ void record_init(struct worker *w)
 {
 	w->record = ph_xcalloc(1, sizeof(*w->record));
 	w->record->timer = evtimer_new(w->base, on_timer, w);
+	w->record->json = evbuffer_new();
 }
 
 static void outcome_free(struct outcome *o)
@@ -91,7 +85,7 @@ void record_finish(struct worker *w)
 	for (int i = 0; i < r->nqueued; i++)
 		outcome_free(&r->queue[i]);
 	free(r->queue);
-	free(r->json.p);
+	evbuffer_free(r->json);
 	worker_event_free(&r->timer);
 	free(r);
 	w->record = NULL;
@@ -154,158 +148,70 @@ void record_add(struct worker *w, const struct job *j, const struct ph_request_r
 		worker_timer_add(r->timer, r->backoff_ms ? r->backoff_ms : FLUSH_DELAY_MS);
 }
 
-/* The completion's JSON is written straight into one buffer: building it as json-c objects
- * (a dozen allocations per outcome, then serialized and freed) was 7% of a draining worker's
- * CPU. The strings are valid UTF-8 (ph_request_result makes them so); they are escaped as
- * json-c would. */
-static void text_reserve(struct text *t, size_t more)
-{
-	if (t->len + more <= t->cap)
-		return;
-	size_t cap = t->cap ? t->cap : 4096;
-	while (cap < t->len + more)
-		cap *= 2;
-	t->p = ph_xrealloc(t->p, cap);
-	t->cap = cap;
-}
-
-static void text_add(struct text *t, const char *s, size_t n)
-{
-	text_reserve(t, n + 1);
-	memcpy(t->p + t->len, s, n);
-	t->len += n;
-	t->p[t->len] = '\0';
-}
-
-#define text_lit(t, lit) text_add(t, lit, sizeof(lit) - 1)
-
-static void text_int(struct text *t, long long v)
-{
-	char num[24];
-	int n = snprintf(num, sizeof(num), "%lld", v);
-	text_add(t, num, (size_t)n);
-}
-
-/* s as a JSON string, quotes included. */
-static void text_string(struct text *t, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t n = strlen(s);
-
-	text_reserve(t, 6 * n + 3); /* six bytes per byte at worst */
-	char *o = t->p + t->len;
-	*o++ = '"';
-	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-		switch (*c) {
-		case '"':
-			*o++ = '\\', *o++ = '"';
-			break;
-		case '\\':
-			*o++ = '\\', *o++ = '\\';
-			break;
-		case '\b':
-			*o++ = '\\', *o++ = 'b';
-			break;
-		case '\f':
-			*o++ = '\\', *o++ = 'f';
-			break;
-		case '\n':
-			*o++ = '\\', *o++ = 'n';
-			break;
-		case '\r':
-			*o++ = '\\', *o++ = 'r';
-			break;
-		case '\t':
-			*o++ = '\\', *o++ = 't';
-			break;
-		default:
-			if (*c < 0x20) {
-				memcpy(o, "\\u00", 4);
-				o[4] = hex[*c >> 4];
-				o[5] = hex[*c & 15];
-				o += 6;
-			} else {
-				*o++ = (char)*c;
-			}
-		}
-	}
-	*o++ = '"';
-	*o = '\0';
-	t->len = (size_t)(o - t->p);
-}
+/* The completion's JSON is written straight into one buffer (common/jsonout.h): building
+ * it as json-c objects (a dozen allocations per outcome, then serialized and freed) was 7% of
+ * a draining worker's CPU. */
 
 /* A duration in ms, or null where a phase did not happen. */
-static void text_ms(struct text *t, int ms)
+static void add_ms(struct evbuffer *b, int ms)
 {
 	if (ms >= 0)
-		text_int(t, ms);
+		evbuffer_add_printf(b, "%d", ms);
 	else
-		text_lit(t, "null");
+		PH_JSON_LIT(b, "null");
 }
 
 /* {dnsMs, connectMs, tlsMs, firstByteMs, totalMs}, null where a phase did not happen. */
-static void timings_json(struct text *t, const struct ph_timings *x)
+static void timings_json(struct evbuffer *b, const struct ph_timings *x)
 {
-	text_lit(t, ",\"timings\":{\"dnsMs\":");
-	text_ms(t, x->dns_ms);
-	text_lit(t, ",\"connectMs\":");
-	text_ms(t, x->connect_ms);
-	text_lit(t, ",\"tlsMs\":");
-	text_ms(t, x->tls_ms);
-	text_lit(t, ",\"firstByteMs\":");
-	text_ms(t, x->first_byte_ms);
-	text_lit(t, ",\"totalMs\":");
-	text_ms(t, x->total_ms);
-	text_lit(t, "}");
+	PH_JSON_LIT(b, ",\"timings\":{\"dnsMs\":");
+	add_ms(b, x->dns_ms);
+	PH_JSON_LIT(b, ",\"connectMs\":");
+	add_ms(b, x->connect_ms);
+	PH_JSON_LIT(b, ",\"tlsMs\":");
+	add_ms(b, x->tls_ms);
+	PH_JSON_LIT(b, ",\"firstByteMs\":");
+	add_ms(b, x->first_byte_ms);
+	PH_JSON_LIT(b, ",\"totalMs\":");
+	add_ms(b, x->total_ms);
+	PH_JSON_LIT(b, "}");
 }
 
-static void outcome_json(struct text *t, const struct outcome *o)
+static void outcome_json(struct evbuffer *b, const struct outcome *o)
 {
-	text_lit(t, "{\"id\":");
-	text_string(t, o->id);
-	text_lit(t, ",\"token\":");
-	text_int(t, o->token);
-	text_lit(t, ",\"status\":");
-	text_string(t, ph_delivery_status_name(o->status));
-	text_lit(t, ",\"code\":");
+	PH_JSON_LIT(b, "{\"id\":");
+	ph_json_out_string(b, o->id);
+	evbuffer_add_printf(b, ",\"token\":%lld,\"status\":\"%s\",\"code\":", (long long)o->token,
+		ph_delivery_status_name(o->status));
 	if (o->code)
-		text_int(t, (int)o->code);
+		evbuffer_add_printf(b, "%d", (int)o->code);
 	else
-		text_lit(t, "null");
-	text_lit(t, ",\"body\":");
-	text_string(t, o->body);
-	text_lit(t, ",\"error\":");
-	if (o->error)
-		text_string(t, o->error);
-	else
-		text_lit(t, "null");
-	text_lit(t, ",\"durationMs\":");
-	text_int(t, o->duration_ms);
-	text_lit(t, ",\"delayMs\":");
-	text_int(t, (long long)o->delay_ms);
-	if (o->gone)
-		text_lit(t, ",\"gone\":true");
-	else
-		text_lit(t, ",\"gone\":false");
+		PH_JSON_LIT(b, "null");
+	PH_JSON_LIT(b, ",\"body\":");
+	ph_json_out_string(b, o->body);
+	PH_JSON_LIT(b, ",\"error\":");
+	ph_json_out_string(b, o->error);
+	evbuffer_add_printf(b, ",\"durationMs\":%d,\"delayMs\":%lld,\"gone\":%s", o->duration_ms,
+		(long long)o->delay_ms, o->gone ? "true" : "false");
 	if (o->timings.measured)
-		timings_json(t, &o->timings);
-	text_lit(t, "}");
+		timings_json(b, &o->timings);
+	PH_JSON_LIT(b, "}");
 }
 
 /* The first n queued outcomes as pghook_complete()'s JSON argument, in r->json. */
 static const char *outcomes_json(struct record *r, int n)
 {
-	struct text *t = &r->json;
+	struct evbuffer *b = r->json;
 
-	t->len = 0;
-	text_lit(t, "[");
+	evbuffer_drain(b, evbuffer_get_length(b));
+	PH_JSON_LIT(b, "[");
 	for (int i = 0; i < n; i++) {
 		if (i > 0)
-			text_lit(t, ",");
-		outcome_json(t, &r->queue[i]);
+			PH_JSON_LIT(b, ",");
+		outcome_json(b, &r->queue[i]);
 	}
-	text_lit(t, "]");
-	return t->p;
+	evbuffer_add(b, "]", 2); /* with its terminating NUL, for libpq */
+	return (const char *)evbuffer_pullup(b, -1);
 }
 
 /* Count the first n outcomes, written; true when one failed (an email may be queued). */
