@@ -73,7 +73,31 @@ static void set_defaults(struct ph_config *cfg)
 	cfg->retry_count = ph_duration_list_parse(DEFAULT_RETRY, cfg->retry_schedule, PH_RETRY_MAX);
 }
 
-static bool load_strings(struct ph_config *cfg, const char *(*get)(const char *))
+/* The worker's commits need not wait for the disk (docs/operations.md, "Durability"): a claim
+ * or an outcome lost with a crashed primary is delivered again, at least once as ever. Only the
+ * api's commits acknowledge events, and they keep the server's setting. */
+static bool load_synchronous_commit(
+	struct ph_config *cfg, const char *(*get)(const char *), char *err, size_t errlen)
+{
+	static const char *const ok[] = { "on", "off", "local", "remote_write", "remote_apply" };
+	const char *v = get("PGHOOK_WORKER_SYNCHRONOUS_COMMIT");
+	if (!v || !*v)
+		v = "off";
+	for (size_t i = 0; i < PH_ARRAY_LEN(ok); i++) {
+		if (strcmp(v, ok[i]) == 0) {
+			cfg->worker_synchronous_commit = ph_xstrdup(v);
+			return true;
+		}
+	}
+	snprintf(err, errlen,
+		"PGHOOK_WORKER_SYNCHRONOUS_COMMIT: expected on, off, local, remote_write or "
+		"remote_apply, got \"%s\"",
+		v);
+	return false;
+}
+
+static bool load_strings(
+	struct ph_config *cfg, const char *(*get)(const char *), char *err, size_t errlen)
 {
 	const char *listen = get("PGHOOK_LISTEN");
 	const char *mlisten = get("PGHOOK_METRICS_LISTEN");
@@ -91,7 +115,7 @@ static bool load_strings(struct ph_config *cfg, const char *(*get)(const char *)
 	cfg->allow_cidrs = dup_or_null(get("PGHOOK_ALLOW_CIDRS"));
 	cfg->smtp_url = dup_or_null(get("PGHOOK_SMTP_URL"));
 	cfg->smtp_from = ph_xstrdup(from && *from ? from : "pghook@localhost");
-	return true;
+	return load_synchronous_commit(cfg, get, err, errlen);
 }
 
 /* The port after the address: 1 to 5 digits, at most 65535. */
@@ -247,9 +271,8 @@ bool ph_config_load_from(
 	struct ph_config *cfg, const char *(*get)(const char *), char *err, size_t errlen)
 {
 	set_defaults(cfg);
-	load_strings(cfg, get);
-	return load_listen(cfg, err, errlen) && load_numbers(cfg, get, err, errlen) &&
-		load_misc(cfg, get, err, errlen);
+	return load_strings(cfg, get, err, errlen) && load_listen(cfg, err, errlen) &&
+		load_numbers(cfg, get, err, errlen) && load_misc(cfg, get, err, errlen);
 }
 
 bool ph_config_load(struct ph_config *cfg, char *err, size_t errlen)
@@ -269,5 +292,6 @@ void ph_config_finish(struct ph_config *cfg)
 	free(cfg->allow_cidrs);
 	free(cfg->smtp_url);
 	free(cfg->smtp_from);
+	free(cfg->worker_synchronous_commit);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -35,6 +35,8 @@ struct ph_config {
 	char *allow_cidrs; /* comma-separated, or NULL */
 	char *smtp_url; /* NULL: no emails */
 	char *smtp_from;
+	/* the worker's synchronous_commit: on, off, local, remote_write or remote_apply */
+	char *worker_synchronous_commit;
 	int64_t retry_schedule[PH_RETRY_MAX];
 	int retry_count;
 	int64_t http_timeout_ms;

@@ -141,26 +141,29 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 		event_del(q->wev);
 }
 
-/* The session settings of the claim and completion functions. pghook_claim fails a delivery
+/* The session settings of the claim and completion functions, and their synchronous_commit
+ * (common/config.c says why it may be off). pghook_claim fails a delivery
  * whose lease was lost this many times in a row: as many as the schedule has attempts, so a
  * delivery that crashes workers gets exactly the chances a failing one gets. The scheduler's
  * default maxInFlight and the circuit breaker's settings (sql/functions/claim.sql, circuit.sql)
  * come from this worker's environment; the quarantine held, from before a reconnect. */
-static bool set_lost_lease_limit(PGconn *conn, const struct ph_config *cfg, const char *held)
+static bool set_session(PGconn *conn, const struct ph_config *cfg, const char *held)
 {
 	char n[16], mif[16], fails[16], cool[32];
 	snprintf(n, sizeof(n), "%d", cfg->retry_count);
 	snprintf(mif, sizeof(mif), "%d", cfg->webhook_max_in_flight);
 	snprintf(fails, sizeof(fails), "%d", cfg->circuit_failures);
 	snprintf(cool, sizeof(cool), "%lld", (long long)cfg->circuit_cooldown_ms);
-	const char *params[] = { n, mif, fails, cool, held ? held : "" };
+	const char *params[] = { n, mif, fails, cool, held ? held : "",
+		cfg->worker_synchronous_commit };
 	PGresult *res = PQexecParams(conn,
 		"select set_config('pghook.max_lost_leases', $1, false),"
 		" set_config('pghook.max_in_flight', $2, false),"
 		" set_config('pghook.circuit_failures', $3, false),"
 		" set_config('pghook.circuit_cooldown_ms', $4, false),"
-		" set_config('pghook.quarantine', $5, false)",
-		5, NULL, params, NULL, NULL, 0);
+		" set_config('pghook.quarantine', $5, false),"
+		" set_config('synchronous_commit', $6, false)",
+		6, NULL, params, NULL, NULL, 0);
 	bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
 	PQclear(res);
 	return ok;
@@ -174,7 +177,7 @@ static bool connect_now(struct lane *q)
 	const char *held = q == &w->pq->lanes[PQ_CLAIM] ? w->pq->quarantine : NULL;
 
 	q->conn = PQconnectdb(conninfo);
-	if (PQstatus(q->conn) != CONNECTION_OK || !set_lost_lease_limit(q->conn, w->cfg, held) ||
+	if (PQstatus(q->conn) != CONNECTION_OK || !set_session(q->conn, w->cfg, held) ||
 		PQsetnonblocking(q->conn, 1) != 0)
 		return false;
 	int fd = PQsocket(q->conn);

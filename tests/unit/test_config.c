@@ -67,6 +67,7 @@ static void check_defaults(const struct ph_config *cfg)
 	CHECK(cfg->allow_cidrs == NULL);
 	CHECK(cfg->smtp_url == NULL);
 	CHECK_STR(cfg->smtp_from, "pghook@localhost");
+	CHECK_STR(cfg->worker_synchronous_commit, "off");
 	CHECK(cfg->retry_count == 8);
 	for (size_t i = 0; i < PH_ARRAY_LEN(retry) && cfg->retry_count == 8; i++)
 		CHECK(cfg->retry_schedule[i] == retry[i]);
@@ -126,6 +127,7 @@ static void test_all_set(void)
 		{ "PGHOOK_API_THREADS", "1" },
 		{ "PGHOOK_MAX_BODY_BYTES", "2048" },
 		{ "PGHOOK_LOG_LEVEL", "debug" },
+		{ "PGHOOK_WORKER_SYNCHRONOUS_COMMIT", "remote_apply" },
 		{ NULL, NULL },
 	};
 	struct ph_config cfg;
@@ -155,6 +157,7 @@ static void test_all_set(void)
 	CHECK(cfg.api_threads == 1);
 	CHECK(cfg.max_body_bytes == 2048);
 	CHECK(cfg.log_level == PH_LOG_DEBUG);
+	CHECK_STR(cfg.worker_synchronous_commit, "remote_apply");
 	ph_config_finish(&cfg);
 }
 
@@ -245,6 +248,10 @@ static const struct {
 		"PGHOOK_METRICS_LISTEN: expected host:port or [ipv6]:port with a port in 0..65535, "
 		"got \"[::1]\"",
 		{ "[::1]", "[::1:9090" } },
+	{ "PGHOOK_WORKER_SYNCHRONOUS_COMMIT",
+		"PGHOOK_WORKER_SYNCHRONOUS_COMMIT: expected on, off, local, remote_write or "
+		"remote_apply, got \"true\"",
+		{ "true", "OFF" } },
 	/* The message never repeats a secret's value. */
 	{ "PGHOOK_SECRET_KEY", "PGHOOK_SECRET_KEY: expected base64 of 32 bytes", { "c2VjcmV0" } },
 };
