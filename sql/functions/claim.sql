@@ -163,31 +163,26 @@ as $$
 #variable_conflict use_column
 begin
 	return query
-	with picked as materialized (
-		select d.id, d.status, d.next_retry_at, d.lease_expires_at
-		from deliveries d
-		where d.id = any(p_ids)
-	), due as (
-		-- rechecked: the schedule locked them, but a FIFO head was read before its lock. Not
-		-- locked again: pghook_schedule holds every row of p_ids, so this reads their last
-		-- version, and a second FOR UPDATE only cost a pass over the rows.
-		select p.id, coalesce(p.next_retry_at, p.lease_expires_at) as due_at,
-			p.status = 'delivering' as lost
-		from picked p
-		where (p.status in ('pending', 'retry_scheduled') and p.next_retry_at <= now())
-			or (p.status = 'delivering' and p.lease_expires_at <= now())
-	), tok as (
+	with tok as (
 		select nextval('pghook_claim_token_seq') as t
 	), upd as (
+		-- Rechecked here, on the row the schedule locked: a FIFO head was read before its
+		-- lock. SET reads the row as it was, so a lease taken back is seen as one (status
+		-- still 'delivering'); next_retry_at, which a claim leaves alone, is when the row
+		-- became due (for a lease taken back, when its delivery did).
 		update deliveries d set status = 'delivering',
 			lease_expires_at = now() + p_lease_ms * interval '1 millisecond',
 			claim_token = tok.t, updated_at = now(),
-			lost_leases = case when due.lost then pghook_lost_streak(d) else d.lost_leases end,
-			lost_attempt = case when due.lost then d.attempt_count else d.lost_attempt end
-		from due, tok
-		where d.id = due.id
+			lost_leases = case when d.status = 'delivering' then pghook_lost_streak(d)
+				else d.lost_leases end,
+			lost_attempt = case when d.status = 'delivering' then d.attempt_count
+				else d.lost_attempt end
+		from tok
+		where d.id = any(p_ids)
+			and ((d.status in ('pending', 'retry_scheduled') and d.next_retry_at <= now())
+				or (d.status = 'delivering' and d.lease_expires_at <= now()))
 		returning d.id, d.tenant_id, d.event_id, d.webhook_id, d.attempt_count, d.claim_token,
-			due.due_at, d.retry_schedule
+			d.next_retry_at as due_at, d.retry_schedule
 	)
 	select u.id, u.tenant_id, u.event_id, u.webhook_id, u.attempt_count, u.claim_token,
 		w.url, w.secret,
