@@ -161,10 +161,12 @@ static void add_ms(struct evbuffer *b, int ms)
 		PH_JSON_LIT(b, "null");
 }
 
-/* {dnsMs, connectMs, tlsMs, firstByteMs, totalMs}, null where a phase did not happen. */
+/* dnsMs, connectMs, tlsMs, firstByteMs, totalMs as fields of the outcome, null where a phase
+ * did not happen: flat, because PostgreSQL parses a json object again for each field read
+ * out of it (sql/functions/complete.sql). */
 static void timings_json(struct evbuffer *b, const struct ph_timings *x)
 {
-	PH_JSON_LIT(b, ",\"timings\":{\"dnsMs\":");
+	PH_JSON_LIT(b, ",\"dnsMs\":");
 	add_ms(b, x->dns_ms);
 	PH_JSON_LIT(b, ",\"connectMs\":");
 	add_ms(b, x->connect_ms);
@@ -174,7 +176,6 @@ static void timings_json(struct evbuffer *b, const struct ph_timings *x)
 	add_ms(b, x->first_byte_ms);
 	PH_JSON_LIT(b, ",\"totalMs\":");
 	add_ms(b, x->total_ms);
-	PH_JSON_LIT(b, "}");
 }
 
 static void outcome_json(struct evbuffer *b, const struct outcome *o)

@@ -1,8 +1,11 @@
 -- SPDX-License-Identifier: MIT
 -- Record the outcomes of a batch of attempts in one statement. p_outcomes is a JSON array of
 -- {id, token, status (delivered | retry_scheduled | failed), code, body, error, durationMs,
--- delayMs, gone (the receiver answered 410), timings ({dnsMs, connectMs, tlsMs, firstByteMs,
--- totalMs} from libcurl, absent when no transfer ran)}. Only rows still holding the token change.
+-- delayMs, gone (the receiver answered 410), dnsMs, connectMs, tlsMs, firstByteMs, totalMs
+-- (from libcurl; absent when no transfer ran, null for a phase that did not happen)}. Earlier
+-- workers sent the five nested in "timings", which is still read (a rolling upgrade runs
+-- both). Flat, because each field read out of a json value parses it again: five per outcome
+-- cost 6 µs per delivery. Only rows still holding the token change.
 -- Then: attempts rows, failure emails, 410 disables the webhook, and a webhook whose
 -- deliveries all failed for 5 days is disabled and its owner told; the circuit breakers move
 -- (sql/functions/circuit.sql). Returns the number of
@@ -25,6 +28,7 @@ begin
 	with input as (
 		select * from json_to_recordset(p_outcomes) as x(id text, token bigint, status text,
 			code int, body text, error text, "durationMs" int, "delayMs" bigint, gone boolean,
+			"dnsMs" int, "connectMs" int, "tlsMs" int, "firstByteMs" int, "totalMs" int,
 			timings json)
 	), upd as (
 		update deliveries d set
@@ -41,16 +45,20 @@ begin
 		where d.id = i.id and d.claim_token = i.token and d.status = 'delivering'
 		returning d.id, d.tenant_id, d.event_id, d.webhook_id, d.status, d.attempt_count,
 			d.last_attempt_at, i.code, i.body, i.error, i."durationMs" as duration_ms,
-			coalesce(i.gone, false) as gone, i.timings
+			coalesce(i.gone, false) as gone, i."dnsMs" as dns_ms, i."connectMs" as connect_ms,
+			i."tlsMs" as tls_ms, i."firstByteMs" as first_byte_ms, i."totalMs" as total_ms,
+			i.timings
 	), att as (
 		insert into attempts (id, tenant_id, delivery_id, attempt_number, started_at,
 			duration_ms, response_status_code, response_body, error, trigger, worker_id,
 			dns_ms, connect_ms, tls_ms, first_byte_ms, total_ms)
 		select pghook_new_id('att'), u.tenant_id, u.id, u.attempt_count, u.last_attempt_at,
 			u.duration_ms, u.code, left(u.body, 4096), u.error, 'scheduled', p_worker,
-			(u.timings->>'dnsMs')::int, (u.timings->>'connectMs')::int,
-			(u.timings->>'tlsMs')::int, (u.timings->>'firstByteMs')::int,
-			(u.timings->>'totalMs')::int
+			coalesce(u.dns_ms, (u.timings->>'dnsMs')::int),
+			coalesce(u.connect_ms, (u.timings->>'connectMs')::int),
+			coalesce(u.tls_ms, (u.timings->>'tlsMs')::int),
+			coalesce(u.first_byte_ms, (u.timings->>'firstByteMs')::int),
+			coalesce(u.total_ms, (u.timings->>'totalMs')::int)
 		from upd u
 		returning 1
 	)

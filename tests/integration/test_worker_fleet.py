@@ -72,6 +72,26 @@ def test_concurrent_completions_of_one_event_settle_its_status(hooks):
     assert hooks.event_status(event) == 'delivered'
 
 
+def test_outcomes_of_an_earlier_worker_keep_their_timings(hooks):
+    """A rolling upgrade runs workers of two releases: the earlier one sends an outcome's
+    timings nested in "timings", the current one flat (sql/functions/complete.sql). Both are
+    recorded."""
+    hooks.webhook('http://127.0.0.1:9/unused')
+    hooks.event()
+    hooks.event()
+    claims = hooks.sql("select id, claim_token from pghook_claim(2, 30000) where id is not null")
+    assert len(claims) == 2
+    old = {'timings': {'dnsMs': 1, 'connectMs': 2, 'tlsMs': None, 'firstByteMs': 4,
+                       'totalMs': 5}}
+    new = {'dnsMs': None, 'connectMs': 7, 'tlsMs': 8, 'firstByteMs': 9, 'totalMs': 10}
+    out = [dict({'id': c[0], 'token': c[1], 'status': 'delivered', 'code': 200, 'body': '',
+                 'durationMs': 5}, **t) for c, t in zip(claims, (old, new))]
+    assert hooks.sql('select pghook_complete(%s::json, %s)', (json.dumps(out), 'w'))[0][0] == 2
+    got = {r[0]: r[1:] for r in hooks.sql(
+        'select delivery_id, dns_ms, connect_ms, tls_ms, first_byte_ms, total_ms from attempts')}
+    assert got == {claims[0][0]: (1, 2, None, 4, 5), claims[1][0]: (None, 7, 8, 9, 10)}
+
+
 def test_worker_killed_mid_batch_loses_nothing(worker_factory, hooks, receiver_factory):
     r = receiver_factory(delay=30)  # hold the first worker's requests open
     hooks.webhook(r.url)
@@ -124,3 +144,33 @@ def test_database_restart_loses_no_outcome(pg, worker_factory, hooks, gate_facto
     harness.wait_for(lambda: hooks.deliveries(later)[0]['status'] == 'delivered',
                      what='delivery after reconnect')
     assert r.count() == 4 and set(ids) <= {g.headers['webhook-id'] for g in r.received()}
+
+
+def test_database_crash_with_commits_not_waited_for_delivers_at_least_once(
+        pg, worker_factory, hooks, gate_factory):
+    """PGHOOK_WORKER_SYNCHRONOUS_COMMIT=off (docs/reliability.md, "The worker's commits"): a
+    crash of PostgreSQL may take the worker's last claim with it. Its deliveries are then due
+    again and are sent again; every one still ends delivered, with its attempts numbered 1..n
+    and the books balanced."""
+    r = gate_factory()
+    r.hold()
+    hooks.webhook(r.url)
+    w = worker_factory(PGHOOK_WORKER_SYNCHRONOUS_COMMIT='off', PGHOOK_WORKER_LEASE='2s')
+    ids = hooks.ingest([{'type': 'a', 'data': {'i': i}} for i in range(3)])
+    harness.wait_for(lambda: r.count() == 3, what='requests in flight')
+    pg.halt('immediate')
+    try:
+        r.release()
+        harness.wait_for(lambda: w.metrics().get('pghook_outcomes_pending') == 3,
+                         what='three outcomes waiting for the database')
+    finally:
+        pg.start()
+    hooks.reconnect()
+    harness.wait_for(lambda: hooks.sql("select count(*) from deliveries "
+                                       "where status = 'delivered'")[0][0] == 3,
+                     timeout=30, what='every delivery delivered after the crash')
+    assert w.proc.alive()
+    assert set(ids) <= {g.headers['webhook-id'] for g in r.received()}
+    assert hooks.sql('select count(*) from attempts')[0][0] == 3
+    assert hooks.sql('select count(*) from deliveries d where d.attempt_count <> '
+                     '(select count(*) from attempts a where a.delivery_id = d.id)')[0][0] == 0
