@@ -73,16 +73,16 @@ static void set_defaults(struct ph_config *cfg)
 	cfg->retry_count = ph_duration_list_parse(DEFAULT_RETRY, cfg->retry_schedule, PH_RETRY_MAX);
 }
 
-/* The worker's commits need not wait for the disk (docs/operations.md, "Durability"): a claim
- * or an outcome lost with a crashed primary is delivered again, at least once as ever. Only the
- * api's commits acknowledge events, and they keep the server's setting. */
+/* The worker's commits may skip waiting for the disk (docs/reliability.md, "The worker's
+ * commits"): what a crashed primary then loses of them is delivered again, at least once as
+ * ever, but the attempts it made are missing from the history. So waiting is the default. */
 static bool load_synchronous_commit(
 	struct ph_config *cfg, const char *(*get)(const char *), char *err, size_t errlen)
 {
 	static const char *const ok[] = { "on", "off", "local", "remote_write", "remote_apply" };
 	const char *v = get("PGHOOK_WORKER_SYNCHRONOUS_COMMIT");
 	if (!v || !*v)
-		v = "off";
+		v = "on";
 	for (size_t i = 0; i < PH_ARRAY_LEN(ok); i++) {
 		if (strcmp(v, ok[i]) == 0) {
 			cfg->worker_synchronous_commit = ph_xstrdup(v);

@@ -67,7 +67,7 @@ static void check_defaults(const struct ph_config *cfg)
 	CHECK(cfg->allow_cidrs == NULL);
 	CHECK(cfg->smtp_url == NULL);
 	CHECK_STR(cfg->smtp_from, "pghook@localhost");
-	CHECK_STR(cfg->worker_synchronous_commit, "off");
+	CHECK_STR(cfg->worker_synchronous_commit, "on");
 	CHECK(cfg->retry_count == 8);
 	for (size_t i = 0; i < PH_ARRAY_LEN(retry) && cfg->retry_count == 8; i++)
 		CHECK(cfg->retry_schedule[i] == retry[i]);
