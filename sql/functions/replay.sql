@@ -13,7 +13,11 @@ begin
 		o.ordering_key, w.retry_schedule
 	from deliveries o
 	join webhooks w on w.id = o.webhook_id and w.deleted_at is null
+	join events e on e.id = o.event_id
 	where o.id = p_delivery and o.tenant_id = p_tenant
+	-- the locks the foreign keys of deliveries took until migration 19: a hard delete of
+	-- the event or the webhook waits for this transaction, and its cascade sees the replay
+	for key share of w, e
 	returning * into d;
 	if d.id is null then
 		return null;
