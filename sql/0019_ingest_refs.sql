@@ -18,9 +18,9 @@
 --     delete per statement instead of one per row;
 --   * no row referring to one deleted meanwhile: the writers take the lock the check took,
 --     once per statement: ingest KEY SHARE on its tenant's row and on the webhooks its fan-out
---     matched, a replay on its event and webhook. A concurrent hard delete (tenant delete,
---     prune) waits for them and its cascade then sees their rows, or runs first and they find
---     nothing to refer to;
+--     matched, a replay on its event, webhook and replayed delivery. A concurrent hard
+--     delete (tenant delete, prune) waits for them and its cascade then sees their rows, or
+--     runs first and they find nothing to refer to;
 --   * the books: reconcile.sql's dangling_ref finds any delivery whose event, webhook or
 --     replayed delivery is gone and any event whose tenant is gone.
 alter table deliveries drop constraint if exists deliveries_event_id_fkey,

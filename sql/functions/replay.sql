@@ -16,8 +16,9 @@ begin
 	join events e on e.id = o.event_id
 	where o.id = p_delivery and o.tenant_id = p_tenant
 	-- the locks the foreign keys of deliveries took until migration 19: a hard delete of
-	-- the event or the webhook waits for this transaction, and its cascade sees the replay
-	for key share of w, e
+	-- the event, the webhook or the replayed delivery waits for this transaction, and its
+	-- cascade sees the replay (and a replay waits for whoever holds that delivery's row)
+	for key share of w, e, o
 	returning * into d;
 	if d.id is null then
 		return null;
