@@ -18,6 +18,9 @@
 --                     no other; a delivery_leases row per claim_token, webhook and
 --                     lease_expires_at of the delivering ones, counting and listing them, and
 --                     no other
+--   dangling_ref      every delivery's event, webhook and replayed delivery exists, and
+--                     every event's tenant (foreign keys until migration 19; since then the
+--                     writers' locks and the delete triggers of functions/cascades.sql)
 --
 -- An event's status is not checked: since migration 7 it is worked out from its deliveries
 -- whenever it is read (pghook_event_state), so it cannot disagree with them.
@@ -88,5 +91,22 @@ full join delivery_leases l
 	on l.claim_token = g.token and l.webhook_id = g.webhook_id and l.expires_at = g.expires_at
 where g.token is null or l.claim_token is null or l.in_flight <> g.n
 	or not g.ids <@ l.delivery_ids
+
+union all
+select 'dangling_ref', d.event_id, d.id,
+	concat_ws(', ', case when e.id is null then 'no event ' || d.event_id end,
+		case when w.id is null then 'no webhook ' || d.webhook_id end,
+		case when d.replay_of_delivery_id is not null and r.id is null
+			then 'no replayed delivery ' || d.replay_of_delivery_id end)
+from deliveries d
+left join events e on e.id = d.event_id
+left join webhooks w on w.id = d.webhook_id
+left join deliveries r on r.id = d.replay_of_delivery_id
+where e.id is null or w.id is null or (d.replay_of_delivery_id is not null and r.id is null)
+
+union all
+select 'dangling_ref', e.id, null, 'no tenant ' || e.tenant_id
+from events e
+where not exists (select 1 from tenants t where t.id = e.tenant_id)
 
 order by 1, 2, 3;

@@ -25,6 +25,9 @@ declare
 	v_now timestamptz := now();
 	v_ts text := pghook_ts(v_now);
 begin
+	-- The tenant's row, locked as events' foreign key did for each event until migration 19:
+	-- a tenant delete waits for this transaction and its cascade then sees these events.
+	perform pghook_hold_tenant(p_tenant);
 	-- Over the tenant's fan-out quota: refused before anything is written (quota.sql).
 	perform pghook_check_fanout(p_tenant, p_events);
 	-- A tenant with an event-type catalog takes only its types (PH001, functions/
@@ -42,8 +45,12 @@ begin
 				"orderingKey" text)) with ordinality
 			as i(type, data, "sourceKey", "eventGroup", "orderingKey", ord)
 	), hooks as materialized (
+		-- locked (KEY SHARE) once per statement, as the foreign key of deliveries did once per
+		-- delivery until migration 19: a hard delete of a webhook (its tenant's) waits for
+		-- this transaction, and its cascade then sees these deliveries
 		select w.id, w.url, w.description, w.subscriptions, w.retry_schedule from webhooks w
 		where w.tenant_id = p_tenant and w.status = 'active' and w.deleted_at is null
+		for key share of w
 	), targets as materialized (
 		select p.id as event_id, h.id as webhook_id, h.retry_schedule
 		from input p
@@ -92,6 +99,26 @@ begin
 	order by p.ord, dl.id;
 end
 $$;
+
+-- Lock (KEY SHARE) the tenant's row, or raise foreign_key_violation when there is none: what
+-- the foreign key of events checked for every event until migration 19, once. Security
+-- definer: locking a row needs a privilege to update it, which the api has not on tenants.
+-- The scope row-level security needs is the tenant's for the lookup, then put back.
+create or replace function pghook_hold_tenant(p_tenant text) returns void
+language plpgsql security definer set search_path from current as $$
+declare
+	v_scope text := current_setting('pghook.tenant_id', true);
+begin
+	perform set_config('pghook.tenant_id', p_tenant, true);
+	perform 1 from tenants t where t.id = p_tenant for key share;
+	if not found then
+		raise exception using errcode = 'foreign_key_violation',
+			message = format('no tenant %s', p_tenant);
+	end if;
+	perform set_config('pghook.tenant_id', coalesce(v_scope, ''), true);
+end
+$$;
+revoke all on function pghook_hold_tenant(text) from public;
 
 -- pghook_ingest_rows with each event rendered as JSON, for SQL callers (operators, the test
 -- fixtures). Each event is rendered by reading it back, in a statement after the one that

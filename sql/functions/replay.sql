@@ -13,7 +13,12 @@ begin
 		o.ordering_key, w.retry_schedule
 	from deliveries o
 	join webhooks w on w.id = o.webhook_id and w.deleted_at is null
+	join events e on e.id = o.event_id
 	where o.id = p_delivery and o.tenant_id = p_tenant
+	-- the locks the foreign keys of deliveries took until migration 19: a hard delete of
+	-- the event, the webhook or the replayed delivery waits for this transaction, and its
+	-- cascade sees the replay (and a replay waits for whoever holds that delivery's row)
+	for key share of w, e, o
 	returning * into d;
 	if d.id is null then
 		return null;

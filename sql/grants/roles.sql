@@ -19,6 +19,8 @@ revoke all on function pghook_send_event(text, text, json, text, text) from publ
 revoke all on function pghook_ensure_attempt_partitions(int) from public, pghook_worker,
 	pghook_admin;
 revoke all on function pghook_prune_attempts(timestamptz) from public, pghook_admin;
+revoke all on function pghook_hold_tenant(text) from public, pghook_api, pghook_worker,
+	pghook_admin;
 
 -- /readyz of both services checks that the schema is current.
 grant select on pghook_schema_migrations, pghook_schema_repeatables
@@ -37,6 +39,8 @@ grant select, insert, update on portal_sessions to pghook_api;
 -- a webhook's circuit, shown with it; a delivery's place in its FIFO order
 grant select on webhook_sched to pghook_api;
 grant usage on sequence pghook_delivery_seq to pghook_api;
+-- ingest locks its tenant's row (functions/ingest.sql, security definer)
+grant execute on function pghook_hold_tenant(text) to pghook_api;
 -- Quota overrides: read on every quota check, written by the admin routes.
 grant select, insert, update, delete on tenant_limits to pghook_api;
 grant select, insert, update, delete on event_types to pghook_api;
