@@ -28,7 +28,7 @@
  * first size: most receivers answer with a few bytes or none. */
 static bool body_reserve(struct ph_request *r, size_t need)
 {
-	size_t cap = r->body_cap ? r->body_cap : 128;
+	uint32_t cap = r->body_cap ? r->body_cap : 128;
 
 	if (need <= r->body_cap)
 		return true;
@@ -59,14 +59,15 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 			return 0;
 		memcpy(r->body + r->body_len, data, keep);
 	}
-	r->body_len += keep;
-	r->body_seen += len;
+	r->body_len += (uint32_t)keep;
+	r->body_seen += (uint32_t)len; /* len is at most curl's buffer (CURLOPT_BUFFERSIZE) */
 	if (r->body_seen > PH_REQUEST_BODY_MAX)
 		return 0;
 	return len;
 }
 
-/* Remember Retry-After; every other response header is ignored. */
+/* Remember Retry-After (its first 63 bytes, allocated only when it comes: most answers have
+ * none); every other response header is ignored. Out of memory, it is ignored too. */
 static size_t on_header(char *data, size_t size, size_t n, void *arg)
 {
 	struct ph_request *r = arg;
@@ -82,10 +83,10 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 		}
 		while (vlen > 0 && isspace((unsigned char)v[vlen - 1]))
 			vlen--;
-		if (vlen >= sizeof(r->retry_after))
-			vlen = sizeof(r->retry_after) - 1;
-		memcpy(r->retry_after, v, vlen);
-		r->retry_after[vlen] = '\0';
+		if (vlen > 63)
+			vlen = 63;
+		free(r->retry_after); /* a second line, or the answer to a re-sent request */
+		r->retry_after = strndup(v, vlen);
 	}
 	return len;
 }
@@ -369,9 +370,9 @@ void ph_request_result(struct ph_request *r, CURLcode rc, struct ph_request_resu
 	out->duration_ms = (int)((ph_now_us() - r->started_us) / 1000);
 	read_timings(r->easy, status, &out->timings);
 	if (r->body)
-		r->body_len = ph_utf8_sanitize(r->body, r->body_len);
+		r->body_len = (uint32_t)ph_utf8_sanitize(r->body, r->body_len);
 	out->body = r->body ? r->body : "";
-	out->retry_after = r->retry_after[0] ? r->retry_after : NULL;
+	out->retry_after = r->retry_after && r->retry_after[0] ? r->retry_after : NULL;
 
 	/* A body over the cap is our own abort; the status line had arrived and counts. */
 	bool capped = rc == CURLE_WRITE_ERROR && r->body_seen > PH_REQUEST_BODY_MAX;
@@ -408,8 +409,9 @@ void ph_request_finish(struct ph_request *r)
 	r->custom = NULL;
 	free(r->body);
 	free(r->refused);
+	free(r->retry_after);
 	r->headers = NULL;
-	r->hdr_text = r->body = r->refused = NULL;
+	r->hdr_text = r->body = r->refused = r->retry_after = NULL;
 	r->body_len = r->body_cap = 0;
 }
 

@@ -74,9 +74,9 @@ static char *open_secret(const struct worker *w, const PGresult *res, int r, int
 	return ph_xstrdup("");
 }
 
-/* The per-webhook options of the claim (sql/functions/claim_options.sql) into j: custom
- * headers kept as JSON for the request, the delivery's retry schedule as milliseconds. */
-static void read_options(struct job *j, const PGresult *res, int r)
+/* The per-webhook options of the claim (sql/functions/claim_options.sql): custom headers
+ * kept as JSON for the request's start, the delivery's retry schedule as milliseconds in j. */
+static void read_options(struct job *j, struct job_start *start, const PGresult *res, int r)
 {
 	const char *text = ph_db_value(res, r, COL_OPTIONS);
 	json_object *opt = NULL;
@@ -87,7 +87,7 @@ static void read_options(struct job *j, const PGresult *res, int r)
 	}
 	json_object *h = ph_json_get(opt, "headers"), *s = ph_json_get(opt, "retrySchedule");
 	if (h && json_object_is_type(h, json_type_object))
-		j->headers = ph_xstrdup(ph_json_compact(h, NULL));
+		start->headers = ph_xstrdup(ph_json_compact(h, NULL));
 	size_t n = s && json_object_is_type(s, json_type_array) ? json_object_array_length(s) : 0;
 	if (n > 0) {
 		j->schedule = ph_xcalloc(n, sizeof(*j->schedule));
@@ -98,11 +98,13 @@ static void read_options(struct job *j, const PGresult *res, int r)
 	json_object_put(opt);
 }
 
-/* The row's strings are copied after the job, in the same allocation: one malloc per
- * delivery instead of one per column. */
-static struct job *job_from_row(const struct worker *w, const PGresult *res, int r)
+/* The row's strings the job keeps are copied after it, in the same allocation: one malloc per
+ * delivery instead of one per column. What only the start needs goes into *start (the URL
+ * and the event id borrowed from res, which must outlive the start). */
+static struct job *job_from_row(
+	const struct worker *w, const PGresult *res, int r, struct job_start *start)
 {
-	static const int cols[] = { COL_ID, COL_EVENT, COL_WEBHOOK, COL_URL, COL_PAYLOAD };
+	static const int cols[] = { COL_ID, COL_WEBHOOK, COL_PAYLOAD };
 	size_t len[PH_ARRAY_LEN(cols)], total = 0;
 
 	for (size_t i = 0; i < PH_ARRAY_LEN(cols); i++) {
@@ -110,8 +112,7 @@ static struct job *job_from_row(const struct worker *w, const PGresult *res, int
 		total += len[i] + 1;
 	}
 	struct job *j = ph_xcalloc(1, sizeof(*j) + total);
-	char *text = j->text,
-	     **to[] = { &j->id, &j->event_id, &j->webhook_id, &j->url, &j->payload };
+	char *text = j->text, **to[] = { &j->id, &j->webhook_id, &j->payload };
 	for (size_t i = 0; i < PH_ARRAY_LEN(cols); i++) {
 		memcpy(text, PQgetvalue(res, r, cols[i]), len[i] + 1);
 		*to[i] = text;
@@ -121,9 +122,11 @@ static struct job *job_from_row(const struct worker *w, const PGresult *res, int
 	j->payload_len = len[PH_ARRAY_LEN(cols) - 1];
 	j->attempt_count = atoi(PQgetvalue(res, r, COL_ATTEMPTS));
 	j->token = atoll(PQgetvalue(res, r, COL_TOKEN));
-	j->secret = open_secret(w, res, r, COL_SECRET);
-	j->previous_secret = open_secret(w, res, r, COL_PREVIOUS);
-	read_options(j, res, r);
+	*start = (struct job_start){ .url = PQgetvalue(res, r, COL_URL),
+		.event_id = PQgetvalue(res, r, COL_EVENT),
+		.secret = open_secret(w, res, r, COL_SECRET),
+		.previous_secret = open_secret(w, res, r, COL_PREVIOUS) };
+	read_options(j, start, res, r);
 	return j;
 }
 
@@ -159,8 +162,10 @@ static int start_rows(struct worker *w, const PGresult *res)
 			continue;
 		}
 		started++;
-		struct job *j = job_from_row(w, res, r);
+		struct job_start start;
+		struct job *j = job_from_row(w, res, r, &start);
 		if (strcmp(PQgetvalue(res, r, COL_ACTIVE), "t") != 0) {
+			job_start_wipe(&start);
 			struct ph_request_result out;
 			memset(&out, 0, sizeof(out));
 			out.body = "";
@@ -171,7 +176,8 @@ static int start_rows(struct worker *w, const PGresult *res)
 			job_destroy(j);
 			continue;
 		}
-		deliver_start(w, j);
+		deliver_start(w, j, &start);
+		job_start_wipe(&start);
 	}
 	return started;
 }
