@@ -102,6 +102,29 @@ static void format_addr(const struct sockaddr *sa, char *buf, size_t len)
 			buf, (socklen_t)len);
 }
 
+/* curl's own words for a failure (CURLOPT_ERRORBUFFER) matter most while the connection is
+ * made: a failed resolve, connect or TLS handshake has details no CURLcode carries (which
+ * certificate problem, which TLS alert). The CURL_ERROR_SIZE bytes curl needs for them would be
+ * most of a request's memory for its whole flight, and a worker holds thousands of requests
+ * waiting for their answers: the buffer is allocated with the request and given back here,
+ * once the connection is ready and the request about to be sent. A later failure is described
+ * from its code and the socket's errno (describe_failure), as curl words the common ones. */
+#if LIBCURL_VERSION_NUM >= 0x075000
+static int on_prereq(void *arg, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+	struct ph_request *r = arg;
+
+	(void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
+	if (r->curl_error) {
+		/* curl only stores the pointer: it writes through it when a transfer fails */
+		curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, NULL);
+		free(r->curl_error);
+		r->curl_error = NULL;
+	}
+	return CURL_PREREQFUNC_OK;
+}
+#endif
+
 /* The SSRF check on the address curl is about to connect to, after DNS resolution. */
 static curl_socket_t on_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 {
@@ -270,6 +293,10 @@ static bool set_options(struct ph_request *r, const struct ph_request_params *p)
 	SET(CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
 	SET(CURLOPT_OPENSOCKETDATA, r);
 	SET(CURLOPT_ERRORBUFFER, r->curl_error);
+#if LIBCURL_VERSION_NUM >= 0x075000
+	SET(CURLOPT_PREREQFUNCTION, on_prereq);
+	SET(CURLOPT_PREREQDATA, r);
+#endif
 	SET(CURLOPT_PRIVATE, r);
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
 	/* curl's receive buffer is 16 KiB by default, allocated for every transfer: at thousands
@@ -303,6 +330,7 @@ bool ph_request_init_on(struct ph_request *r, CURL *easy, const struct ph_reques
 	}
 	if (!build_headers(r, p, err, errlen))
 		goto fail;
+	r->curl_error = calloc(1, CURL_ERROR_SIZE); /* NULL: failures go without curl's details */
 	bool set = set_options(r, p);
 	if (!set && easy) {
 		/* A reused handle can keep state curl_easy_reset does not clear (curl 7.88 refuses
@@ -362,6 +390,29 @@ static void read_timings(CURL *e, long status, struct ph_timings *t)
 	t->total_ms = ms_or_null(total, true);
 }
 
+/* "curl's message for rc: its details", the details being what curl wrote while connecting
+ * or, after that (on_prereq), what the code and the socket's errno tell. */
+static void describe_failure(struct ph_request *r, CURLcode rc, char *out, size_t len)
+{
+	char detail[CURL_ERROR_SIZE] = "", os_text[128] = "";
+	long os = 0;
+
+	if (curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &os) == CURLE_OK && os != 0 &&
+		strerror_r((int)os, os_text, sizeof(os_text)) != 0)
+		os_text[0] = '\0';
+	if (r->curl_error && r->curl_error[0])
+		snprintf(detail, sizeof(detail), "%s", r->curl_error);
+	else if (rc == CURLE_GOT_NOTHING)
+		snprintf(detail, sizeof(detail), "Empty reply from server");
+	else if (rc == CURLE_RECV_ERROR && os_text[0])
+		snprintf(detail, sizeof(detail), "Recv failure: %s", os_text);
+	else if (rc == CURLE_SEND_ERROR && os_text[0])
+		snprintf(detail, sizeof(detail), "Send failure: %s", os_text);
+	else
+		snprintf(detail, sizeof(detail), "%s", os_text);
+	snprintf(out, len, "%.80s%s%.160s", curl_easy_strerror(rc), detail[0] ? ": " : "", detail);
+}
+
 void ph_request_result(struct ph_request *r, CURLcode rc, struct ph_request_result *out)
 {
 	long status = 0;
@@ -386,9 +437,7 @@ void ph_request_result(struct ph_request *r, CURLcode rc, struct ph_request_resu
 			snprintf(out->error, sizeof(out->error), "timed out after %d ms",
 				out->duration_ms);
 		else
-			snprintf(out->error, sizeof(out->error), "%.80s%s%.160s",
-				curl_easy_strerror(rc), r->curl_error[0] ? ": " : "",
-				r->curl_error);
+			describe_failure(r, rc, out->error, sizeof(out->error));
 		/* Cut at a byte count, and curl's message quotes the host: it may end inside a
 		 * multi-byte character or carry bytes that are not UTF-8, which PostgreSQL would
 		 * refuse along with the whole completion batch it travels in. */
@@ -412,8 +461,9 @@ void ph_request_finish(struct ph_request *r)
 	free(r->body);
 	free(r->refused);
 	free(r->retry_after);
+	free(r->curl_error);
 	r->headers = NULL;
-	r->hdr_text = r->body = r->refused = r->retry_after = NULL;
+	r->hdr_text = r->body = r->refused = r->retry_after = r->curl_error = NULL;
 	r->body_len = r->body_cap = 0;
 }
 

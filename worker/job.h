@@ -45,10 +45,9 @@ struct job {
 			char *message;
 			size_t message_len, message_off;
 			struct curl_slist *rcpt;
-			char error[CURL_ERROR_SIZE];
 		};
 	};
-	char text[]; /* a delivery's strings */
+	char text[]; /* a delivery's strings; an email's curl error buffer (CURL_ERROR_SIZE) */
 };
 
 /* What a delivery needs only to start, that is to sign and set up its request: claim reads it
