@@ -25,12 +25,27 @@
 #include "record.h"
 #include "worker.h"
 
+/* A claimed delivery waiting for its claim statement to end. */
+struct pending {
+	struct job *j;
+	struct job_start start; /* its url and event_id point into copy */
+	char *copy;
+	bool active; /* its webhook is enabled */
+};
+
 struct claim {
 	struct {
 		bool active; /* a claim statement is in flight */
 		bool woken; /* claim_wake came while it ran */
 		int want; /* rows it asked for */
 		double started_ms;
+		/* Its rows so far (on_row): started when the statement ends well, dropped if not.
+		 */
+		struct pending *rows;
+		int nrows, cap;
+		bool any_row; /* a row came, which says the session's quarantine (held) */
+		char *held;
+		int64_t next_due_ms; /* the soonest hint row's, -1 for none */
 	} running;
 	bool more_due; /* the last claim was full: there may be more right now */
 	struct event *next_due; /* claims when a held-back webhook may go again */
@@ -150,22 +165,71 @@ static void on_next_due(evutil_socket_t fd, short what, void *arg)
 	claim_wake(w);
 }
 
+/* A row of the running claim, as it arrives: the claim's result is never held whole (1,000
+ * rows of payloads would be 2 MB on top of the deliveries made from them). Nothing is started
+ * before the statement has ended well: its rows are kept as jobs, with copies of what their
+ * start needs. */
+static void on_row(struct worker *w, const PGresult *res, int r)
+{
+	struct claim *c = w->claim;
+
+	if (!c->running.any_row) {
+		const char *held = ph_db_value(res, r, COL_HELD);
+		c->running.any_row = true;
+		c->running.held = held ? ph_xstrdup(held) : NULL;
+	}
+	if (PQgetisnull(res, r, COL_ID)) {
+		int64_t ms = atoll(PQgetvalue(res, r, COL_NEXT_DUE));
+		if (c->running.next_due_ms < 0 || ms < c->running.next_due_ms)
+			c->running.next_due_ms = ms;
+		return;
+	}
+	if (c->running.nrows == c->running.cap) {
+		c->running.cap = c->running.cap ? 2 * c->running.cap : 64;
+		c->running.rows = ph_xrealloc(
+			c->running.rows, (size_t)c->running.cap * sizeof(*c->running.rows));
+	}
+	struct pending *p = &c->running.rows[c->running.nrows++];
+	p->j = job_from_row(w, res, r, &p->start);
+	p->active = strcmp(PQgetvalue(res, r, COL_ACTIVE), "t") == 0;
+	size_t ulen = strlen(p->start.url), elen = strlen(p->start.event_id);
+	p->copy = ph_xmalloc(ulen + elen + 2);
+	memcpy(p->copy, p->start.url, ulen + 1);
+	memcpy(p->copy + ulen + 1, p->start.event_id, elen + 1);
+	p->start.url = p->copy;
+	p->start.event_id = p->copy + ulen + 1;
+}
+
+/* Forget the running claim's rows (started or not) and what they said. */
+static void rows_reset(struct claim *c, bool destroy)
+{
+	for (int i = 0; i < c->running.nrows; i++) {
+		struct pending *p = &c->running.rows[i];
+		job_start_wipe(&p->start);
+		free(p->copy);
+		if (destroy)
+			job_destroy(p->j);
+	}
+	c->running.nrows = 0;
+	c->running.any_row = false;
+	free(c->running.held);
+	c->running.held = NULL;
+	c->running.next_due_ms = -1;
+}
+
 /* Start every claimed row; a row whose webhook was disabled after the claim is failed at once.
  * Returns the number of deliveries (the hint row is not one). */
-static int start_rows(struct worker *w, const PGresult *res)
+static int start_rows(struct worker *w)
 {
-	int n = PQntuples(res), started = 0;
+	struct claim *c = w->claim;
+	int n = c->running.nrows;
 
-	for (int r = 0; r < n; r++) {
-		if (PQgetisnull(res, r, COL_ID)) {
-			arm_next_due(w, atoll(PQgetvalue(res, r, COL_NEXT_DUE)));
-			continue;
-		}
-		started++;
-		struct job_start start;
-		struct job *j = job_from_row(w, res, r, &start);
-		if (strcmp(PQgetvalue(res, r, COL_ACTIVE), "t") != 0) {
-			job_start_wipe(&start);
+	if (c->running.next_due_ms >= 0)
+		arm_next_due(w, c->running.next_due_ms);
+	for (int i = 0; i < n; i++) {
+		struct pending *p = &c->running.rows[i];
+		struct job *j = p->j;
+		if (!p->active) {
 			struct ph_request_result out;
 			memset(&out, 0, sizeof(out));
 			out.body = "";
@@ -176,10 +240,10 @@ static int start_rows(struct worker *w, const PGresult *res)
 			job_destroy(j);
 			continue;
 		}
-		deliver_start(w, j, &start);
-		job_start_wipe(&start);
+		deliver_start(w, j, &p->start);
 	}
-	return started;
+	rows_reset(c, false);
+	return n;
 }
 
 /* The claim statement finished: start what it took, and claim again if it was full. */
@@ -191,19 +255,20 @@ static void on_claimed(struct worker *w, PGresult *res, bool conn_lost)
 
 	c->running.active = false;
 	if (!res) {
+		rows_reset(c, true);
 		metrics_claim(w, ms, -1);
 		c->more_due = false;
 		return;
 	}
 	/* A claim that returned rows says which quarantine the session holds now; one that
 	 * returned none left it as it was (held, or none). */
-	if (PQntuples(res) > 0)
-		pq_claim_quarantine(w, ph_db_value(res, 0, COL_HELD));
+	if (c->running.any_row)
+		pq_claim_quarantine(w, c->running.held);
 	/* Woken while this claim ran: the rows that woke us may have come after its snapshot. */
 	bool woken = c->running.woken;
 	c->running.woken = false;
 	/* Rows claimed while a shutdown began are started too: they finish or are released. */
-	int n = start_rows(w, res);
+	int n = start_rows(w);
 	metrics_claim(w, ms, n);
 	if (n > 0)
 		log_debug("claimed %d deliveries", n);
@@ -260,10 +325,10 @@ void claim_pump(struct worker *w)
 	c->running.active = true;
 	c->running.want = want;
 	c->running.started_ms = ph_now_ms();
-	pq_submit(w, PQ_CLAIM,
+	pq_submit_rows(w, PQ_CLAIM,
 		"select c.*, current_setting('pghook.quarantine', true) from "
 		"pghook_claim($1::int, $2::bigint) c",
-		2, params, on_claimed);
+		2, params, on_row, on_claimed);
 }
 
 void claim_wake(struct worker *w)
@@ -284,6 +349,7 @@ void claim_slots_freed(struct worker *w)
 void claim_init(struct worker *w)
 {
 	w->claim = ph_xcalloc(1, sizeof(*w->claim));
+	w->claim->running.next_due_ms = -1;
 	w->claim->next_due = evtimer_new(w->base, on_next_due, w);
 }
 
@@ -292,6 +358,8 @@ void claim_finish(struct worker *w)
 	if (!w->claim)
 		return;
 	worker_event_free(&w->claim->next_due);
+	rows_reset(w->claim, true);
+	free(w->claim->running.rows);
 	free(w->claim);
 	w->claim = NULL;
 }
