@@ -218,16 +218,23 @@ static void rows_reset(struct claim *c, bool destroy)
 }
 
 /* Start every claimed row; a row whose webhook was disabled after the claim is failed at once.
- * Returns the number of deliveries (the hint row is not one). */
+ * Returns the number of deliveries (the hint row is not one). The rows are taken out of
+ * c->running first: starting them may run another claim (a failed start is recorded, which
+ * may claim), whose failure would drop c->running's rows. */
 static int start_rows(struct worker *w)
 {
 	struct claim *c = w->claim;
-	int n = c->running.nrows;
+	struct pending *rows = c->running.rows;
+	int n = c->running.nrows, cap = c->running.cap;
+	int64_t next_due_ms = c->running.next_due_ms;
 
-	if (c->running.next_due_ms >= 0)
-		arm_next_due(w, c->running.next_due_ms);
+	c->running.rows = NULL;
+	c->running.nrows = c->running.cap = 0;
+	rows_reset(c, false);
+	if (next_due_ms >= 0)
+		arm_next_due(w, next_due_ms);
 	for (int i = 0; i < n; i++) {
-		struct pending *p = &c->running.rows[i];
+		struct pending *p = &rows[i];
 		struct job *j = p->j;
 		if (!p->active) {
 			struct ph_request_result out;
@@ -238,11 +245,18 @@ static int start_rows(struct worker *w)
 			j->attempt_count = j->schedule ? j->schedule_count : w->cfg->retry_count;
 			record_add(w, j, &out);
 			job_destroy(j);
-			continue;
+		} else {
+			deliver_start(w, j, &p->start);
 		}
-		deliver_start(w, j, &p->start);
+		job_start_wipe(&p->start);
+		free(p->copy);
 	}
-	rows_reset(c, false);
+	if (!c->running.rows) { /* keep the array for the next claim */
+		c->running.rows = rows;
+		c->running.cap = cap;
+	} else {
+		free(rows);
+	}
 	return n;
 }
 
