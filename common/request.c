@@ -391,7 +391,8 @@ static void read_timings(CURL *e, long status, struct ph_timings *t)
 }
 
 /* "curl's message for rc: its details", the details being what curl wrote while connecting
- * or, after that (on_prereq), what the code and the socket's errno tell. */
+ * or, after that (on_prereq), what the code and the socket's errno tell for the failures
+ * that set it. */
 static void describe_failure(struct ph_request *r, CURLcode rc, char *out, size_t len)
 {
 	char detail[CURL_ERROR_SIZE] = "", os_text[128] = "";
@@ -408,8 +409,9 @@ static void describe_failure(struct ph_request *r, CURLcode rc, char *out, size_
 		snprintf(detail, sizeof(detail), "Recv failure: %s", os_text);
 	else if (rc == CURLE_SEND_ERROR && os_text[0])
 		snprintf(detail, sizeof(detail), "Send failure: %s", os_text);
-	else
+	else if (rc == CURLE_COULDNT_CONNECT) /* a fresh connection for a re-sent request */
 		snprintf(detail, sizeof(detail), "%s", os_text);
+	/* Otherwise the code alone: the errno may be an earlier attempt's (another address). */
 	snprintf(out, len, "%.80s%s%.160s", curl_easy_strerror(rc), detail[0] ? ": " : "", detail);
 }
 
