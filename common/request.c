@@ -28,7 +28,7 @@
  * first size: most receivers answer with a few bytes or none. */
 static bool body_reserve(struct ph_request *r, size_t need)
 {
-	size_t cap = r->body_cap ? r->body_cap : 128;
+	uint32_t cap = r->body_cap ? r->body_cap : 128;
 
 	if (need <= r->body_cap)
 		return true;
@@ -59,14 +59,15 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 			return 0;
 		memcpy(r->body + r->body_len, data, keep);
 	}
-	r->body_len += keep;
-	r->body_seen += len;
+	r->body_len += (uint32_t)keep;
+	r->body_seen += (uint32_t)len; /* len is at most curl's buffer (CURLOPT_BUFFERSIZE) */
 	if (r->body_seen > PH_REQUEST_BODY_MAX)
 		return 0;
 	return len;
 }
 
-/* Remember Retry-After; every other response header is ignored. */
+/* Remember Retry-After (its first 63 bytes, allocated only when it comes: most answers have
+ * none); every other response header is ignored. Out of memory, it is ignored too. */
 static size_t on_header(char *data, size_t size, size_t n, void *arg)
 {
 	struct ph_request *r = arg;
@@ -82,10 +83,10 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 		}
 		while (vlen > 0 && isspace((unsigned char)v[vlen - 1]))
 			vlen--;
-		if (vlen >= sizeof(r->retry_after))
-			vlen = sizeof(r->retry_after) - 1;
-		memcpy(r->retry_after, v, vlen);
-		r->retry_after[vlen] = '\0';
+		if (vlen > 63)
+			vlen = 63;
+		free(r->retry_after); /* a second line, or the answer to a re-sent request */
+		r->retry_after = strndup(v, vlen);
 	}
 	return len;
 }
@@ -100,6 +101,29 @@ static void format_addr(const struct sockaddr *sa, char *buf, size_t len)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
 			buf, (socklen_t)len);
 }
+
+/* curl's own words for a failure (CURLOPT_ERRORBUFFER) matter most while the connection is
+ * made: a failed resolve, connect or TLS handshake has details no CURLcode carries (which
+ * certificate problem, which TLS alert). The CURL_ERROR_SIZE bytes curl needs for them would be
+ * most of a request's memory for its whole flight, and a worker holds thousands of requests
+ * waiting for their answers: the buffer is allocated with the request and given back here,
+ * once the connection is ready and the request about to be sent. A later failure is described
+ * from its code and the socket's errno (describe_failure), as curl words the common ones. */
+#if LIBCURL_VERSION_NUM >= 0x075000
+static int on_prereq(void *arg, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+	struct ph_request *r = arg;
+
+	(void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
+	if (r->curl_error) {
+		/* curl only stores the pointer: it writes through it when a transfer fails */
+		curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, NULL);
+		free(r->curl_error);
+		r->curl_error = NULL;
+	}
+	return CURL_PREREQFUNC_OK;
+}
+#endif
 
 /* The SSRF check on the address curl is about to connect to, after DNS resolution. */
 static curl_socket_t on_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
@@ -251,8 +275,10 @@ static bool set_options(struct ph_request *r, const struct ph_request_params *p)
 	SET(CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
+	/* "" disables every proxy, the environment's (http_proxy, ALL_PROXY, ...) included: curl
+	 * then never looks at them. CURLOPT_NOPROXY would add nothing but a string curl copies
+	 * into every handle (32 bytes of heap per delivery in flight). */
 	SET(CURLOPT_PROXY, "");
-	SET(CURLOPT_NOPROXY, "*");
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_TIMEOUT_MS, (long)p->timeout_ms);
 	SET(CURLOPT_CONNECTTIMEOUT_MS, (long)connect_ms);
@@ -267,6 +293,10 @@ static bool set_options(struct ph_request *r, const struct ph_request_params *p)
 	SET(CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
 	SET(CURLOPT_OPENSOCKETDATA, r);
 	SET(CURLOPT_ERRORBUFFER, r->curl_error);
+#if LIBCURL_VERSION_NUM >= 0x075000
+	SET(CURLOPT_PREREQFUNCTION, on_prereq);
+	SET(CURLOPT_PREREQDATA, r);
+#endif
 	SET(CURLOPT_PRIVATE, r);
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
 	/* curl's receive buffer is 16 KiB by default, allocated for every transfer: at thousands
@@ -300,6 +330,7 @@ bool ph_request_init_on(struct ph_request *r, CURL *easy, const struct ph_reques
 	}
 	if (!build_headers(r, p, err, errlen))
 		goto fail;
+	r->curl_error = calloc(1, CURL_ERROR_SIZE); /* NULL: failures go without curl's details */
 	bool set = set_options(r, p);
 	if (!set && easy) {
 		/* A reused handle can keep state curl_easy_reset does not clear (curl 7.88 refuses
@@ -359,6 +390,31 @@ static void read_timings(CURL *e, long status, struct ph_timings *t)
 	t->total_ms = ms_or_null(total, true);
 }
 
+/* "curl's message for rc: its details", the details being what curl wrote while connecting
+ * or, after that (on_prereq), what the code and the socket's errno tell for the failures
+ * that set it. */
+static void describe_failure(struct ph_request *r, CURLcode rc, char *out, size_t len)
+{
+	char detail[CURL_ERROR_SIZE] = "", os_text[128] = "";
+	long os = 0;
+
+	if (curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &os) == CURLE_OK && os != 0 &&
+		strerror_r((int)os, os_text, sizeof(os_text)) != 0)
+		os_text[0] = '\0';
+	if (r->curl_error && r->curl_error[0])
+		snprintf(detail, sizeof(detail), "%s", r->curl_error);
+	else if (rc == CURLE_GOT_NOTHING)
+		snprintf(detail, sizeof(detail), "Empty reply from server");
+	else if (rc == CURLE_RECV_ERROR && os_text[0])
+		snprintf(detail, sizeof(detail), "Recv failure: %s", os_text);
+	else if (rc == CURLE_SEND_ERROR && os_text[0])
+		snprintf(detail, sizeof(detail), "Send failure: %s", os_text);
+	else if (rc == CURLE_COULDNT_CONNECT) /* a fresh connection for a re-sent request */
+		snprintf(detail, sizeof(detail), "%s", os_text);
+	/* Otherwise the code alone: the errno may be an earlier attempt's (another address). */
+	snprintf(out, len, "%.80s%s%.160s", curl_easy_strerror(rc), detail[0] ? ": " : "", detail);
+}
+
 void ph_request_result(struct ph_request *r, CURLcode rc, struct ph_request_result *out)
 {
 	long status = 0;
@@ -369,9 +425,9 @@ void ph_request_result(struct ph_request *r, CURLcode rc, struct ph_request_resu
 	out->duration_ms = (int)((ph_now_us() - r->started_us) / 1000);
 	read_timings(r->easy, status, &out->timings);
 	if (r->body)
-		r->body_len = ph_utf8_sanitize(r->body, r->body_len);
+		r->body_len = (uint32_t)ph_utf8_sanitize(r->body, r->body_len);
 	out->body = r->body ? r->body : "";
-	out->retry_after = r->retry_after[0] ? r->retry_after : NULL;
+	out->retry_after = r->retry_after && r->retry_after[0] ? r->retry_after : NULL;
 
 	/* A body over the cap is our own abort; the status line had arrived and counts. */
 	bool capped = rc == CURLE_WRITE_ERROR && r->body_seen > PH_REQUEST_BODY_MAX;
@@ -383,9 +439,7 @@ void ph_request_result(struct ph_request *r, CURLcode rc, struct ph_request_resu
 			snprintf(out->error, sizeof(out->error), "timed out after %d ms",
 				out->duration_ms);
 		else
-			snprintf(out->error, sizeof(out->error), "%.80s%s%.160s",
-				curl_easy_strerror(rc), r->curl_error[0] ? ": " : "",
-				r->curl_error);
+			describe_failure(r, rc, out->error, sizeof(out->error));
 		/* Cut at a byte count, and curl's message quotes the host: it may end inside a
 		 * multi-byte character or carry bytes that are not UTF-8, which PostgreSQL would
 		 * refuse along with the whole completion batch it travels in. */
@@ -408,8 +462,10 @@ void ph_request_finish(struct ph_request *r)
 	r->custom = NULL;
 	free(r->body);
 	free(r->refused);
+	free(r->retry_after);
+	free(r->curl_error);
 	r->headers = NULL;
-	r->hdr_text = r->body = r->refused = NULL;
+	r->hdr_text = r->body = r->refused = r->retry_after = r->curl_error = NULL;
 	r->body_len = r->body_cap = 0;
 }
 

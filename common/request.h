@@ -13,9 +13,11 @@
  * ph_request_finish (or ph_request_detach, keeping the handle for reuse). A ph_request must not
  * move while its transfer runs (curl holds pointers into it).
  *
- * Memory: a request is small (under 0.5 KiB) while its transfer runs; the response body is
- * kept in a buffer allocated when the first body byte arrives and grown as bytes come, up to
- * PH_REQUEST_BODY_KEEP. The header lines that do not change between deliveries are shared.
+ * Memory: a request is small (about 0.15 KiB) while its transfer runs. curl's error buffer is
+ * held only until the connection is ready; the response body is kept in a buffer allocated
+ * when the first body byte arrives and grown as bytes come, up to PH_REQUEST_BODY_KEEP, and
+ * Retry-After only when it comes. The header lines that do not change between deliveries are
+ * shared.
  */
 #ifndef PGHOOK_COMMON_REQUEST_H
 #define PGHOOK_COMMON_REQUEST_H
@@ -55,15 +57,16 @@ struct ph_request {
 	struct curl_slist *custom; /* the webhook's own header lines, NULL when it has none */
 	const struct ph_ssrf_policy *ssrf;
 	char *body; /* first bytes of the response, NUL-terminated; NULL until a byte arrives */
-	size_t body_len; /* bytes kept in body */
-	size_t body_cap; /* bytes allocated for body */
-	size_t body_seen; /* bytes received in total */
-	char retry_after[64]; /* Retry-After header value, "" when absent */
+	char *retry_after; /* Retry-After header value, NULL when absent (allocated: rare) */
 	char *refused; /* why the SSRF policy refused a socket, NULL if it did not */
-	char curl_error[CURL_ERROR_SIZE];
-	bool transfer_failed; /* curl ended the transfer with an error: do not reuse the handle */
 	long long started_us;
-	void *owner; /* the caller's; ph_request never touches it */
+	uint32_t body_len; /* bytes kept in body (at most PH_REQUEST_BODY_KEEP) */
+	uint32_t body_cap; /* bytes allocated for body */
+	uint32_t body_seen; /* bytes received in total (curl stops past PH_REQUEST_BODY_MAX) */
+	bool transfer_failed; /* curl ended the transfer with an error: do not reuse the handle */
+	/* curl's message (CURL_ERROR_SIZE bytes) while the connection is made; NULL once it is
+	 * ready (request.c, on_prereq) */
+	char *curl_error;
 };
 
 /* Where an attempt's time went, from libcurl, in milliseconds; -1 where a phase did not happen

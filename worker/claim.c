@@ -25,12 +25,27 @@
 #include "record.h"
 #include "worker.h"
 
+/* A claimed delivery waiting for its claim statement to end. */
+struct pending {
+	struct job *j;
+	struct job_start start; /* its url and event_id point into copy */
+	char *copy;
+	bool active; /* its webhook is enabled */
+};
+
 struct claim {
 	struct {
 		bool active; /* a claim statement is in flight */
 		bool woken; /* claim_wake came while it ran */
 		int want; /* rows it asked for */
 		double started_ms;
+		/* Its rows so far (on_row): started when the statement ends well, dropped if not.
+		 */
+		struct pending *rows;
+		int nrows, cap;
+		bool any_row; /* a row came, which says the session's quarantine (held) */
+		char *held;
+		int64_t next_due_ms; /* the soonest hint row's, -1 for none */
 	} running;
 	bool more_due; /* the last claim was full: there may be more right now */
 	struct event *next_due; /* claims when a held-back webhook may go again */
@@ -74,9 +89,9 @@ static char *open_secret(const struct worker *w, const PGresult *res, int r, int
 	return ph_xstrdup("");
 }
 
-/* The per-webhook options of the claim (sql/functions/claim_options.sql) into j: custom
- * headers kept as JSON for the request, the delivery's retry schedule as milliseconds. */
-static void read_options(struct job *j, const PGresult *res, int r)
+/* The per-webhook options of the claim (sql/functions/claim_options.sql): custom headers
+ * kept as JSON for the request's start, the delivery's retry schedule as milliseconds in j. */
+static void read_options(struct job *j, struct job_start *start, const PGresult *res, int r)
 {
 	const char *text = ph_db_value(res, r, COL_OPTIONS);
 	json_object *opt = NULL;
@@ -87,7 +102,7 @@ static void read_options(struct job *j, const PGresult *res, int r)
 	}
 	json_object *h = ph_json_get(opt, "headers"), *s = ph_json_get(opt, "retrySchedule");
 	if (h && json_object_is_type(h, json_type_object))
-		j->headers = ph_xstrdup(ph_json_compact(h, NULL));
+		start->headers = ph_xstrdup(ph_json_compact(h, NULL));
 	size_t n = s && json_object_is_type(s, json_type_array) ? json_object_array_length(s) : 0;
 	if (n > 0) {
 		j->schedule = ph_xcalloc(n, sizeof(*j->schedule));
@@ -98,11 +113,13 @@ static void read_options(struct job *j, const PGresult *res, int r)
 	json_object_put(opt);
 }
 
-/* The row's strings are copied after the job, in the same allocation: one malloc per
- * delivery instead of one per column. */
-static struct job *job_from_row(const struct worker *w, const PGresult *res, int r)
+/* The row's strings the job keeps are copied after it, in the same allocation: one malloc per
+ * delivery instead of one per column. What only the start needs goes into *start (the URL
+ * and the event id borrowed from res, which must outlive the start). */
+static struct job *job_from_row(
+	const struct worker *w, const PGresult *res, int r, struct job_start *start)
 {
-	static const int cols[] = { COL_ID, COL_EVENT, COL_WEBHOOK, COL_URL, COL_PAYLOAD };
+	static const int cols[] = { COL_ID, COL_WEBHOOK, COL_PAYLOAD };
 	size_t len[PH_ARRAY_LEN(cols)], total = 0;
 
 	for (size_t i = 0; i < PH_ARRAY_LEN(cols); i++) {
@@ -110,8 +127,7 @@ static struct job *job_from_row(const struct worker *w, const PGresult *res, int
 		total += len[i] + 1;
 	}
 	struct job *j = ph_xcalloc(1, sizeof(*j) + total);
-	char *text = j->text,
-	     **to[] = { &j->id, &j->event_id, &j->webhook_id, &j->url, &j->payload };
+	char *text = j->text, **to[] = { &j->id, &j->webhook_id, &j->payload };
 	for (size_t i = 0; i < PH_ARRAY_LEN(cols); i++) {
 		memcpy(text, PQgetvalue(res, r, cols[i]), len[i] + 1);
 		*to[i] = text;
@@ -121,9 +137,11 @@ static struct job *job_from_row(const struct worker *w, const PGresult *res, int
 	j->payload_len = len[PH_ARRAY_LEN(cols) - 1];
 	j->attempt_count = atoi(PQgetvalue(res, r, COL_ATTEMPTS));
 	j->token = atoll(PQgetvalue(res, r, COL_TOKEN));
-	j->secret = open_secret(w, res, r, COL_SECRET);
-	j->previous_secret = open_secret(w, res, r, COL_PREVIOUS);
-	read_options(j, res, r);
+	*start = (struct job_start){ .url = PQgetvalue(res, r, COL_URL),
+		.event_id = PQgetvalue(res, r, COL_EVENT),
+		.secret = open_secret(w, res, r, COL_SECRET),
+		.previous_secret = open_secret(w, res, r, COL_PREVIOUS) };
+	read_options(j, start, res, r);
 	return j;
 }
 
@@ -147,20 +165,78 @@ static void on_next_due(evutil_socket_t fd, short what, void *arg)
 	claim_wake(w);
 }
 
-/* Start every claimed row; a row whose webhook was disabled after the claim is failed at once.
- * Returns the number of deliveries (the hint row is not one). */
-static int start_rows(struct worker *w, const PGresult *res)
+/* A row of the running claim, as it arrives: the claim's result is never held whole (1,000
+ * rows of payloads would be 2 MB on top of the deliveries made from them). Nothing is started
+ * before the statement has ended well: its rows are kept as jobs, with copies of what their
+ * start needs. */
+static void on_row(struct worker *w, const PGresult *res, int r)
 {
-	int n = PQntuples(res), started = 0;
+	struct claim *c = w->claim;
 
-	for (int r = 0; r < n; r++) {
-		if (PQgetisnull(res, r, COL_ID)) {
-			arm_next_due(w, atoll(PQgetvalue(res, r, COL_NEXT_DUE)));
-			continue;
-		}
-		started++;
-		struct job *j = job_from_row(w, res, r);
-		if (strcmp(PQgetvalue(res, r, COL_ACTIVE), "t") != 0) {
+	if (!c->running.any_row) {
+		const char *held = ph_db_value(res, r, COL_HELD);
+		c->running.any_row = true;
+		c->running.held = held ? ph_xstrdup(held) : NULL;
+	}
+	if (PQgetisnull(res, r, COL_ID)) {
+		int64_t ms = atoll(PQgetvalue(res, r, COL_NEXT_DUE));
+		if (c->running.next_due_ms < 0 || ms < c->running.next_due_ms)
+			c->running.next_due_ms = ms;
+		return;
+	}
+	if (c->running.nrows == c->running.cap) {
+		c->running.cap = c->running.cap ? 2 * c->running.cap : 64;
+		c->running.rows = ph_xrealloc(
+			c->running.rows, (size_t)c->running.cap * sizeof(*c->running.rows));
+	}
+	struct pending *p = &c->running.rows[c->running.nrows++];
+	p->j = job_from_row(w, res, r, &p->start);
+	p->active = strcmp(PQgetvalue(res, r, COL_ACTIVE), "t") == 0;
+	size_t ulen = strlen(p->start.url), elen = strlen(p->start.event_id);
+	p->copy = ph_xmalloc(ulen + elen + 2);
+	memcpy(p->copy, p->start.url, ulen + 1);
+	memcpy(p->copy + ulen + 1, p->start.event_id, elen + 1);
+	p->start.url = p->copy;
+	p->start.event_id = p->copy + ulen + 1;
+}
+
+/* Forget the running claim's rows (started or not) and what they said. */
+static void rows_reset(struct claim *c, bool destroy)
+{
+	for (int i = 0; i < c->running.nrows; i++) {
+		struct pending *p = &c->running.rows[i];
+		job_start_wipe(&p->start);
+		free(p->copy);
+		if (destroy)
+			job_destroy(p->j);
+	}
+	c->running.nrows = 0;
+	c->running.any_row = false;
+	free(c->running.held);
+	c->running.held = NULL;
+	c->running.next_due_ms = -1;
+}
+
+/* Start every claimed row; a row whose webhook was disabled after the claim is failed at once.
+ * Returns the number of deliveries (the hint row is not one). The rows are taken out of
+ * c->running first: starting them may run another claim (a failed start is recorded, which
+ * may claim), whose failure would drop c->running's rows. */
+static int start_rows(struct worker *w)
+{
+	struct claim *c = w->claim;
+	struct pending *rows = c->running.rows;
+	int n = c->running.nrows, cap = c->running.cap;
+	int64_t next_due_ms = c->running.next_due_ms;
+
+	c->running.rows = NULL;
+	c->running.nrows = c->running.cap = 0;
+	rows_reset(c, false);
+	if (next_due_ms >= 0)
+		arm_next_due(w, next_due_ms);
+	for (int i = 0; i < n; i++) {
+		struct pending *p = &rows[i];
+		struct job *j = p->j;
+		if (!p->active) {
 			struct ph_request_result out;
 			memset(&out, 0, sizeof(out));
 			out.body = "";
@@ -169,11 +245,19 @@ static int start_rows(struct worker *w, const PGresult *res)
 			j->attempt_count = j->schedule ? j->schedule_count : w->cfg->retry_count;
 			record_add(w, j, &out);
 			job_destroy(j);
-			continue;
+		} else {
+			deliver_start(w, j, &p->start);
 		}
-		deliver_start(w, j);
+		job_start_wipe(&p->start);
+		free(p->copy);
 	}
-	return started;
+	if (!c->running.rows) { /* keep the array for the next claim */
+		c->running.rows = rows;
+		c->running.cap = cap;
+	} else {
+		free(rows);
+	}
+	return n;
 }
 
 /* The claim statement finished: start what it took, and claim again if it was full. */
@@ -185,19 +269,20 @@ static void on_claimed(struct worker *w, PGresult *res, bool conn_lost)
 
 	c->running.active = false;
 	if (!res) {
+		rows_reset(c, true);
 		metrics_claim(w, ms, -1);
 		c->more_due = false;
 		return;
 	}
 	/* A claim that returned rows says which quarantine the session holds now; one that
 	 * returned none left it as it was (held, or none). */
-	if (PQntuples(res) > 0)
-		pq_claim_quarantine(w, ph_db_value(res, 0, COL_HELD));
+	if (c->running.any_row)
+		pq_claim_quarantine(w, c->running.held);
 	/* Woken while this claim ran: the rows that woke us may have come after its snapshot. */
 	bool woken = c->running.woken;
 	c->running.woken = false;
 	/* Rows claimed while a shutdown began are started too: they finish or are released. */
-	int n = start_rows(w, res);
+	int n = start_rows(w);
 	metrics_claim(w, ms, n);
 	if (n > 0)
 		log_debug("claimed %d deliveries", n);
@@ -254,10 +339,10 @@ void claim_pump(struct worker *w)
 	c->running.active = true;
 	c->running.want = want;
 	c->running.started_ms = ph_now_ms();
-	pq_submit(w, PQ_CLAIM,
+	pq_submit_rows(w, PQ_CLAIM,
 		"select c.*, current_setting('pghook.quarantine', true) from "
 		"pghook_claim($1::int, $2::bigint) c",
-		2, params, on_claimed);
+		2, params, on_row, on_claimed);
 }
 
 void claim_wake(struct worker *w)
@@ -278,6 +363,7 @@ void claim_slots_freed(struct worker *w)
 void claim_init(struct worker *w)
 {
 	w->claim = ph_xcalloc(1, sizeof(*w->claim));
+	w->claim->running.next_due_ms = -1;
 	w->claim->next_due = evtimer_new(w->base, on_next_due, w);
 }
 
@@ -286,6 +372,8 @@ void claim_finish(struct worker *w)
 	if (!w->claim)
 		return;
 	worker_event_free(&w->claim->next_due);
+	rows_reset(w->claim, true);
+	free(w->claim->running.rows);
 	free(w->claim);
 	w->claim = NULL;
 }

@@ -299,31 +299,16 @@ static void fail_without_request(struct worker *w, struct job *j, const char *wh
 	job_destroy(j);
 }
 
-/* The request is signed and its header lines made: the secrets and the custom headers' JSON
- * are not kept (wiped) for the whole flight of the request. */
-static void drop_signing_inputs(struct job *j)
-{
-	char **s[] = { &j->secret, &j->previous_secret, &j->headers };
-
-	for (size_t i = 0; i < PH_ARRAY_LEN(s); i++) {
-		if (*s[i]) {
-			explicit_bzero(*s[i], strlen(*s[i]));
-			free(*s[i]);
-			*s[i] = NULL;
-		}
-	}
-}
-
-void deliver_start(struct worker *w, struct job *j)
+void deliver_start(struct worker *w, struct job *j, const struct job_start *s)
 {
 	struct deliver *d = w->deliver;
 	char err[PH_REQUEST_ERROR_MAX];
 	struct ph_request_params p = {
-		.url = j->url,
-		.msg_id = j->event_id,
-		.secret = j->secret,
-		.previous_secret = j->previous_secret,
-		.headers = j->headers,
+		.url = s->url,
+		.msg_id = s->event_id,
+		.secret = s->secret,
+		.previous_secret = s->previous_secret,
+		.headers = s->headers,
 		.body = j->payload,
 		.body_len = j->payload_len,
 		.timestamp = (long long)time(NULL),
@@ -331,16 +316,12 @@ void deliver_start(struct worker *w, struct job *j)
 		.ssrf = d->ssrf,
 	};
 
-	bool ready = ph_request_init_on(&j->req, spare_take(&d->spares), &p, err, sizeof(err));
-	drop_signing_inputs(j);
-	if (!ready) {
+	if (!ph_request_init_on(&j->req, spare_take(&d->spares), &p, err, sizeof(err))) {
 		fail_without_request(w, j, err);
 		return;
 	}
-	j->req.owner = j;
-	j->easy = j->req.easy;
-	curl_easy_setopt(j->easy, CURLOPT_PRIVATE, j);
-	CURLMcode mc = curl_multi_add_handle(d->multi, j->easy);
+	curl_easy_setopt(j->req.easy, CURLOPT_PRIVATE, j);
+	CURLMcode mc = curl_multi_add_handle(d->multi, j->req.easy);
 	if (mc != CURLM_OK) {
 		fail_without_request(w, j, curl_multi_strerror(mc));
 		return;
@@ -378,7 +359,6 @@ static void delivery_done(struct worker *w, struct job *j, CURLcode rc)
 			j->attempt_count + 1, res.error);
 	record_add(w, j, &res);
 	spare_put(&d->spares, ph_request_detach(&j->req));
-	j->easy = NULL;
 	job_destroy(j);
 }
 
@@ -415,8 +395,8 @@ void deliver_abort_all(struct worker *w)
 	while (d->jobs) {
 		struct job *j = d->jobs;
 		unlink_job(d, j);
-		if (d->multi && j->easy)
-			curl_multi_remove_handle(d->multi, j->easy);
+		if (d->multi && job_easy(j))
+			curl_multi_remove_handle(d->multi, job_easy(j));
 		if (j->kind == JOB_DELIVERY) {
 			d->inflight--;
 		} else {

@@ -16,9 +16,9 @@ struct worker;
 
 bool deliver_init(struct worker *w) PH_MUSTCHECK;
 void deliver_finish(struct worker *w);
-/* Start a delivery job (takes ownership). A job that cannot start is recorded as failed at
- * once. */
-void deliver_start(struct worker *w, struct job *j);
+/* Start a delivery job (takes ownership) with what s says (read only here: the caller wipes
+ * it after). A job that cannot start is recorded as failed at once. */
+void deliver_start(struct worker *w, struct job *j, const struct job_start *s);
 /* Start an email job (takes ownership); one that cannot start goes back to notify at once. */
 void deliver_start_email(struct worker *w, struct job *j);
 /* Stop every running transfer and free its job without recording an outcome. */

@@ -2,6 +2,7 @@
 #include "job.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 void job_destroy(struct job *j)
 {
@@ -9,9 +10,6 @@ void job_destroy(struct job *j)
 		return;
 	if (j->kind == JOB_DELIVERY) {
 		ph_request_finish(&j->req);
-		free(j->secret);
-		free(j->previous_secret);
-		free(j->headers);
 		free(j->schedule);
 	} else {
 		if (j->easy)
@@ -20,4 +18,17 @@ void job_destroy(struct job *j)
 		free(j->message);
 	}
 	free(j);
+}
+
+void job_start_wipe(struct job_start *s)
+{
+	char **owned[] = { &s->secret, &s->previous_secret, &s->headers };
+
+	for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++) {
+		if (*owned[i]) {
+			explicit_bzero(*owned[i], strlen(*owned[i]));
+			free(*owned[i]);
+			*owned[i] = NULL;
+		}
+	}
 }

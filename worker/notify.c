@@ -105,7 +105,7 @@ static bool setup_email(const struct worker *w, struct job *j, const char *to)
 	SET(CURLOPT_PROXY, "");
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_TIMEOUT_MS, (long)w->cfg->http_timeout_ms);
-	SET(CURLOPT_ERRORBUFFER, j->error);
+	SET(CURLOPT_ERRORBUFFER, (char *)j->text);
 #undef SET
 	return rc == CURLE_OK;
 }
@@ -124,7 +124,8 @@ static void settle(struct worker *w, long long id, const char *error, int64_t de
 
 static void start_row(struct worker *w, const PGresult *res, int r)
 {
-	struct job *j = ph_xcalloc(1, sizeof(*j));
+	/* text[] is the email's curl error buffer */
+	struct job *j = ph_xcalloc(1, sizeof(*j) + CURL_ERROR_SIZE);
 	const char *to = PQgetvalue(res, r, 1);
 
 	j->kind = JOB_EMAIL;
@@ -175,7 +176,7 @@ static void email_failed(struct worker *w, const struct job *j, CURLcode rc)
 	bool give_up = j->email_attempts >= EMAIL_MAX_ATTEMPTS;
 
 	snprintf(error, sizeof(error), "%.80s%s%.160s", curl_easy_strerror(rc),
-		j->error[0] ? ": " : "", j->error);
+		j->text[0] ? ": " : "", j->text);
 	metrics_email(w, false);
 	log_warn("notification %lld not sent (attempt %d): %s", j->notification_id,
 		j->email_attempts, error);

@@ -18,6 +18,7 @@ struct pq_op {
 	const char *sql; /* static */
 	int nparams;
 	char *params[PQ_MAX_PARAMS];
+	pq_row_fn row; /* NULL: the whole result goes to done */
 	pq_done_fn done;
 };
 
@@ -95,6 +96,9 @@ static void finish_head(struct lane *q)
 	if (!ok)
 		log_error("statement failed: %s",
 			res ? PQresultErrorMessage(res) : PQerrorMessage(q->conn));
+	/* Rows that came whole (libpq refused single-row mode) go to row all the same. */
+	for (int r = 0; ok && op->row && r < PQntuples(res); r++)
+		op->row(q->w, res, r);
 	op->done(q->w, ok ? res : NULL, false);
 	PQclear(res);
 	op_free(op);
@@ -109,6 +113,17 @@ static void keep_result(struct lane *q, PGresult *res)
 	} else {
 		PQclear(res);
 	}
+}
+
+/* A result of the head op: a row for its row callback, or one to keep for its end. */
+static void take_result(struct lane *q, PGresult *res)
+{
+	if (PQresultStatus(res) == PGRES_SINGLE_TUPLE && q->head->row) {
+		q->head->row(q->w, res, 0);
+		PQclear(res);
+		return;
+	}
+	keep_result(q, res);
 }
 
 static void on_readable(evutil_socket_t fd, short what, void *arg)
@@ -126,7 +141,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 			kick(q);
 			return;
 		}
-		keep_result(q, res);
+		take_result(q, res);
 	}
 }
 
@@ -204,6 +219,9 @@ static void kick(struct lane *q)
 		return;
 	}
 	q->sent = true;
+	/* Refused (it never is right after a send), the rows come whole: finish_head. */
+	if (op->row)
+		PQsetSingleRowMode(q->conn);
 	int rc = PQflush(q->conn);
 	if (rc < 0)
 		broken(q, "cannot send to the database");
@@ -211,8 +229,8 @@ static void kick(struct lane *q)
 		event_add(q->wev, NULL);
 }
 
-void pq_submit(struct worker *w, enum pq_lane lane, const char *sql, int nparams,
-	const char *const *params, pq_done_fn done)
+void pq_submit_rows(struct worker *w, enum pq_lane lane, const char *sql, int nparams,
+	const char *const *params, pq_row_fn row, pq_done_fn done)
 {
 	struct lane *q = &w->pq->lanes[lane];
 	struct pq_op *op = ph_xcalloc(1, sizeof(*op));
@@ -221,9 +239,16 @@ void pq_submit(struct worker *w, enum pq_lane lane, const char *sql, int nparams
 	op->nparams = nparams;
 	for (int i = 0; i < nparams; i++)
 		op->params[i] = params[i] ? ph_xstrdup(params[i]) : NULL;
+	op->row = row;
 	op->done = done;
 	PH_QUEUE_PUSH(q->head, q->tail, op);
 	kick(q);
+}
+
+void pq_submit(struct worker *w, enum pq_lane lane, const char *sql, int nparams,
+	const char *const *params, pq_done_fn done)
+{
+	pq_submit_rows(w, lane, sql, nparams, params, NULL, done);
 }
 
 static void drain_lane(struct lane *q)
@@ -240,7 +265,7 @@ static void drain_lane(struct lane *q)
 			;
 		PGresult *res;
 		while ((res = PQgetResult(q->conn)))
-			keep_result(q, res);
+			take_result(q, res);
 		if (PQstatus(q->conn) != CONNECTION_OK) {
 			broken(q, "database connection lost");
 			return;

@@ -26,6 +26,9 @@ enum pq_lane {
  * statement failed; conn_lost then tells a broken connection from a rejected statement. */
 typedef void (*pq_done_fn)(struct worker *w, PGresult *res, bool conn_lost);
 
+/* A row of a statement submitted with pq_submit_rows: row r of res (borrowed, cleared after). */
+typedef void (*pq_row_fn)(struct worker *w, const PGresult *res, int r);
+
 void pq_init(struct worker *w);
 void pq_finish(struct worker *w);
 /* Queue a statement on a lane (sql static, params copied); done runs when it completes. A
@@ -33,6 +36,11 @@ void pq_finish(struct worker *w);
  * (blocking, bounded by PGCONNECT_TIMEOUT). */
 void pq_submit(struct worker *w, enum pq_lane lane, const char *sql, int nparams,
 	const char *const *params, pq_done_fn done);
+/* As pq_submit, but each row goes to row as it arrives (libpq's single-row mode), and done
+ * gets a result without rows: a large result is never held whole. A statement that fails after
+ * some rows still ends with done(NULL), so what row kept must wait for done to be acted on. */
+void pq_submit_rows(struct worker *w, enum pq_lane lane, const char *sql, int nparams,
+	const char *const *params, pq_row_fn row, pq_done_fn done);
 /* Block until every queued statement completed and its callback ran (shutdown). */
 void pq_drain(struct worker *w);
 /* The claim lane is connected (it claims at start), and the completion lane is connected or

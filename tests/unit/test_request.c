@@ -235,6 +235,28 @@ static void test_error_utf8(void)
 	ph_request_finish(&r);
 }
 
+/* Once the connection is ready curl's error buffer is given back (request.c, on_prereq): a
+ * later failure is told from its code, in curl's words for the common ones. */
+static void test_error_after_connect(void)
+{
+	struct ph_request r;
+	struct ph_request_result res;
+	char err[128];
+	struct ph_request_params p = params("http://example.com/hook", SECRET, NULL);
+
+	CHECK(ph_request_init(&r, &p, err, sizeof(err)));
+	CHECK(r.curl_error != NULL);
+	curl_easy_setopt(r.easy, CURLOPT_ERRORBUFFER, NULL);
+	free(r.curl_error);
+	r.curl_error = NULL;
+	ph_request_result(&r, CURLE_GOT_NOTHING, &res);
+	CHECK(strstr(res.error, "Empty reply from server") != NULL);
+	CHECK(res.status == 0 && !res.ok);
+	ph_request_result(&r, CURLE_RECV_ERROR, &res);
+	CHECK(strcmp(res.error, curl_easy_strerror(CURLE_RECV_ERROR)) == 0); /* no errno here */
+	ph_request_finish(&r);
+}
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_ALL);
@@ -244,6 +266,7 @@ int main(void)
 	test_reuse();
 	test_reuse_after_failure();
 	test_error_utf8();
+	test_error_after_connect();
 	curl_global_cleanup();
 	return check_finish("request");
 }
