@@ -14,12 +14,13 @@
 -- Every row is found by primary key, and the planner is told so, as in pghook_claim_take
 -- (functions/claim.sql): the worker's session caches this function's plans, and one made while
 -- deliveries held few rows in flight (its statistics said 4) read the whole table for the
--- outcomes' ids, a seq scan and a hash join: 2.6 ms for 8 outcomes beside 7,000 deliveries.
+-- outcomes' ids, a seq scan and a hash join: 2.6 ms for 8 outcomes beside 7,000 deliveries;
+-- with seq scans priced out, the whole primary key read once and kept (a Materialize node).
 create or replace function pghook_complete(p_outcomes json, p_worker text)
 returns int
 language plpgsql volatile
 set enable_seqscan = off set enable_bitmapscan = off set enable_hashjoin = off
-set enable_mergejoin = off set jit = off
+set enable_mergejoin = off set enable_material = off set jit = off
 as $$
 declare
 	v_done pghook_done[];
