@@ -116,26 +116,32 @@ def test_worker_killed_mid_batch_loses_nothing(worker_factory, hooks, receiver_f
     assert all(got[e] == 2 for e in ids)  # at least once: the receiver saw both tries
 
 
-def test_database_restart_loses_no_outcome(pg, worker_factory, hooks, gate_factory):
-    r = gate_factory()
-    r.hold()  # answered once the database is down
-    hooks.webhook(r.url)
-    w = worker_factory()
+def crash_with_outcomes_waiting(pg, hooks, r, w):
+    """Three deliveries in flight behind the held gate r; PostgreSQL crashes, the answers come
+    while it is down (their outcomes wait for it), then it restarts and every delivery ends
+    delivered. Returns the events' ids."""
     ids = hooks.ingest([{'type': 'a', 'data': {'i': i}} for i in range(3)])
     harness.wait_for(lambda: r.count() == 3, what='requests in flight')
     pg.halt('immediate')  # the worker's connections break while it waits for answers
     try:
         r.release()
-        # The answers come while the database is down: their outcomes wait for it.
         harness.wait_for(lambda: w.metrics().get('pghook_outcomes_pending') == 3,
                          what='three outcomes waiting for the database')
     finally:
         pg.start()
     hooks.reconnect()
-
     harness.wait_for(lambda: hooks.sql("select count(*) from deliveries "
                                        "where status = 'delivered'")[0][0] == 3,
-                     timeout=30, what='outcomes recorded after the restart')
+                     timeout=30, what='every delivery delivered after the restart')
+    return ids
+
+
+def test_database_restart_loses_no_outcome(pg, worker_factory, hooks, gate_factory):
+    r = gate_factory()
+    r.hold()  # answered once the database is down
+    hooks.webhook(r.url)
+    w = worker_factory()
+    ids = crash_with_outcomes_waiting(pg, hooks, r, w)
     assert w.proc.alive()
     assert w.metrics()['pghook_db_errors_total'] >= 1  # the first write did hit the restart
     assert hooks.sql('select count(*) from attempts')[0][0] == 3
@@ -156,19 +162,7 @@ def test_database_crash_with_commits_not_waited_for_delivers_at_least_once(
     r.hold()
     hooks.webhook(r.url)
     w = worker_factory(PGHOOK_WORKER_SYNCHRONOUS_COMMIT='off', PGHOOK_WORKER_LEASE='2s')
-    ids = hooks.ingest([{'type': 'a', 'data': {'i': i}} for i in range(3)])
-    harness.wait_for(lambda: r.count() == 3, what='requests in flight')
-    pg.halt('immediate')
-    try:
-        r.release()
-        harness.wait_for(lambda: w.metrics().get('pghook_outcomes_pending') == 3,
-                         what='three outcomes waiting for the database')
-    finally:
-        pg.start()
-    hooks.reconnect()
-    harness.wait_for(lambda: hooks.sql("select count(*) from deliveries "
-                                       "where status = 'delivered'")[0][0] == 3,
-                     timeout=30, what='every delivery delivered after the crash')
+    ids = crash_with_outcomes_waiting(pg, hooks, r, w)
     assert w.proc.alive()
     assert set(ids) <= {g.headers['webhook-id'] for g in r.received()}
     assert hooks.sql('select count(*) from attempts')[0][0] == 3
