@@ -62,3 +62,23 @@ def test_a_completion_reads_its_deliveries_by_key_whatever_the_table_held_when_p
     assert sql("select count(*) from deliveries where status = 'delivered'")[0][0] == 5020
     # by key: a few entries per outcome, not the table
     assert read <= 4 * 4, read
+
+
+def test_a_fifo_claim_reads_each_key_once_whatever_its_backlog(dsn, sql, tenant_factory):
+    t = tenant_factory('a')
+    wid = webhook(sql, t.id)
+    sql("update webhooks set ordering = 'fifo' where id = %s", (wid,))
+    sql('select count(*) from pghook_ingest(%s, %s)',
+        (t.id, json.dumps([{'type': 'order.created', 'data': {}, 'orderingKey': 'k%d' % (i % 2)}
+                           for i in range(5000)])))
+    with psycopg.connect(harness.service_dsn(dsn, 'worker'), autocommit=True) as w:
+        for _ in range(6):  # past the five custom plans, each claim taking both keys' heads
+            rows = claim(w)
+            assert len(rows) == 2
+            complete(w, rows)
+        before = index_reads(sql, w, 'delivery_due_fifo')
+        rows = claim(w)
+        read = index_reads(sql, w, 'delivery_due_fifo') - before
+    assert len(rows) == 2
+    # a few descents per key, not the 2 × 2,493 rows waiting behind the heads
+    assert read <= 20, read
