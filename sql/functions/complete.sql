@@ -79,15 +79,16 @@ $$;
 --
 -- The outcomes' deliveries are read by primary key, and the planner cannot do otherwise: the
 -- ids go in as an array (d.id = any(v_ids), an index condition of every path to deliveries),
--- and the outcomes are matched to those rows by hash (a nested loop would compare every row
--- with every outcome, 10,000 pairs in a completion of 100; hash joins are allowed here
+-- and the outcomes are matched to those rows by hash. A nested loop would compare every row
+-- with every outcome (10,000 pairs in a completion of 100); hash joins are allowed here
 -- explicitly, since a function's settings hold for the functions it calls and
--- pghook_complete prices them out). The worker's session caches this plan. Joined to the outcomes by id alone, a plan made while few deliveries were
--- in flight (the statistics say status = 'delivering' is rare) read the whole primary key,
--- filtered on status, for the outcomes: a completion of 4 outcomes beside 6,000 delivered
--- deliveries took 2.3 ms, and grew with the table until an analyze planned it again (found
--- at 1,000 events/s, where claims and completions take a few rows). Earlier plans, cached
--- with seq scans allowed, hashed the whole table (2.6 ms for 8 outcomes beside 7,000).
+-- pghook_complete prices them out. The worker's session caches this plan. Joined to the
+-- outcomes by id alone, a plan made while few deliveries were in flight (the statistics say
+-- status = 'delivering' is rare) read the whole primary key, filtered on status, for the
+-- outcomes: a completion of 4 outcomes beside 6,000 delivered deliveries took 2.3 ms, and
+-- grew with the table until an analyze planned it again (found at 1,000 events/s, where
+-- claims and completions take a few rows). Earlier plans, cached with seq scans allowed,
+-- hashed the whole table (2.6 ms for 8 outcomes beside 7,000).
 create or replace function pghook_complete_apply(p_outcomes json, p_worker text)
 returns pghook_done[]
 language plpgsql volatile

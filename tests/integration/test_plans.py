@@ -80,5 +80,5 @@ def test_a_fifo_claim_reads_each_key_once_whatever_its_backlog(dsn, sql, tenant_
         rows = claim(w)
         read = index_reads(sql, w, 'delivery_due_fifo') - before
     assert len(rows) == 2
-    # a few descents per key, not the 2 × 2,493 rows waiting behind the heads
+    # a few descents per key, not the 4,986 rows waiting behind the heads
     assert read <= 20, read
