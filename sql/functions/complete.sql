@@ -19,56 +19,75 @@ as $$
 declare
 	v_done pghook_done[];
 	r record;
+	v_gone boolean;
+	v_failed boolean;
+	v_delivered boolean;
+	v_undelivered boolean;
 begin
 	v_done := pghook_complete_apply(p_outcomes, p_worker);
 	if v_done is null then
 		return 0;
 	end if;
+	-- What the batch holds, read once: a batch of successes, the usual one, then runs two
+	-- statements here instead of five (each about 15-20 µs of executor start-up however few
+	-- its rows).
+	select bool_or(d.gone), bool_or(d.status = 'failed'), bool_or(d.status = 'delivered'),
+		bool_or(d.status <> 'delivered')
+	into v_gone, v_failed, v_delivered, v_undelivered
+	from unnest(v_done) d;
 
 	-- Each attempt moves its webhook's circuit breaker (sql/functions/circuit.sql).
 	perform pghook_circuit_record(v_done);
 
 	-- 410 Gone: the receiver says the endpoint is gone for good.
-	for r in select distinct on (d.webhook_id) d.webhook_id, d.id from unnest(v_done) d
-		where d.gone loop
-		update webhooks set status = 'disabled',
-			disabled_reason = 'endpoint answered 410 Gone', updated_at = now()
-		where id = r.webhook_id and status = 'active';
-		if found then
-			perform pghook_notify_webhook_disabled(r.webhook_id, r.id,
-				'the endpoint answered 410 Gone');
-		end if;
-	end loop;
+	if v_gone then
+		for r in select distinct on (d.webhook_id) d.webhook_id, d.id from unnest(v_done) d
+			where d.gone loop
+			update webhooks set status = 'disabled',
+				disabled_reason = 'endpoint answered 410 Gone', updated_at = now()
+			where id = r.webhook_id and status = 'active';
+			if found then
+				perform pghook_notify_webhook_disabled(r.webhook_id, r.id,
+					'the endpoint answered 410 Gone');
+			end if;
+		end loop;
+	end if;
 
 	-- The last attempt failed: tell the webhook's owner. Not for a disabled webhook: its owner
 	-- got the one email saying so, not one more per delivery it still had queued.
-	for r in select d.id from unnest(v_done) d
-		join webhooks w on w.id = d.webhook_id and w.status = 'active'
-		where d.status = 'failed' loop
-		perform pghook_notify_delivery_failed(r.id,
-			'A webhook delivery failed and will not be retried');
-	end loop;
+	if v_failed then
+		for r in select d.id from unnest(v_done) d
+			join webhooks w on w.id = d.webhook_id and w.status = 'active'
+			where d.status = 'failed' loop
+			perform pghook_notify_delivery_failed(r.id,
+				'A webhook delivery failed and will not be retried');
+		end loop;
+	end if;
 
 	-- An endpoint whose deliveries have all failed for 5 days: failing_since marks the start
 	-- of the current run of failures (cleared by any success), so this costs one row per
 	-- webhook in the batch, not a scan of its history.
-	update webhooks w set failing_since = null
-	where w.id in (select d.webhook_id from unnest(v_done) d where d.status = 'delivered')
-		and w.failing_since is not null;
-	update webhooks w set failing_since = now()
-	where w.id in (select d.webhook_id from unnest(v_done) d where d.status <> 'delivered')
-		and w.failing_since is null;
-	for r in select distinct on (d.webhook_id) d.webhook_id, d.id from unnest(v_done) d
-		join webhooks w on w.id = d.webhook_id and w.status = 'active'
-		where d.status <> 'delivered' and w.failing_since <= now() - interval '5 days' loop
-		update webhooks set status = 'disabled',
-			disabled_reason = 'every delivery failed for 5 days', updated_at = now()
-		where id = r.webhook_id and status = 'active';
-		if found then
-			perform pghook_notify_webhook_disabled(r.webhook_id, r.id,
-				'every delivery failed for 5 days');
-		end if;
-	end loop;
+	if v_delivered then
+		update webhooks w set failing_since = null
+		where w.id in (select d.webhook_id from unnest(v_done) d where d.status = 'delivered')
+			and w.failing_since is not null;
+	end if;
+	if v_undelivered then
+		update webhooks w set failing_since = now()
+		where w.id in (select d.webhook_id from unnest(v_done) d where d.status <> 'delivered')
+			and w.failing_since is null;
+		for r in select distinct on (d.webhook_id) d.webhook_id, d.id from unnest(v_done) d
+			join webhooks w on w.id = d.webhook_id and w.status = 'active'
+			where d.status <> 'delivered' and w.failing_since <= now() - interval '5 days' loop
+			update webhooks set status = 'disabled',
+				disabled_reason = 'every delivery failed for 5 days', updated_at = now()
+			where id = r.webhook_id and status = 'active';
+			if found then
+				perform pghook_notify_webhook_disabled(r.webhook_id, r.id,
+					'every delivery failed for 5 days');
+			end if;
+		end loop;
+	end if;
 
 	return cardinality(v_done);
 end
