@@ -132,7 +132,11 @@ begin
 
 	select s.ids, s.next_at into v_ids, v_next from pghook_schedule(p_limit, v_max) s;
 
-	return query select * from pghook_claim_take(v_ids, p_lease_ms);
+	-- Nothing to take (a wake-up that found no work, a poll of an idle queue): no update, so
+	-- no queue trigger either, which an update of no rows still fires.
+	if cardinality(v_ids) > 0 then
+		return query select * from pghook_claim_take(v_ids, p_lease_ms);
+	end if;
 
 	if v_next is not null then
 		return query select null::text, null::text, null::text, null::text, null::int,
