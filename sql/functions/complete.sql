@@ -10,11 +10,18 @@
 -- deliveries all failed for 5 days is disabled and its owner told; the circuit breakers move
 -- (sql/functions/circuit.sql). Returns the number of
 -- outcomes applied. pghook_done, the row type of an applied outcome, is migration 2's.
+--
+-- Generic plans, for this and what it calls: with the batch as a parameter, plpgsql's plan cache
+-- priced a generic plan above a custom one for some statements and planned them again at
+-- every call. The circuit breaker's first query cost 0.11 ms of planning per completion (of
+-- 3 outcomes: 0.15 of its 0.2 ms), and a batch holding retries planned pghook_complete_apply's
+-- update again (0.29 ms). The plans below do not depend on the batch's values.
 create or replace function pghook_complete(p_outcomes json, p_worker text)
 returns int
 language plpgsql volatile
 set enable_seqscan = off set enable_bitmapscan = off set enable_hashjoin = off
 set enable_mergejoin = off set enable_material = off set jit = off
+set plan_cache_mode = force_generic_plan
 as $$
 declare
 	v_done pghook_done[];
