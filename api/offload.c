@@ -185,31 +185,24 @@ void offload_call(struct offload *o, void (*fn)(struct ph_db *db, void *arg), vo
 	pthread_mutex_unlock(&o->lock);
 }
 
-static void failure_keep(struct offload_failure *f, const struct ph_db *db)
-{
-	memcpy(f->sqlstate, db->sqlstate, sizeof(f->sqlstate));
-	snprintf(f->message, sizeof(f->message), "%s", db->message);
-	f->conn_lost = db->last_conn_lost;
-}
-
 PGresult *offload_exec(struct ph_db *db, const char *tenant, const char *sql, int nparams,
-	const char *const *params, struct offload_failure *f)
+	const char *const *params, struct ph_db_failure *f)
 {
 	if (!ph_db_set_tenant(db, tenant)) {
 		log_error("cannot scope an offloaded statement to its tenant");
-		failure_keep(f, db);
+		ph_db_failure_keep(f, db);
 		return NULL;
 	}
 	PGresult *res = ph_db_exec(db, sql, nparams, params);
 	if (!res)
-		failure_keep(f, db);
+		ph_db_failure_keep(f, db);
 	if (!ph_db_set_tenant(db, NULL))
 		log_warn("cannot clear the tenant scope");
 	return res;
 }
 
 void offload_reply_result(
-	struct req *r, int status, const char *what, PGresult *res, const struct offload_failure *f)
+	struct req *r, int status, const char *what, PGresult *res, const struct ph_db_failure *f)
 {
 	if (!res)
 		reply_db_failed(r, f->sqlstate, f->message, f->conn_lost);
@@ -226,7 +219,7 @@ struct query_job {
 	const char *what, *sql;
 	char **params;
 	PGresult *res; /* NULL when the statement failed */
-	struct offload_failure failure;
+	struct ph_db_failure failure;
 };
 
 static void query_job_free(struct query_job *j)

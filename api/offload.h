@@ -47,19 +47,13 @@ void offload_call(struct offload *o, void (*fn)(struct ph_db *db, void *arg), vo
 void offload_reply_query(struct req *r, int status, const char *what, const char *sql, int nparams,
 	const char *const *params);
 
-/* What a failed statement left on its connection, kept for answering on the loop. */
-struct offload_failure {
-	char sqlstate[6];
-	char message[256];
-	bool conn_lost;
-};
 /* On an offload connection: sql scoped to tenant, the scope cleared after. NULL when it
  * failed (or could not be scoped), with why in *f. */
 PGresult *offload_exec(struct ph_db *db, const char *tenant, const char *sql, int nparams,
-	const char *const *params, struct offload_failure *f);
+	const char *const *params, struct ph_db_failure *f);
 /* Back on the loop, answer r with offload_exec's result as reply_query would: its one value
  * rendered with status, 404 "no such <what>" when null or absent, or the failure in f. */
-void offload_reply_result(struct req *r, int status, const char *what, PGresult *res,
-	const struct offload_failure *f);
+void offload_reply_result(
+	struct req *r, int status, const char *what, PGresult *res, const struct ph_db_failure *f);
 
 #endif

@@ -33,7 +33,7 @@ struct send_job {
 	struct ph_request_result result;
 	char started[40];
 	PGresult *recorded; /* pghook_manual_attempt's answer, NULL when it failed */
-	struct offload_failure failure; /* why it failed */
+	struct ph_db_failure failure; /* why it failed */
 };
 
 static void job_free(struct send_job *j)

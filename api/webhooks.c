@@ -361,7 +361,7 @@ struct recover_job {
 	char webhook_id[PH_ID_MAX], cursor[PH_ID_MAX], limit[16];
 	char *since;
 	PGresult *res; /* NULL when the statement failed */
-	struct offload_failure failure;
+	struct ph_db_failure failure;
 };
 
 /* On an offload connection (offload.h): a page is a few hundred inserts, too long to hold

@@ -245,6 +245,13 @@ bool ph_db_failed_with(const struct ph_db *db, const char *code)
 	return strcmp(db->sqlstate, code) == 0;
 }
 
+void ph_db_failure_keep(struct ph_db_failure *f, const struct ph_db *db)
+{
+	memcpy(f->sqlstate, db->sqlstate, sizeof(f->sqlstate));
+	snprintf(f->message, sizeof(f->message), "%s", db->message);
+	f->conn_lost = db->last_conn_lost;
+}
+
 const char *ph_db_value(const PGresult *res, int r, int c)
 {
 	return PQgetisnull(res, r, c) ? NULL : PQgetvalue(res, r, c);

@@ -64,6 +64,14 @@ bool ph_db_run(
 /* True when the last failure's SQLSTATE equals code (e.g. "23505"). */
 bool ph_db_failed_with(const struct ph_db *db, const char *code);
 
+/* What a failed statement left on its connection, kept for answering on another thread. */
+struct ph_db_failure {
+	char sqlstate[6];
+	char message[256];
+	bool conn_lost;
+};
+void ph_db_failure_keep(struct ph_db_failure *f, const struct ph_db *db);
+
 /* Value of row r, column c, or NULL when it is SQL NULL. */
 const char *ph_db_value(const PGresult *res, int r, int c);
 
