@@ -8,8 +8,7 @@
  * (sql/functions/render.sql) gives stored events once compacted (http.h).
  */
 #include <event2/buffer.h>
-#include <event2/event.h>
-#include <event2/http.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include "log.h"
 #include "quota.h"
 
+#include "committer.h"
 #include "defer.h"
 #include "notifier.h"
 #include "routes.h"
@@ -250,12 +250,9 @@ static PGresult *store(
 /* The statement failed because the tenant's event-type catalog lacks a type (SQLSTATE PH001,
  * sql/functions/event_types.sql): answer 422 naming each such event, at
  * ["body", "events", i, "type"] for a batch, ["body", "type"] for one event. A rare path: the
- * catalog is read again to name them all. False when the failure was something else (nothing
- * answered). */
-static bool reply_unknown_types(struct req *r, const struct ingest_event *evs, size_t n, bool batch)
+ * catalog is read again, on the loop's connection, to name them all. */
+static void reply_unknown_types(struct req *r, const struct ingest_event *evs, size_t n, bool batch)
 {
-	if (!ph_db_failed_with(&r->ctx->db, "PH001"))
-		return false;
 	json_object *types = json_object_new_array_ext((int)n);
 	for (size_t i = 0; i < n; i++)
 		json_object_array_add(types, json_object_new_string(evs[i].type));
@@ -268,7 +265,7 @@ static bool reply_unknown_types(struct req *r, const struct ingest_event *evs, s
 	json_object_put(types);
 	if (!res) {
 		reply_db_error(r);
-		return true;
+		return;
 	}
 	struct ph_verr v;
 	ph_verr_init(&v);
@@ -285,125 +282,123 @@ static bool reply_unknown_types(struct req *r, const struct ingest_event *evs, s
 		ph_verr_add(&v, "body", batch ? "events" : "type", "value_error", msg);
 	bool valid = req_valid(r, &v);
 	(void)valid;
-	return true;
 }
 
-/* After a group of several events, the next flush waits this long for more: a loop's
- * connections send their next requests over about that time once answered, and waiting
- * gathers them into one commit (wrk, 64 connections, 16 loops: 3.9 events a statement instead
- * of 2.3). After a group of one (a quiet loop, or one client sending one request at a time)
- * the flush waits for nothing. */
-#define GROUP_WAIT_US 1000
-
 /*
- * Single-event ingest, the hottest route, commits in groups. A loop runs one statement at a
- * time, so the requests its other connections send meanwhile wait in their sockets; the
- * handler only queues its event (the request is deferred) and the loop's next iteration,
- * once it has read every request that arrived, stores the whole queue with one statement and
- * one commit, then answers each request. Under load that shares a commit, its fsync and a
- * statement's fixed cost between several events.
+ * Single-event ingest, the hottest route, commits in groups. The handler checks the event and
+ * hands it to the committer (committer.h): a committer thread stores it together with the
+ * events its tenant sent meanwhile on every loop, with one statement and one commit, and
+ * renders each request's answer; the request's loop then sends it. Under load that shares a
+ * commit, its fsync and a statement's fixed cost between several events.
  * Answers are sent only after the commit, so an acknowledged event is still durable, and each
  * request gets the answer it would get alone: a sourceKey repeated within a group is a repeat
  * of the earlier request's event (200), as it would be one statement later.
  */
 struct ingest_job {
+	struct committer_job cj; /* first: the committer hands back this */
 	struct deferred d;
 	json_object *body;
 	struct ingest_event e; /* borrowed from body */
+	/* the answer, rendered on the committer thread: out with status, or failure */
+	struct evbuffer *out;
+	int status;
+	struct ph_db_failure failure;
 };
 
-/* Answer job i of a stored group (res NULL when the statement failed) and count it. The
- * group's other events stay alive: a repeated sourceKey shows an earlier job's event. */
-static void job_finish(
-	struct ingest_job *j, const struct ingest_event *evs, size_t i, PGresult *res, int *first)
+/* On the committer thread: render job i's answer from the group's result (res NULL when the
+ * statement failed, then scoped says whether db's failure is the statement's). */
+static void render_job(struct ingest_job *j, struct ph_db *db, const char *tenant,
+	const struct ingest_event *evs, size_t i, const PGresult *res, const int *first,
+	bool scoped)
 {
-	struct req *r = &j->d.r;
-	defer_resume(&j->d);
-	struct evbuffer *out = evbuffer_new();
-	enum shown shown =
-		res ? add_event(out, &r->ctx->db, r->tenant_id, evs, i, res, first) : SHOWN_FAILED;
-	if (shown == SHOWN_FAILED && !(res == NULL && reply_unknown_types(r, &evs[i], 1, false)))
-		reply_db_error(r);
-	else
-		reply_buffer(r, shown == SHOWN_CREATED ? 201 : 200, out);
-	evbuffer_free(out);
-	defer_end(&j->d);
+	enum shown shown = SHOWN_FAILED;
+	if (res) {
+		j->out = evbuffer_new();
+		shown = add_event(j->out, db, tenant, evs, i, res, first);
+	}
+	if (shown != SHOWN_FAILED) {
+		j->status = shown == SHOWN_CREATED ? 201 : 200;
+		return;
+	}
+	if (j->out)
+		evbuffer_free(j->out);
+	j->out = NULL;
+	if (scoped)
+		ph_db_failure_keep(&j->failure, db);
 }
 
-/* Store the n (>= 1) queued jobs of one tenant with one statement and answer them. */
-static void store_group(struct api_ctx *ctx, struct ingest_job **g, size_t n)
+/* On a committer thread: store one tenant's jobs with one statement, render each answer, then
+ * hand each job back to its loop (committer_run_fn). */
+static void store_group(struct ph_db *db, struct committer_job **jobs, size_t n)
 {
-	struct ingest_event evs[INGEST_QUEUE_MAX] = { 0 };
-	int first[INGEST_QUEUE_MAX];
-	for (size_t i = 0; i < n; i++)
+	struct ingest_job *g[COMMITTER_GROUP_MAX] = { 0 };
+	struct ingest_event evs[COMMITTER_GROUP_MAX] = { 0 };
+	int first[COMMITTER_GROUP_MAX];
+	for (size_t i = 0; i < n; i++) {
+		g[i] = (struct ingest_job *)jobs[i]; /* cj is the job's first member */
 		evs[i] = g[i]->e;
+	}
 	PGresult *res = NULL;
-	/* The router ended each request's tenant scope when its handler returned: scope again. */
 	const char *tenant = g[0]->d.r.tenant_id;
-	if (!ph_db_set_tenant(&ctx->db, tenant)) {
+	bool scoped = ph_db_set_tenant(db, tenant);
+	if (!scoped) {
 		log_error("cannot set the tenant scope");
 	} else {
-		res = store(&ctx->db, tenant, evs, n, first);
+		res = store(db, tenant, evs, n, first);
 		/* The fan-out quota is per request, and one event of a type the catalog lacks fails
 		 * the group's statement: a group refused for either is stored one request at a
 		 * time, so only the requests at fault are refused. */
 		if (!res && n > 1 &&
-			(ph_db_failed_with(&ctx->db, PH_SQLSTATE_QUOTA) ||
-				ph_db_failed_with(&ctx->db, "PH001"))) {
+			(ph_db_failed_with(db, PH_SQLSTATE_QUOTA) ||
+				ph_db_failed_with(db, "PH001"))) {
 			for (size_t i = 0; i < n; i++)
-				store_group(ctx, &g[i], 1);
+				store_group(db, &jobs[i], 1);
 			return;
 		}
 	}
 	if (res)
-		notifier_poke(ctx->notifier);
+		notifier_poke(g[0]->d.r.ctx->notifier);
 	for (size_t i = 0; i < n; i++)
-		job_finish(g[i], evs, i, res, first); /* may read again, in the tenant's scope */
-	if (!ph_db_set_tenant(&ctx->db, NULL))
+		render_job(g[i], db, tenant, evs, i, res, first, scoped); /* may read again */
+	if (!ph_db_set_tenant(db, NULL))
 		log_warn("cannot clear the tenant scope");
 	PQclear(res);
-	for (size_t i = 0; i < n; i++) {
-		json_object_put(g[i]->body);
-		free(g[i]);
-	}
+	/* last: each loop may free its job as soon as it is woken */
+	for (size_t i = 0; i < n; i++)
+		defer_wake(&g[i]->d);
 }
 
-/* Store everything queued on this loop: one statement per tenant, in queue order. The queue
- * is emptied first, so a request dispatched while answering queues for the next flush. */
-static void ingest_flush(struct api_ctx *ctx)
+/* reply_unknown_types for one event, after its handler returned: the router ended the
+ * request's tenant scope then, so scope the loop's connection again. False when it cannot. */
+static bool unknown_types_scoped(struct req *r, const struct ingest_event *e)
 {
-	struct ingest_job *jobs[INGEST_QUEUE_MAX], *group[INGEST_QUEUE_MAX];
-	size_t n = (size_t)ctx->ingest_queued;
-	if (n == 0) /* flushed already, because the queue was full */
-		return;
-	memcpy(jobs, ctx->ingest_queue, n * sizeof(*jobs));
-	ctx->ingest_queued = 0;
-	ctx->ingest_last_group = (int)n;
-	for (size_t i = 0; i < n; i++) {
-		if (!jobs[i])
-			continue;
-		size_t k = 0;
-		for (size_t j = i; j < n; j++) {
-			if (jobs[j] &&
-				strcmp(jobs[j]->d.r.tenant_id, jobs[i]->d.r.tenant_id) == 0) {
-				group[k++] = jobs[j];
-				if (j > i)
-					jobs[j] = NULL;
-			}
-		}
-		store_group(ctx, group, k);
-	}
+	if (!ph_db_set_tenant(&r->ctx->db, r->tenant_id))
+		return false;
+	reply_unknown_types(r, e, 1, false);
+	if (!ph_db_set_tenant(&r->ctx->db, NULL))
+		log_warn("cannot clear the tenant scope");
+	return true;
 }
 
-static void ingest_flush_cb(evutil_socket_t fd, short what, void *arg)
+/* Back on the request's loop: send what the committer rendered. */
+static void ingest_answer(struct deferred *d)
 {
-	ingest_flush(arg);
+	struct ingest_job *j = (struct ingest_job *)((char *)d - offsetof(struct ingest_job, d));
+	struct req *r = &d->r;
+	if (j->out)
+		reply_buffer(r, j->status, j->out);
+	else if (!(strcmp(j->failure.sqlstate, "PH001") == 0 && unknown_types_scoped(r, &j->e)))
+		reply_db_failed(r, j->failure.sqlstate, j->failure.message, j->failure.conn_lost);
+	defer_end(d);
+	if (j->out)
+		evbuffer_free(j->out);
+	json_object_put(j->body);
+	free(j);
 }
 
 void events_create(struct req *r)
 {
 	struct ph_verr v;
-	struct api_ctx *ctx = r->ctx;
 	json_object *body = req_body_object(r);
 	if (!body)
 		return;
@@ -413,24 +408,20 @@ void events_create(struct req *r)
 		json_object_put(body);
 		return;
 	}
-	if (ctx->ingest_queued == INGEST_QUEUE_MAX)
-		ingest_flush(ctx);
-	struct evhttp_connection *conn = evhttp_request_get_connection(r->ev);
-	struct timeval wait = { 0, ctx->ingest_last_group > 1 ? GROUP_WAIT_US : 0 };
-	/* Even a zero timeout runs after the I/O callbacks of the loop's next iteration. */
-	if (ctx->ingest_queued == 0 &&
-		event_base_once(evhttp_connection_get_base(conn), -1, EV_TIMEOUT, ingest_flush_cb,
-			ctx, &wait) != 0) {
-		log_error("cannot schedule the ingest flush");
+	struct ingest_job *j = ph_xcalloc(1, sizeof(*j));
+	if (!defer_prepare(&j->d, r, NULL, ingest_answer)) {
+		log_error("cannot defer an ingest");
 		reply_error(r, 503, "unavailable", "cannot store the event now, try again");
 		json_object_put(body);
+		free(j);
 		return;
 	}
-	struct ingest_job *j = ph_xcalloc(1, sizeof(*j));
 	j->body = body;
 	ingest_event_init(&j->e, body);
-	defer_begin(&j->d, r);
-	ctx->ingest_queue[ctx->ingest_queued++] = j;
+	j->cj.tenant = j->d.r.tenant_id; /* the job's own copy of the request */
+	j->cj.run = store_group;
+	defer_hold(&j->d, r);
+	committer_submit(r->ctx->committer, &j->cj);
 }
 
 void events_batch(struct req *r)
@@ -452,7 +443,9 @@ void events_batch(struct req *r)
 		ingest_event_init(&evs[i], json_object_array_get_idx(events, i));
 	res = store(&r->ctx->db, r->tenant_id, evs, n, first);
 	if (!res) {
-		if (!reply_unknown_types(r, evs, n, true))
+		if (ph_db_failed_with(&r->ctx->db, "PH001"))
+			reply_unknown_types(r, evs, n, true);
+		else
 			reply_db_error(r);
 		goto out;
 	}

@@ -25,14 +25,10 @@
 struct server;
 struct notifier;
 struct offload;
+struct committer;
 struct route;
 
 #define AUTH_CACHE_SLOTS 64
-/* Single-event ingests one loop stores together (events.c). */
-#define INGEST_QUEUE_MAX 64
-
-struct ingest_job;
-
 /* A key already checked, remembered for a short while (see auth.c). */
 struct auth_cache_entry {
 	char key_hash[65];
@@ -46,16 +42,13 @@ struct api_ctx {
 	const struct ph_ssrf_policy *ssrf; /* for synchronous sends */
 	struct notifier *notifier; /* wakes workers after ingest commits */
 	struct offload *offload; /* database work that must not hold this loop (offload.h) */
+	struct committer *committer; /* stores single-event ingests in groups (events.c) */
 	struct server *srv;
 	struct ph_db db;
 	int thread_index;
 	int deferred; /* requests answered later (defer.h); this loop only */
 	long long last_answer_us; /* when this loop last answered, for the shutdown drain */
 	struct auth_cache_entry auth_cache[AUTH_CACHE_SLOTS];
-	/* single-event ingests waiting for this loop's next group commit (events.c) */
-	struct ingest_job *ingest_queue[INGEST_QUEUE_MAX];
-	int ingest_queued;
-	int ingest_last_group; /* events the last group commit stored */
 };
 
 #define REQ_MAX_PARAMS 3

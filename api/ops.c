@@ -5,6 +5,7 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 
+#include "committer.h"
 #include "migrate.h"
 #include "prom.h"
 #include "router.h"
@@ -38,6 +39,13 @@ void ops_metrics(struct req *r)
 {
 	struct evbuffer *buf = evbuffer_new();
 	router_metrics_write(buf);
+	struct committer_stats c = committer_stats(r->ctx->committer);
+	ph_prom_gauge(buf, "pghook_ingest_queued",
+		"Single-event ingests waiting for their tenant's next group.", (double)c.queued);
+	ph_prom_counter(buf, "pghook_ingest_groups_total",
+		"Groups of single-event ingests stored, one statement and commit each.", c.groups);
+	ph_prom_counter(buf, "pghook_ingest_grouped_events_total",
+		"Single-event ingests stored in those groups.", c.jobs);
 	evhttp_add_header(
 		evhttp_request_get_output_headers(r->ev), "Content-Type", PH_PROM_CONTENT_TYPE);
 	if (server_draining(r->ctx->srv))

@@ -39,6 +39,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "committer.h"
 #include "http.h"
 #include "log.h"
 #include "notifier.h"
@@ -98,6 +99,7 @@ struct server {
 	struct ph_ssrf_policy *ssrf;
 	struct notifier *notifier;
 	struct offload *offload;
+	struct committer *committer;
 	int nloops;
 	struct loop *loops;
 	atomic_bool draining;
@@ -439,6 +441,7 @@ static bool loop_init(
 		.ssrf = s->ssrf,
 		.notifier = s->notifier,
 		.offload = s->offload,
+		.committer = s->committer,
 		.srv = s,
 		.thread_index = index };
 	evhttp_set_max_body_size(l->http, (ev_ssize_t)cfg->max_body_bytes);
@@ -487,6 +490,9 @@ struct server *server_create(const struct ph_config *cfg)
 	s->ssrf = ssrf;
 	s->notifier = notifier_create(cfg->database_url);
 	s->offload = offload_create(cfg->database_url);
+	/* as many as loops: a tenant's groups are serial, other tenants' run beside them as the
+	 * loops' statements did */
+	s->committer = committer_create(cfg->api_threads, cfg->database_url);
 	s->nloops = cfg->api_threads;
 	s->max_conns = max_conns_per_loop(s->nloops);
 	s->loops = ph_xcalloc((size_t)s->nloops, sizeof(*s->loops));
@@ -586,6 +592,7 @@ void server_destroy(struct server *s)
 	free(s->loops);
 	/* After the loops: a send that was still running recorded its attempt through it. */
 	offload_destroy(s->offload);
+	committer_destroy(s->committer); /* before the notifier: it pokes it */
 	notifier_destroy(s->notifier);
 	ph_ssrf_policy_destroy(s->ssrf);
 	free_event(s->sig_term);

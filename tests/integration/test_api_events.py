@@ -548,3 +548,50 @@ def test_payload_is_preserved(client, sql):
                     headers=JSON_HEADERS)
     assert r.status_code == 201, r.text
     assert r.json()['payload'] == {'s': '\u00e9\U0001F600'}
+
+
+def gauge(api, name):
+    text = requests.get(api.url + '/metrics', timeout=5).text
+    return next((float(line.split()[1]) for line in text.splitlines()
+                 if line.startswith(name + ' ')), None)
+
+
+def test_ingests_wait_for_their_tenants_group_only(api, sql, dsn, tenant_factory,
+                                                   client_factory):
+    """Single-event ingests are stored by the committer (api/committer.c), one group in flight
+    per tenant. While A's statement waits on a lock, A's next requests, whatever loop took them,
+    queue for one group: one statement, so one transaction. B's are stored meanwhile."""
+    a, b = tenant_factory('a'), tenant_factory('b')
+    create_webhook(client_factory(a), ['*'])
+    holder = psycopg.connect(dsn)
+    results = {}
+
+    def post(i):
+        results[i] = post_event(client_factory(a), data={'i': i})
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(5)]
+    try:
+        holder.execute('select 1 from tenants where id = %s for update', (a.id,))
+        threads[0].start()
+        harness.wait_for(lambda: sql("select count(*) from pg_stat_activity "
+                                     "where wait_event_type = 'Lock' "
+                                     "and query like '%%pghook_ingest_rows%%'")[0][0] == 1,
+                         what="A's first ingest waiting for its tenant's row")
+        for t in threads[1:]:
+            t.start()
+        harness.wait_for(lambda: gauge(api, 'pghook_ingest_queued') == 4,
+                         what="A's next four ingests queued behind the first")
+        r = post_event(client_factory(b))
+        assert r.status_code == 201, r.text
+        holder.rollback()
+        for t in threads:
+            t.join(30)
+    finally:
+        holder.close()
+    assert [results[i].status_code for i in range(5)] == [201] * 5
+    ids = [results[i].json()['id'] for i in range(5)]
+    xids = sql('select id, xmin::text from events where id = any(%s)', (ids,))
+    by_id = dict(xids)
+    assert len({by_id[i] for i in ids[1:]}) == 1, xids
+    assert by_id[ids[0]] != by_id[ids[1]]
+    assert gauge(api, 'pghook_ingest_queued') == 0
