@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,7 +16,9 @@ struct committer {
 	pthread_cond_t work;
 	struct committer_job *head, *tail;
 	struct committer_stats stats;
-	const char **running; /* per thread: the tenant of its group, NULL when idle */
+	/* per thread: the tenant of its group, "" when idle. A copy: the group's jobs are freed by
+	 * their loops before the thread comes back for its next group. */
+	char (*running)[PH_DB_TENANT_MAX];
 	bool stopping;
 	char *conninfo;
 };
@@ -28,7 +31,7 @@ struct thread_arg {
 static bool tenant_running(const struct committer *c, const char *tenant)
 {
 	for (int i = 0; i < c->nthreads; i++) {
-		if (c->running[i] && strcmp(c->running[i], tenant) == 0)
+		if (c->running[i][0] && strcmp(c->running[i], tenant) == 0)
 			return true;
 	}
 	return false;
@@ -81,11 +84,11 @@ static size_t next_group(struct committer *c, int index, struct committer_job **
 {
 	size_t n;
 	pthread_mutex_lock(&c->lock);
-	c->running[index] = NULL;
+	c->running[index][0] = '\0';
 	while ((n = take_group(c, g)) == 0 && !(c->stopping && !c->head))
 		pthread_cond_wait(&c->work, &c->lock);
 	if (n) {
-		c->running[index] = g[0]->tenant;
+		snprintf(c->running[index], sizeof(c->running[index]), "%s", g[0]->tenant);
 		c->stats.groups++;
 		c->stats.jobs += n;
 	}
