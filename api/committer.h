@@ -7,7 +7,7 @@
  * one group in flight: what its clients send meanwhile, on any loop, waits for the next group
  * and shares its statement and commit, while other tenants' groups run beside it on the other
  * threads. Single-event ingest uses it (events.c): at 1,000 events/s from one tenant spread
- * over 8 loops, one statement per loop stored 1.1-1.5 events each; gathered here, about 4.
+ * over 8 loops, one statement per loop stored 1.1-1.5 events each; gathered here, 2-3.
  * A tenant that floods holds one thread at a time, never all of them.
  */
 #ifndef PGHOOK_API_COMMITTER_H

@@ -424,8 +424,9 @@ static int max_conns_per_loop(int nloops)
 	}
 	long long fds = rl.rlim_cur == RLIM_INFINITY ? 1048576 : (long long)rl.rlim_cur;
 	/* Half of what is left: evicted connections hold their descriptor until evhttp and the
-	 * next sweep have let go of them. */
-	long long per = (fds - FD_RESERVE - 4LL * nloops) / 2 / nloops;
+	 * next sweep have let go of them. 5 per loop: what the loop holds (its connection, epoll
+	 * and wake-up descriptors) and its committer thread's connection. */
+	long long per = (fds - FD_RESERVE - 5LL * nloops) / 2 / nloops;
 	return per < 8 ? 8 : per > 65536 ? 65536 : (int)per;
 }
 
