@@ -369,15 +369,17 @@ static void store_group(struct ph_db *db, struct committer_job **jobs, size_t n)
 }
 
 /* reply_unknown_types for one event, after its handler returned: the router ended the
- * request's tenant scope then, so scope the loop's connection again. False when it cannot. */
-static bool unknown_types_scoped(struct req *r, const struct ingest_event *e)
+ * request's tenant scope then, so scope the loop's connection again. */
+static void reply_unknown_type(struct req *r, const struct ingest_event *e)
 {
-	if (!ph_db_set_tenant(&r->ctx->db, r->tenant_id))
-		return false;
+	if (!ph_db_set_tenant(&r->ctx->db, r->tenant_id)) {
+		log_error("cannot set the tenant scope");
+		reply_db_failed(r, "", "", false);
+		return;
+	}
 	reply_unknown_types(r, e, 1, false);
 	if (!ph_db_set_tenant(&r->ctx->db, NULL))
 		log_warn("cannot clear the tenant scope");
-	return true;
 }
 
 /* Back on the request's loop: send what the committer rendered. */
@@ -387,7 +389,9 @@ static void ingest_answer(struct deferred *d)
 	struct req *r = &d->r;
 	if (j->out)
 		reply_buffer(r, j->status, j->out);
-	else if (!(strcmp(j->failure.sqlstate, "PH001") == 0 && unknown_types_scoped(r, &j->e)))
+	else if (strcmp(j->failure.sqlstate, "PH001") == 0)
+		reply_unknown_type(r, &j->e);
+	else
 		reply_db_failed(r, j->failure.sqlstate, j->failure.message, j->failure.conn_lost);
 	defer_end(d);
 	if (j->out)
