@@ -130,7 +130,8 @@ begin
 		return;
 	end if;
 
-	select s.ids, s.next_at into v_ids, v_next from pghook_schedule(p_limit, v_max) s;
+	select s.ids, s.next_at into v_ids, v_next
+	from pghook_schedule(p_limit, v_max, cardinality(v_expired) > 0) s;
 
 	-- Nothing to take (a wake-up that found no work, a poll of an idle queue): no update, so
 	-- no queue trigger either, which an update of no rows still fires.
@@ -236,7 +237,7 @@ $$;
 -- backlog for the 9 it was granted, 13-19 ms per claim beside 50,000 due deliveries (tests/bench
 -- fairness). What must sort still does, at a price that only matters to plan choice; JIT is
 -- off because that price would otherwise make each claim compile its queries (230 ms).
-create or replace function pghook_schedule(p_limit int, p_max_lost int,
+create or replace function pghook_schedule(p_limit int, p_max_lost int, p_expired boolean,
 	out ids text[], out next_at timestamptz)
 language plpgsql volatile
 set enable_sort = off
@@ -255,30 +256,51 @@ declare
 	v_got text[];
 	v_probe boolean;
 	h record;
+	-- What each served webhook's webhook_sched row becomes, written by one update at the end
+	-- (one statement per claim rather than one per webhook served).
+	v_sv_id text[] := '{}';
+	v_sv_at timestamptz[] := '{}';
+	v_sv_n int[] := '{}';
+	v_sv_tokens double precision[] := '{}';
+	v_sv_probe boolean[] := '{}';
 begin
 	ids := '{}';
 	if cardinality(v_hooks) = 0 then
 		return;
 	end if;
-	-- A webhook met for the first time gets its scheduling row.
-	insert into webhook_sched (webhook_id, tenant_id)
-	select w.id, w.tenant_id from webhooks w
-	where w.id = any(v_hooks)
-		and not exists (select 1 from webhook_sched s where s.webhook_id = w.id)
-	on conflict do nothing;
-	select array_agg(l.webhook_id) into v_locked from (
-		select s.webhook_id from webhook_sched s where s.webhook_id = any(v_hooks)
-		order by s.webhook_id
-		for update skip locked) l;
-	if v_locked is null then
+	v_locked := array(select s.webhook_id from webhook_sched s
+		where s.webhook_id = any(v_hooks) order by s.webhook_id
+		for update skip locked);
+	-- A webhook met for the first time gets its scheduling row. Only looked for when a row
+	-- is missing from the ones just locked (new, or held by another claim): a statement
+	-- less in nearly every claim.
+	if cardinality(v_locked) < cardinality(v_hooks) then
+		insert into webhook_sched (webhook_id, tenant_id)
+		select w.id, w.tenant_id from webhooks w
+		where w.id = any(v_hooks)
+			and not exists (select 1 from webhook_sched s where s.webhook_id = w.id)
+		on conflict do nothing;
+		if found then
+			v_locked := v_locked || array(select s.webhook_id from webhook_sched s
+				where s.webhook_id = any(v_hooks) and s.webhook_id <> all(v_locked)
+				order by s.webhook_id
+				for update skip locked);
+		end if;
+	end if;
+	if cardinality(v_locked) = 0 then
 		return;
 	end if;
 
 	for h in
 		select s.webhook_id, s.tokens, s.refilled_at, s.circuit, s.next_probe_at,
 			w.rate_limit, coalesce(w.max_in_flight, v_default) as max_in_flight,
-			w.ordering = 'fifo' as fifo
+			w.ordering = 'fifo' as fifo, coalesce(f.in_flight, 0) as in_flight
 		from webhook_sched s join webhooks w on w.id = s.webhook_id
+		-- Every unexpired lease, summed per webhook: a few hundred rows at most (a lease
+		-- is one claim's share of one webhook), read once rather than once per webhook.
+		left join (select l.webhook_id, sum(l.in_flight)::int as in_flight
+			from delivery_leases l where l.expires_at > now()
+			group by l.webhook_id) f on f.webhook_id = s.webhook_id
 		where s.webhook_id = any(v_locked)
 		order by row_number() over (partition by s.tenant_id
 				order by s.served_at nulls first, s.webhook_id),
@@ -292,8 +314,7 @@ begin
 			next_at := least(next_at, h.next_probe_at);
 			continue;
 		end if;
-		select coalesce(sum(l.in_flight), 0) into v_inflight from delivery_leases l
-		where l.webhook_id = h.webhook_id and l.expires_at > now();
+		v_inflight := h.in_flight;
 		v_grant := least(h.max_in_flight - v_inflight, v_left);
 		if h.circuit <> 'closed' then
 			-- open with its probe due, or half_open with its probe lost (its lease expired)
@@ -324,12 +345,17 @@ begin
 				where d.id = any(pghook_fifo_heads(h.webhook_id, v_grant, p_max_lost))
 				for update skip locked);
 		else
-			v_got := array(select d.id from deliveries d
-				where d.id = any(pghook_expired_leases(h.webhook_id))
-					and d.status = 'delivering' and d.lease_expires_at <= now()
-					and pghook_lost_streak(d) < p_max_lost - 1
-				order by d.lease_expires_at limit v_grant
-				for update skip locked);
+			-- Expired leases first; p_expired says whether any lease had expired when the
+			-- claim began (pghook_claim's probe), which is nearly never.
+			v_got := '{}';
+			if p_expired then
+				v_got := array(select d.id from deliveries d
+					where d.id = any(pghook_expired_leases(h.webhook_id))
+						and d.status = 'delivering' and d.lease_expires_at <= now()
+						and pghook_lost_streak(d) < p_max_lost - 1
+					order by d.lease_expires_at limit v_grant
+					for update skip locked);
+			end if;
 			-- The deliveries row is what is locked: every writer of a delivery updates it
 			-- first (and its queue rows after, by trigger), so locks are taken in one order.
 			-- A row someone else holds (a manual send) is skipped, never waited for.
@@ -343,12 +369,21 @@ begin
 		continue when cardinality(v_got) = 0;
 		ids := ids || v_got;
 		v_left := v_left - cardinality(v_got);
-		update webhook_sched s set served_at = clock_timestamp(),
-			tokens = coalesce(v_tokens - cardinality(v_got), s.tokens),
-			refilled_at = case when v_tokens is null then s.refilled_at else now() end,
-			circuit = case when v_probe then 'half_open' else s.circuit end
-		where s.webhook_id = h.webhook_id;
+		-- served_at is taken now, so the webhooks served by this claim keep their order
+		v_sv_id := v_sv_id || h.webhook_id;
+		v_sv_at := v_sv_at || clock_timestamp();
+		v_sv_n := v_sv_n || cardinality(v_got);
+		v_sv_tokens := v_sv_tokens || v_tokens;
+		v_sv_probe := v_sv_probe || v_probe;
 	end loop;
+	if cardinality(v_sv_id) > 0 then
+		update webhook_sched s set served_at = u.at,
+			tokens = coalesce(u.tokens - u.n, s.tokens),
+			refilled_at = case when u.tokens is null then s.refilled_at else now() end,
+			circuit = case when u.probe then 'half_open' else s.circuit end
+		from unnest(v_sv_id, v_sv_at, v_sv_n, v_sv_tokens, v_sv_probe) u(id, at, n, tokens, probe)
+		where s.webhook_id = u.id;
+	end if;
 end
 $$;
 
