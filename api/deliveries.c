@@ -22,11 +22,15 @@ void deliveries_list(struct req *r)
 		req_query(r, "eventType"), until };
 	/* A time range is also an id range (ids begin with created_at's millisecond,
 	 * sql/functions/new_id.sql), read from deliveries_tenant; failed deliveries are found
-	 * through deliveries_tenant_failed (migration 18). */
+	 * through deliveries_tenant_failed (migration 18). A delivery in flight is pending or
+	 * retry_scheduled in its row, shown as delivering (pghook_in_flight, migration 22). */
 	reply_list_query(r, q.limit,
 		"select pghook_delivery_json(d), d.id from deliveries d where d.tenant_id = $1"
-		" and ($2::text is null or d.id < $2) and ($3::text is null or d.status = $3)"
+		" and ($2::text is null or d.id < $2) and ($3::text is null or d.status = $3"
+		"   or ($3 = 'delivering' and d.status in ('pending', 'retry_scheduled')))"
 		" and ($3::text is distinct from 'failed' or d.failed)"
+		" and ($3::text is null or $3 not in ('pending', 'retry_scheduled', 'delivering')"
+		"   or pghook_in_flight(d) = ($3 = 'delivering'))"
 		" and ($4::text is null or d.webhook_id = $4)"
 		" and ($5::text is null or d.event_id = $5)"
 		" and ($6::timestamptz is null or"

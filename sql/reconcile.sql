@@ -8,16 +8,17 @@
 -- Checked:
 --   event_fanout      an event has exactly endpoint_count first deliveries (replays aside),
 --                     and never two for the same webhook
---   delivery_state    every delivery is delivered, failed, scheduled (pending or
---                     retry_scheduled with a due time) or leased with an unexpired lease
+--   delivery_state    every delivery is delivered, failed, or pending or retry_scheduled with
+--                     a due time (since migration 22 a delivery in flight is one of the last
+--                     two in its row, and listed by an unexpired lease: queue_rows)
 --   attempt_count     a delivery's attempt_count is the number of its attempt rows, numbered
 --                     1..attempt_count without gaps or repeats
 --   delivered_attempt a delivered delivery has a delivery time and at least one attempt
---   queue_rows        the queue tables (migration 18) agree with deliveries: one delivery_due
---                     row per pending or retry_scheduled delivery, at its next_retry_at, and
---                     no other; a delivery_leases row per claim_token, webhook and
---                     lease_expires_at of the delivering ones, counting and listing them, and
---                     no other
+--   queue_rows        the queue tables (migrations 18 and 22) agree with deliveries: one
+--                     delivery_due row per pending or retry_scheduled delivery not in flight,
+--                     at its next_retry_at, and no other; every delivery_leases row unexpired
+--                     and counting the deliveries in flight under it (listed, with an older
+--                     claim_token in their row), at least one
 --   dangling_ref      every delivery's event, webhook and replayed delivery exists, and
 --                     every event's tenant (foreign keys until migration 19; since then the
 --                     writers' locks and the delete triggers of functions/cascades.sql)
@@ -41,9 +42,7 @@ where not (
 	(d.status = 'delivered' and d.lease_expires_at is null)
 	or (d.status = 'failed' and d.lease_expires_at is null)
 	or (d.status in ('pending', 'retry_scheduled') and d.next_retry_at is not null
-		and d.lease_expires_at is null)
-	or (d.status = 'delivering' and d.claim_token is not null
-		and d.lease_expires_at > now()))
+		and d.lease_expires_at is null))
 
 union all
 select 'attempt_count', d.event_id, d.id,
@@ -71,26 +70,23 @@ select 'queue_rows', d.event_id, coalesce(d.id, x.delivery_id),
 from (
 	select q.delivery_id, array_agg(format('%s at %s', q.webhook_id, q.due_at)) as places
 	from delivery_due q group by q.delivery_id) x
-full join (select * from deliveries where status in ('pending', 'retry_scheduled')) d
+full join (select * from deliveries d
+	where d.status in ('pending', 'retry_scheduled') and not pghook_in_flight(d)) d
 	on d.id = x.delivery_id
 where d.id is null or x.delivery_id is null or cardinality(x.places) <> 1
 	or x.places[1] <> format('%s at %s', d.webhook_id, d.next_retry_at)
 
 union all
-select 'queue_rows', null, coalesce(g.ids[1], l.delivery_ids[1]),
-	format('lease of claim %s, webhook %s, until %s: %s delivering, in_flight %s, %s of them '
-		'not listed', coalesce(g.token, l.claim_token), coalesce(g.webhook_id, l.webhook_id),
-		coalesce(g.expires_at, l.expires_at), coalesce(g.n, 0), l.in_flight,
-		cardinality(array(select unnest(g.ids) except select unnest(l.delivery_ids))))
-from (
-	select coalesce(claim_token, 0) as token, webhook_id,
-		coalesce(lease_expires_at, '-infinity') as expires_at, count(*)::int as n,
-		array_agg(id order by id) as ids
-	from deliveries where status = 'delivering' group by 1, 2, 3) g
-full join delivery_leases l
-	on l.claim_token = g.token and l.webhook_id = g.webhook_id and l.expires_at = g.expires_at
-where g.token is null or l.claim_token is null or l.in_flight <> g.n
-	or not g.ids <@ l.delivery_ids
+select 'queue_rows', null, l.delivery_ids[1],
+	format('lease of claim %s, webhook %s, until %s: in_flight %s, %s in flight under it',
+		l.claim_token, l.webhook_id, l.expires_at, l.in_flight, f.n)
+from delivery_leases l
+cross join lateral (
+	select count(*)::int as n from deliveries d
+	where d.id = any(l.delivery_ids) and d.webhook_id = l.webhook_id
+		and d.status in ('pending', 'retry_scheduled')
+		and coalesce(d.claim_token, 0) < l.claim_token) f
+where f.n <> l.in_flight or l.in_flight < 1 or l.expires_at <= now()
 
 union all
 select 'dangling_ref', d.event_id, d.id,

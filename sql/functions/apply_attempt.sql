@@ -22,7 +22,9 @@ begin
 		next_retry_at = case when p_status in ('pending', 'retry_scheduled')
 			then coalesce(p_next_retry, now()) end,
 		delivered_at = case when p_status = 'delivered' then now() else delivered_at end,
-		lease_expires_at = null, claim_token = null,
+		-- A delivery in flight ends its flight here: a new token, above its lease's, so its
+		-- worker's outcome is refused (functions/complete.sql)
+		lease_expires_at = null, claim_token = nextval('pghook_claim_token_seq'),
 		updated_at = now()
 	where id = p_delivery and tenant_id = p_tenant
 	returning * into d;

@@ -75,6 +75,8 @@ declare
 	v_held text := nullif(current_setting('pghook.quarantine', true), '');
 	v_qid text;
 	v_due timestamptz;
+	v_qtoken bigint;
+	v_qhook text;
 	v_token bigint;
 	v_ids text[] := '{}';
 	v_next timestamptz;
@@ -87,12 +89,15 @@ begin
 		perform pghook_fail_lost(v_max, p_limit);
 	end if;
 
-	-- This session holds a quarantined delivery: nothing else until it is settled.
+	-- This session holds a quarantined delivery: nothing else until it is settled (its flight
+	-- ended, or its lease expired).
 	if v_held is not null then
-		if exists (select 1 from deliveries d
-				where d.id = split_part(v_held, ' ', 1) and d.status = 'delivering'
-					and d.claim_token = split_part(v_held, ' ', 2)::bigint
-					and d.lease_expires_at > now()) then
+		if exists (select 1 from deliveries d join delivery_leases l
+				on l.claim_token = split_part(v_held, ' ', 2)::bigint
+					and l.webhook_id = d.webhook_id
+				where d.id = split_part(v_held, ' ', 1)
+					and d.status in ('pending', 'retry_scheduled')
+					and coalesce(d.claim_token, 0) < l.claim_token and l.expires_at > now()) then
 			return;
 		end if;
 		perform set_config('pghook.quarantine', '', false);
@@ -100,23 +105,22 @@ begin
 
 	-- A delivery one lost lease away from failing: claimed alone, held in quarantine.
 	if cardinality(v_expired) > 0 then
-		select d.id, d.lease_expires_at into v_qid, v_due
-		from deliveries d
-		where d.id = any(v_expired) and d.status = 'delivering'
-			and d.lease_expires_at <= now() and pghook_lost_streak(d) >= v_max - 1
-		order by d.lease_expires_at limit 1
-		for update skip locked;
+		select f.id, f.expires_at, f.token, f.webhook_id into v_qid, v_due, v_qtoken, v_qhook
+		from pghook_expired_listed(null) f join deliveries d on d.id = f.id
+		where d.status in ('pending', 'retry_scheduled') and coalesce(d.claim_token, 0) < f.token
+			and pghook_lost_streak(d) >= v_max - 1
+		order by f.expires_at limit 1
+		for update of d skip locked;
 	end if;
 	if v_qid is not null then
+		perform pghook_take_over(array[v_qid], array[v_qtoken], array[v_qhook]);
 		v_token := nextval('pghook_claim_token_seq');
-		update deliveries d set status = 'delivering',
-			lease_expires_at = now() + p_lease_ms * interval '1 millisecond',
-			claim_token = v_token, lost_leases = pghook_lost_streak(d),
-			lost_attempt = d.attempt_count, updated_at = now()
-		where d.id = v_qid;
+		insert into delivery_leases (claim_token, webhook_id, expires_at, in_flight, delivery_ids)
+		values (v_token, v_qhook, now() + p_lease_ms * interval '1 millisecond', 1,
+			array[v_qid]);
 		perform set_config('pghook.quarantine', v_qid || ' ' || v_token, false);
 		return query
-		select u.id, u.tenant_id, u.event_id, u.webhook_id, u.attempt_count, u.claim_token,
+		select u.id, u.tenant_id, u.event_id, u.webhook_id, u.attempt_count, v_token,
 			w.url, w.secret,
 			case when w.previous_secret_until > now() then w.previous_secret end,
 			w.status = 'active' and w.deleted_at is null,
@@ -148,10 +152,12 @@ begin
 end
 $$;
 
--- pghook_claim's update: the rows of p_ids (locked by pghook_schedule) that are still due,
--- leased, with what the worker needs to send them. Every row is found by primary key, and
--- the planner is told so: nested loops over index scans only (the SET clauses, applied while
--- this function runs). Its plan is cached in the worker's session, and a plan made while
+-- pghook_claim's lease: the rows of p_ids (taken by pghook_schedule: their due rows deleted,
+-- or an expired lease's deliveries taken over) listed in one lease row per webhook under a
+-- new token, with what the worker needs to send them. The deliveries rows are not written
+-- (migration 22): a delivery's row is written when its attempt ends. Every row is found by
+-- primary key, and the planner is told so: nested loops over index scans only (the SET
+-- clauses, applied while this function runs). Its plan is cached in the worker's session, and a plan made while
 -- deliveries was small would otherwise read the table whole for the ids (a seq scan, a hash
 -- join over one, or every due row through a due index, filtered on the ids), and stay
 -- cached as a backlog arrived: 22-27 ms per claim beside a 50,000-delivery backlog inserted
@@ -171,23 +177,14 @@ begin
 	with tok as (
 		select nextval('pghook_claim_token_seq') as t
 	), upd as (
-		-- Rechecked here, on the row the schedule locked: a FIFO head was read before its
-		-- lock. SET reads the row as it was, so a lease taken back is seen as one (status
-		-- still 'delivering'); next_retry_at, which a claim leaves alone, is when the row
-		-- became due (for a lease taken back, when its delivery did).
-		update deliveries d set status = 'delivering',
-			lease_expires_at = now() + p_lease_ms * interval '1 millisecond',
-			claim_token = tok.t, updated_at = now(),
-			lost_leases = case when d.status = 'delivering' then pghook_lost_streak(d)
-				else d.lost_leases end,
-			lost_attempt = case when d.status = 'delivering' then d.attempt_count
-				else d.lost_attempt end
-		from tok
-		where d.id = any(p_ids)
-			and ((d.status in ('pending', 'retry_scheduled') and d.next_retry_at <= now())
-				or (d.status = 'delivering' and d.lease_expires_at <= now()))
-		returning d.id, d.tenant_id, d.event_id, d.webhook_id, d.attempt_count, d.claim_token,
+		select d.id, d.tenant_id, d.event_id, d.webhook_id, d.attempt_count, tok.t as claim_token,
 			d.next_retry_at as due_at, d.retry_schedule
+		from deliveries d, tok where d.id = any(p_ids)
+	), lease as (
+		insert into delivery_leases (claim_token, webhook_id, expires_at, in_flight, delivery_ids)
+		select u.claim_token, u.webhook_id, now() + p_lease_ms * interval '1 millisecond',
+			count(*), array_agg(u.id)
+		from upd u group by 1, 2
 	)
 	select u.id, u.tenant_id, u.event_id, u.webhook_id, u.attempt_count, u.claim_token,
 		w.url, w.secret,
@@ -338,33 +335,26 @@ begin
 		end if;
 		continue when v_grant <= 0;
 
-		-- Locked here, skipping rows other claims hold, so a row taken by another worker
-		-- leaves room for the next one of this webhook.
+		-- Expired leases first (p_expired: pghook_claim's probe found one when the claim began,
+		-- which is nearly never), then due rows. Another claim's rows are skipped, never
+		-- waited for.
+		v_got := '{}';
 		if h.fifo then
-			v_got := array(select d.id from deliveries d
-				where d.id = any(pghook_fifo_heads(h.webhook_id, v_grant, p_max_lost))
-				for update skip locked);
+			v_got := pghook_take_fifo(h.webhook_id, v_grant, p_max_lost);
 		else
-			-- Expired leases first; p_expired says whether any lease had expired when the
-			-- claim began (pghook_claim's probe), which is nearly never.
-			v_got := '{}';
 			if p_expired then
-				v_got := array(select d.id from deliveries d
-					where d.id = any(pghook_expired_leases(h.webhook_id))
-						and d.status = 'delivering' and d.lease_expires_at <= now()
-						and pghook_lost_streak(d) < p_max_lost - 1
-					order by d.lease_expires_at limit v_grant
-					for update skip locked);
+				v_got := pghook_take_expired(h.webhook_id, v_grant, p_max_lost);
 			end if;
-			-- The deliveries row is what is locked: every writer of a delivery updates it
-			-- first (and its queue rows after, by trigger), so locks are taken in one order.
-			-- A row someone else holds (a manual send) is skipped, never waited for.
-			v_got := v_got || array(select d.id
-				from delivery_due q join deliveries d on d.id = q.delivery_id
-				where q.webhook_id = h.webhook_id and q.due_at <= now()
-					and d.status in ('pending', 'retry_scheduled')
-				order by q.webhook_id, q.due_at limit v_grant - cardinality(v_got)
-				for update of d skip locked);
+			-- A claim takes a delivery by deleting its due row (locked first, so that two
+			-- claims never take one row); its deliveries row is not written (migration 22).
+			with g as (
+				delete from delivery_due q where q.ctid = any(array(
+					select x.ctid from delivery_due x
+					where x.webhook_id = h.webhook_id and x.due_at <= now()
+					order by x.webhook_id, x.due_at limit v_grant - cardinality(v_got)
+					for update skip locked))
+				returning q.delivery_id)
+			select v_got || coalesce(array_agg(g.delivery_id), '{}') into v_got from g;
 		end if;
 		continue when cardinality(v_got) = 0;
 		ids := ids || v_got;
@@ -390,28 +380,32 @@ $$;
 -- A FIFO webhook's deliveries that may go now, up to p_limit: the head of each ordering key
 -- (lowest seq, then id, among its undelivered deliveries) when that head is due, or its lease
 -- expired. A head in flight or waiting for a retry holds its key. The waiting heads come
--- from pghook_fifo_waiting_heads, the ones in flight through delivery_leases.
+-- from pghook_fifo_waiting_heads (due_at: their due row's), the ones in flight through
+-- delivery_leases (due_at: the lease's expiry, token: the lease's).
 create or replace function pghook_fifo_heads(p_webhook text, p_limit int, p_max_lost int)
-returns text[]
+returns table (id text, due_at timestamptz, token bigint)
 language plpgsql stable as $$
+#variable_conflict use_column
 begin
-	return (select coalesce(array_agg(h.id order by h.due_at), '{}') from (
-		select h.id, coalesce(h.next_retry_at, h.lease_expires_at) as due_at from (
-			select distinct on (d.ordering_key) d.id, d.ordering_key, d.seq, d.status,
-				d.next_retry_at, d.lease_expires_at, d.attempt_count, d.lost_attempt,
-				d.lost_leases
-			from deliveries d
-			where d.id = any(pghook_fifo_waiting_heads(p_webhook) || array(
-					select unnest(l.delivery_ids) from delivery_leases l
-					where l.webhook_id = p_webhook))
-				-- a lease still lists the deliveries of its claim that ended since
-				and d.status in ('pending', 'retry_scheduled', 'delivering')
-			order by d.ordering_key, d.seq nulls first, d.id) h
-		where (h.status in ('pending', 'retry_scheduled') and h.next_retry_at <= now())
-			or (h.status = 'delivering' and h.lease_expires_at <= now()
-				and case when h.attempt_count = h.lost_attempt then h.lost_leases else 0 end + 1
-					< p_max_lost - 1)
-		order by 2 limit p_limit) h);
+	return query
+	select h.id, h.due_at, h.token from (
+		select distinct on (d.ordering_key) d.id,
+			coalesce(c.due_at, d.next_retry_at, '-infinity') as due_at, c.token,
+			pghook_lost_streak(d) as streak
+		from (
+			select w.id, null::timestamptz as due_at, null::bigint as token
+			from unnest(pghook_fifo_waiting_heads(p_webhook)) w(id)
+			union all
+			select x.id, l.expires_at, l.claim_token
+			from delivery_leases l cross join unnest(l.delivery_ids) x(id)
+			where l.webhook_id = p_webhook) c
+		join deliveries d on d.id = c.id
+		where d.status in ('pending', 'retry_scheduled')
+			-- a lease still lists the deliveries of its claim that ended since
+			and (c.token is null or coalesce(d.claim_token, 0) < c.token)
+		order by d.ordering_key, d.seq nulls first, d.id, c.token nulls first) h
+	where h.due_at <= now() and (h.token is null or h.streak < p_max_lost - 1)
+	order by h.due_at limit p_limit;
 end
 $$;
 
@@ -450,13 +444,27 @@ begin
 end
 $$;
 
--- The deliveries whose lease expired, of one webhook or (null) of all, oldest expiry first:
+-- The deliveries listed in expired leases, of one webhook or (null) of all, with their lease:
 -- usually none. Those that ended since are listed too (a lease lists every delivery it was
--- given until none is left delivering): callers check status and lease_expires_at. They read
--- the deliveries by id (= any), a plan that holds
--- whatever the statistics: joined to delivery_leases, a plan cached when no lease had
--- expired read every row of deliveries through its primary key for its status (63 ms per
--- claim in a drain of 20,000).
+-- given until none is left in flight): callers keep those still in flight under it, status
+-- pending or retry_scheduled and a claim_token below the lease's, checked on the deliveries
+-- row they lock. They read the deliveries by id, a plan that holds whatever the statistics:
+-- joined to delivery_leases, a plan cached when no lease had expired read every row of
+-- deliveries through its primary key for its status (63 ms per claim in a drain of 20,000).
+create or replace function pghook_expired_listed(p_webhook text)
+returns table (id text, token bigint, webhook_id text, expires_at timestamptz)
+language plpgsql stable as $$
+#variable_conflict use_column
+begin
+	return query
+	select x.id, l.claim_token, l.webhook_id, l.expires_at
+	from delivery_leases l cross join unnest(l.delivery_ids) x(id)
+	where l.expires_at <= now() and (p_webhook is null or l.webhook_id = p_webhook);
+end
+$$;
+
+-- The ids listed in expired leases (pghook_expired_listed), oldest expiry first: pghook_claim's
+-- probe, one descent of delivery_leases_expiry, nearly always empty.
 create or replace function pghook_expired_leases(p_webhook text) returns text[]
 language plpgsql stable as $$
 begin
@@ -472,20 +480,139 @@ language sql immutable as $$
 	select case when d.attempt_count = d.lost_attempt then d.lost_leases else 0 end + 1
 $$;
 
--- End failed every delivery whose lease expired for the p_max-th time in a row. Returns the
--- count failed. Called by pghook_claim before it claims anything.
+-- Count deliveries off their leases: one (token, webhook) pair per delivery whose flight
+-- ended; a lease goes when none is left in flight.
+create or replace function pghook_leases_off(p_tokens bigint[], p_webhooks text[])
+returns void
+language plpgsql volatile as $$
+begin
+	with ended as (
+		select t.token, t.webhook_id, count(*)::int as n
+		from unnest(p_tokens, p_webhooks) t(token, webhook_id) group by 1, 2
+	), gone as (
+		delete from delivery_leases l using ended e
+		where l.claim_token = e.token and l.webhook_id = e.webhook_id and l.in_flight <= e.n
+	)
+	update delivery_leases l set in_flight = l.in_flight - e.n
+	from ended e
+	where l.claim_token = e.token and l.webhook_id = e.webhook_id and l.in_flight > e.n;
+end
+$$;
+
+-- Deliveries whose lease expired, locked by the caller, leave that lease for a new claim:
+-- the row ends its flight under the old token (so an outcome its first worker reports late is
+-- refused) and counts the lost lease; the old lease counts it off. The row stays in flight, so
+-- it gets no due row (pghook.queue_rows, functions/queue.sql).
+create or replace function pghook_take_over(p_ids text[], p_tokens bigint[], p_webhooks text[])
+returns void
+language plpgsql volatile as $$
+begin
+	perform set_config('pghook.queue_rows', 'moved', true);
+	update deliveries d set claim_token = t.token, lost_leases = pghook_lost_streak(d),
+		lost_attempt = d.attempt_count, updated_at = now()
+	from unnest(p_ids, p_tokens) t(id, token)
+	where d.id = t.id;
+	perform set_config('pghook.queue_rows', '', true);
+	perform pghook_leases_off(p_tokens, p_webhooks);
+end
+$$;
+
+-- Up to p_limit deliveries of a webhook whose lease expired, taken over (pghook_take_over),
+-- oldest expiry first; not those one lost lease from failing (pghook_claim's quarantine).
+create or replace function pghook_take_expired(p_webhook text, p_limit int, p_max_lost int)
+returns text[]
+language plpgsql volatile as $$
+declare
+	v_ids text[];
+	v_tokens bigint[];
+	v_hooks text[];
+begin
+	select array_agg(t.id), array_agg(t.token), array_agg(t.webhook_id)
+	into v_ids, v_tokens, v_hooks
+	from (select d.id, f.token, f.webhook_id
+		from pghook_expired_listed(p_webhook) f join deliveries d on d.id = f.id
+		where d.status in ('pending', 'retry_scheduled') and coalesce(d.claim_token, 0) < f.token
+			and pghook_lost_streak(d) < p_max_lost - 1
+		order by f.expires_at limit p_limit
+		for update of d skip locked) t;
+	if v_ids is null then
+		return '{}';
+	end if;
+	perform pghook_take_over(v_ids, v_tokens, v_hooks);
+	return v_ids;
+end
+$$;
+
+-- A FIFO webhook's heads that may go now (pghook_fifo_heads), taken: a waiting head by
+-- deleting its due row (found by its whole key; one another claim or writer holds or took is
+-- skipped), an expired one by taking it over.
+create or replace function pghook_take_fifo(p_webhook text, p_limit int, p_max_lost int)
+returns text[]
+language plpgsql volatile as $$
+declare
+	v_wait_ids text[];
+	v_wait_at timestamptz[];
+	v_exp text[];
+	v_got text[];
+	v_ids text[];
+	v_tokens bigint[];
+	v_hooks text[];
+begin
+	select coalesce(array_agg(h.id) filter (where h.token is null), '{}'),
+		coalesce(array_agg(h.due_at) filter (where h.token is null), '{}'),
+		coalesce(array_agg(h.id) filter (where h.token is not null), '{}')
+	into v_wait_ids, v_wait_at, v_exp
+	from pghook_fifo_heads(p_webhook, p_limit, p_max_lost) h;
+	with g as (
+		delete from delivery_due q where q.ctid = any(array(
+			select x.ctid from unnest(v_wait_ids, v_wait_at) w(id, at) cross join lateral (
+				select q.ctid from delivery_due q
+				where q.webhook_id = p_webhook and q.due_at = w.at and q.delivery_id = w.id
+				limit 1 for update skip locked) x))
+		returning q.delivery_id)
+	select coalesce(array_agg(g.delivery_id), '{}') into v_got from g;
+	if cardinality(v_exp) > 0 then
+		select array_agg(t.id), array_agg(t.token), array_agg(t.webhook_id)
+		into v_ids, v_tokens, v_hooks
+		from (select d.id, f.token, f.webhook_id
+			from pghook_expired_listed(p_webhook) f join deliveries d on d.id = f.id
+			where d.id = any(v_exp) and d.status in ('pending', 'retry_scheduled')
+				and coalesce(d.claim_token, 0) < f.token
+			for update of d skip locked) t;
+		if v_ids is not null then
+			perform pghook_take_over(v_ids, v_tokens, v_hooks);
+			v_got := v_got || v_ids;
+		end if;
+	end if;
+	return v_got;
+end
+$$;
+
+-- End failed every delivery whose lease expired for the p_max-th time in a row, and drop the
+-- expired leases left with nothing in flight (their deliveries ended by others: a manual
+-- send, a deleted webhook, a deleted delivery). Returns the count failed. Called by
+-- pghook_claim before it claims anything, when a lease expired.
 create or replace function pghook_fail_lost(p_max int, p_limit int) returns int
 language plpgsql volatile as $$
 declare
 	v_ids text[];
+	v_tokens bigint[];
+	v_hooks text[];
 	r record;
 begin
+	delete from delivery_leases l
+	where l.expires_at <= now() and not exists (
+		select 1 from unnest(l.delivery_ids) x(id) join deliveries d on d.id = x.id
+		where d.status in ('pending', 'retry_scheduled')
+			and coalesce(d.claim_token, 0) < l.claim_token);
+	perform set_config('pghook.queue_rows', 'ended', true);
 	with lost as (
-		select d.id from deliveries d
-		where d.id = any(pghook_expired_leases(null)) and d.status = 'delivering'
-			and d.lease_expires_at <= now() and pghook_lost_streak(d) >= p_max
-		order by d.lease_expires_at limit p_limit
-		for update skip locked
+		select d.id, f.token, f.webhook_id
+		from pghook_expired_listed(null) f join deliveries d on d.id = f.id
+		where d.status in ('pending', 'retry_scheduled') and coalesce(d.claim_token, 0) < f.token
+			and pghook_lost_streak(d) >= p_max
+		order by f.expires_at limit p_limit
+		for update of d skip locked
 	), upd as (
 		update deliveries d set status = 'failed',
 			lost_leases = pghook_lost_streak(d), lost_attempt = d.attempt_count,
@@ -493,11 +620,11 @@ begin
 			response_status_code = null,
 			last_error = format('worker lost the delivery %s times (it died or hung while '
 				'delivering it): given up as poison', pghook_lost_streak(d)),
-			next_retry_at = null, lease_expires_at = null, claim_token = null,
+			next_retry_at = null, lease_expires_at = null, claim_token = lost.token,
 			updated_at = now()
 		from lost
 		where d.id = lost.id
-		returning d.id, d.tenant_id, d.attempt_count, d.last_error
+		returning d.id, d.tenant_id, d.attempt_count, d.last_error, lost.token, lost.webhook_id
 	), att as (
 		insert into attempts (id, tenant_id, delivery_id, attempt_number, started_at,
 			duration_ms, response_status_code, response_body, error, trigger, worker_id)
@@ -506,10 +633,13 @@ begin
 		from upd u
 		returning 1
 	)
-	select array_agg(u.id) into v_ids from upd u;
+	select array_agg(u.id), array_agg(u.token), array_agg(u.webhook_id)
+	into v_ids, v_tokens, v_hooks from upd u;
+	perform set_config('pghook.queue_rows', '', true);
 	if v_ids is null then
 		return 0;
 	end if;
+	perform pghook_leases_off(v_tokens, v_hooks);
 	for r in select d.id from deliveries d join webhooks w on w.id = d.webhook_id
 		where d.id = any(v_ids) and w.status = 'active' loop
 		perform pghook_notify_delivery_failed(r.id,
@@ -517,5 +647,27 @@ begin
 			'lost every time');
 	end loop;
 	return cardinality(v_ids);
+end
+$$;
+
+-- Whether a pending or retry_scheduled delivery is in flight: listed by a lease whose token is
+-- above the one its last flight ended under (migration 22). The api shows such a delivery
+-- as "delivering". Security definer: the api does not read the queue tables; one descent of
+-- delivery_leases_webhook, then the webhook's few leases.
+create or replace function pghook_in_flight(d deliveries) returns boolean
+language plpgsql stable security definer set search_path from current as $$
+begin
+	return d.status in ('pending', 'retry_scheduled') and exists (
+		select 1 from delivery_leases l
+		where l.webhook_id = d.webhook_id and l.claim_token > coalesce(d.claim_token, 0)
+			and d.id = any(l.delivery_ids));
+end
+$$;
+
+-- A delivery's status as the api shows it: "delivering" while in flight.
+create or replace function pghook_delivery_status(d deliveries) returns text
+language plpgsql stable as $$
+begin
+	return case when pghook_in_flight(d) then 'delivering' else d.status end;
 end
 $$;

@@ -101,7 +101,8 @@ end
 $$;
 
 -- pghook_complete's update of the deliveries and insert of their attempts: the outcomes
--- applied (those whose delivery still holds the token), as pghook_done rows, or null.
+-- applied (those whose delivery is still in flight under the outcome's lease), as pghook_done
+-- rows, or null. The applied ones are counted off their leases here (migration 22).
 --
 -- The outcomes' deliveries are read by primary key, and the planner cannot do otherwise: the
 -- ids go in as an array (d.id = any(v_ids), an index condition of every path to deliveries),
@@ -109,8 +110,8 @@ $$;
 -- with every outcome (10,000 pairs in a completion of 100); hash joins are allowed here
 -- explicitly, since a function's settings hold for the functions it calls and
 -- pghook_complete prices them out. The worker's session caches this plan. Joined to the
--- outcomes by id alone, a plan made while few deliveries were in flight (the statistics say
--- status = 'delivering' is rare) read the whole primary key, filtered on status, for the
+-- outcomes by id alone, a plan made while few deliveries were in flight (the statistics said
+-- status = 'delivering', as in flight was then, is rare) read the whole primary key, for the
 -- outcomes: a completion of 4 outcomes beside 6,000 delivered deliveries took 2.3 ms, and
 -- grew with the table until an analyze planned it again (found at 1,000 events/s, where
 -- claims and completions take a few rows). Earlier plans, cached with seq scans allowed,
@@ -126,6 +127,8 @@ declare
 	v_done pghook_done[];
 begin
 	v_ids := array(select x.id from json_to_recordset(p_outcomes) as x(id text));
+	-- The rows end their flight: they have no due row to take away (functions/queue.sql).
+	perform set_config('pghook.queue_rows', 'ended', true);
 	with input as (
 		select * from json_to_recordset(p_outcomes) as x(id text, token bigint, status text,
 			code int, body text, error text, "durationMs" int, "delayMs" bigint, gone boolean,
@@ -141,11 +144,17 @@ begin
 			next_retry_at = case when i.status = 'retry_scheduled'
 				then now() + coalesce(i."delayMs", 0) * interval '1 millisecond' end,
 			delivered_at = case when i.status = 'delivered' then now() else d.delivered_at end,
-			lease_expires_at = null, claim_token = null, updated_at = now()
+			lease_expires_at = null, claim_token = i.token, updated_at = now()
 		from input i
-		where d.id = any(v_ids) and d.id = i.id and d.claim_token = i.token
-			and d.status = 'delivering'
+		-- In flight under the outcome's lease: it still exists, and the row's last flight
+		-- ended under an older token (tokens come from one sequence). A lease taken over,
+		-- a manual send or a deleted webhook moved the row's token past it.
+		where d.id = any(v_ids) and d.id = i.id
+			and d.status in ('pending', 'retry_scheduled') and coalesce(d.claim_token, 0) < i.token
+			and exists (select 1 from delivery_leases l
+				where l.claim_token = i.token and l.webhook_id = d.webhook_id)
 		returning d.id, d.tenant_id, d.event_id, d.webhook_id, d.status, d.attempt_count,
+			i.token,
 			d.last_attempt_at, i.code, i.body, i.error, i."durationMs" as duration_ms,
 			coalesce(i.gone, false) as gone, i."dnsMs" as dns_ms, i."connectMs" as connect_ms,
 			i."tlsMs" as tls_ms, i."firstByteMs" as first_byte_ms, i."totalMs" as total_ms,
@@ -163,11 +172,30 @@ begin
 			coalesce(u.total_ms, (u.timings->>'totalMs')::int)
 		from upd u
 		returning 1
+	), ended as (
+		select u.token, u.webhook_id, count(*)::int as n from upd u group by 1, 2
+	), gone as (
+		delete from delivery_leases l using ended e
+		where l.claim_token = e.token and l.webhook_id = e.webhook_id and l.in_flight <= e.n
+	), dec as (
+		update delivery_leases l set in_flight = l.in_flight - e.n from ended e
+		where l.claim_token = e.token and l.webhook_id = e.webhook_id and l.in_flight > e.n
 	)
 	select array_agg(row(u.id, u.tenant_id, u.event_id, u.webhook_id, u.status,
 		u.attempt_count, u.code, u.error, u.gone)::pghook_done)
 	into v_done
 	from upd u;
+	perform set_config('pghook.queue_rows', '', true);
+	-- Outcomes refused because someone else ended the delivery meanwhile (a manual send, the
+	-- webhook deleted: the row's token moved past the lease's) still free their place in
+	-- the lease. Not those refused because the lease was taken over or the outcome was
+	-- already applied (the row's token is the lease's): that was counted then.
+	if coalesce(cardinality(v_done), 0) < cardinality(v_ids) then
+		perform pghook_leases_off(array_agg(x.token), array_agg(d.webhook_id))
+		from json_to_recordset(p_outcomes) as x(id text, token bigint)
+		join deliveries d on d.id = x.id
+		where d.id = any(v_ids) and d.claim_token > x.token;
+	end if;
 	return v_done;
 end
 $$;

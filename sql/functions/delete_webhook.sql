@@ -22,10 +22,11 @@ begin
 				return false;
 			end if;
 			update deliveries set status = 'failed', last_error = 'webhook deleted',
-				next_retry_at = null, lease_expires_at = null, claim_token = null,
-				updated_at = now()
+				next_retry_at = null, lease_expires_at = null,
+				-- those in flight end their flight: their workers' outcomes are refused
+				claim_token = nextval('pghook_claim_token_seq'), updated_at = now()
 			where id in (select pghook_webhook_queued(p_webhook))
-				and status in ('pending', 'retry_scheduled', 'delivering');
+				and status in ('pending', 'retry_scheduled');
 			return true;
 		exception when deadlock_detected then
 			if i = 5 then

@@ -90,7 +90,8 @@ create or replace function pghook_delivery_json(d deliveries) returns json
 language plpgsql stable as $$
 begin
 	return (
-		select pghook_delivery_obj(d.id, d.event_id, d.webhook_id, e.event_type, d.status,
+		select pghook_delivery_obj(d.id, d.event_id, d.webhook_id, e.event_type,
+			pghook_delivery_status(d),
 			d.attempt_count, d.next_retry_at, d.last_attempt_at, d.delivered_at,
 			d.response_status_code, d.last_error, d.replay_of_delivery_id, d.tenant_id,
 			coalesce(w.description, w.url), w.url, d.created_at, d.updated_at)
@@ -150,7 +151,8 @@ begin
 	return (
 		select json_build_object(
 			'id', d.id, 'endpoint_id', d.webhook_id, 'user_id', t.user_id, 'event_id', d.event_id,
-			'event_type', e.event_type, 'event_group', e.event_group, 'status', d.status,
+			'event_type', e.event_type, 'event_group', e.event_group,
+			'status', pghook_delivery_status(d),
 			'scheduled_attempt', d.attempt_count + 1,
 			'next_retry_at', pghook_ts(d.next_retry_at), 'last_attempt_at', pghook_ts(d.last_attempt_at),
 			'delivered_at', pghook_ts(d.delivered_at), 'final_http_status', d.response_status_code,

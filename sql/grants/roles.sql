@@ -39,6 +39,9 @@ grant select, insert, update on portal_sessions to pghook_api;
 -- a webhook's circuit, shown with it; a delivery's place in its FIFO order
 grant select on webhook_sched to pghook_api;
 grant usage on sequence pghook_delivery_seq to pghook_api;
+-- a manual attempt, or a deleted webhook, ends a delivery's flight with a new claim token
+-- (functions/apply_attempt.sql, delete_webhook.sql)
+grant usage on sequence pghook_claim_token_seq to pghook_api, pghook_admin;
 -- ingest locks its tenant's row (functions/ingest.sql, security definer)
 grant execute on function pghook_hold_tenant(text) to pghook_api;
 -- Quota overrides: read on every quota check, written by the admin routes.
@@ -54,9 +57,12 @@ grant select, insert, update on notifications to pghook_worker;
 grant usage on sequence pghook_claim_token_seq to pghook_worker;
 -- the scheduler's state (sql/0012_scheduler.sql): created, locked and updated by claims
 grant select, insert, update on webhook_sched to pghook_worker;
--- the queue tables, read by the scheduler; written only by deliveries' triggers
--- (functions/queue.sql, security definer)
-grant select on delivery_due, delivery_leases to pghook_worker;
+-- the queue tables: a claim moves its due rows into its lease (locking them FOR UPDATE needs
+-- the update privilege), a completion counts its
+-- deliveries off the lease (migration 22); deliveries' triggers keep the due rows of every
+-- other write (functions/queue.sql, security definer)
+grant select, insert, update, delete on delivery_due to pghook_worker;
+grant select, insert, update, delete on delivery_leases to pghook_worker;
 -- the daily partitions of attempts ahead, hourly (security definer, functions/partitions.sql)
 grant execute on function pghook_ensure_attempt_partitions(int) to pghook_worker;
 

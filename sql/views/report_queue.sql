@@ -8,10 +8,9 @@ create or replace view report_queue with (security_invoker = true) as
 with q as (
 	select x.due_at from delivery_due x join deliveries d on d.id = x.delivery_id
 	union all
-	select d.lease_expires_at from delivery_leases l join deliveries d
-		on d.id = any(l.delivery_ids) and d.status = 'delivering'
-		and d.claim_token is not distinct from nullif(l.claim_token, 0)
-		and d.lease_expires_at = l.expires_at
+	select l.expires_at from delivery_leases l join deliveries d
+		on d.id = any(l.delivery_ids) and d.status in ('pending', 'retry_scheduled')
+		and coalesce(d.claim_token, 0) < l.claim_token
 	where l.expires_at <= now()
 )
 select count(*) filter (where due_at <= now()) as due,

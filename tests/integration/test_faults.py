@@ -28,8 +28,7 @@ def test_worker_killed_with_many_in_flight(worker_factory, hooks, gate):
     a = worker_factory(PGHOOK_WORKER_LEASE='2s', PGHOOK_WEBHOOK_MAX_IN_FLIGHT=n)
     ids = hooks.ingest([{'type': 'a', 'data': {'i': i}} for i in range(n)])
     harness.wait_for(lambda: gate.count() == n, what='every delivery in flight')
-    leases = dict(hooks.sql("select id, lease_expires_at from deliveries "
-                            "where status = 'delivering'"))
+    leases = hooks.leases()
     assert len(leases) == n
     a.proc.signal(signal.SIGKILL)
     a.proc.kill()
@@ -64,7 +63,7 @@ def test_stale_worker_is_fenced(worker_factory, hooks, gate):
     a.proc.signal(signal.SIGSTOP)
     try:
         harness.wait_for(lambda: hooks.sql(
-            "select bool_and(lease_expires_at < now()) from deliveries")[0][0],
+            "select bool_and(expires_at < now()) from delivery_leases")[0][0],
             what="the stopped worker's leases to expire")
         gate.holding = False  # the next worker is answered at once; a's stay held
         b = worker_factory(PGHOOK_WORKER_LEASE='2s', PGHOOK_WEBHOOK_MAX_IN_FLIGHT=n)
@@ -149,7 +148,7 @@ def test_postgres_restart_under_load(pg, api, tenant, worker_factory, hooks, rec
         faults.wait_settled(hooks)
     except AssertionError:
         raise AssertionError('not settled: %r\n%s' % (hooks.sql(
-            "select status, attempt_count, lease_expires_at, now() from deliveries "
+            "select status, attempt_count, claim_token, now() from deliveries "
             "where status not in ('delivered', 'failed') limit 5"), w.proc.log()[-8000:]))
     delivered = {g.headers['webhook-id'] for g in r.received()}
     assert acked <= delivered
@@ -251,10 +250,9 @@ def test_quarantine_survives_a_claim_connection_reconnect(worker_factory, hooks,
     [pid_event] = hooks.ingest([{'type': 'poison', 'data': {}}])
     # Its lease lost once already and expired again: the next claim puts it in quarantine
     # (3 attempts in the schedule: 3 lost leases fail it).
-    hooks.sql("update deliveries set status = 'delivering', lost_leases = 1, "
-              "lost_attempt = attempt_count, lease_expires_at = now() - interval '1 second', "
-              "claim_token = nextval('pghook_claim_token_seq'), next_retry_at = null "
+    hooks.sql("update deliveries set lost_leases = 1, lost_attempt = attempt_count "
               "where event_id = %s", (pid_event,))
+    hooks.lease([d['id'] for d in hooks.deliveries(pid_event)], -1)
     try:
         w = worker_factory(PGHOOK_WORKER_LEASE='60s', PGHOOK_HTTP_TIMEOUT='50s')
         claims = lambda: w.metrics()['pghook_claim_batch_size_count']

@@ -211,9 +211,8 @@ def test_an_expired_lease_gives_its_slot_back(hooks, recorder_factory, worker_fa
     hooks.sql('update webhooks set max_in_flight = 2 where id = %s', (wid,))
     ingest_many(hooks, [{'type': 'a', 'data': {'i': i}} for i in range(5)])
     # Two leases of a worker that died: the webhook is at its cap until they expire.
-    hooks.sql("update deliveries set status = 'delivering', claim_token = 1, "
-              "lease_expires_at = now() + interval '2 s' where id in (select id from deliveries "
-              "where webhook_id = %s order by id limit 2)", (wid,))
+    hooks.lease([r[0] for r in hooks.sql('select id from deliveries where webhook_id = %s '
+                                         'order by id limit 2', (wid,))], 2)
     worker_factory(PGHOOK_WORKER_POLL='100ms')
     harness.wait_for(lambda: delivered(hooks) == 5, timeout=30, what='every delivery')
     assert r.most <= 2

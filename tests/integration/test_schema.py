@@ -166,7 +166,9 @@ def test_an_upgrade_keeps_the_attempts_each_in_its_days_partition(pg):
 def test_an_upgrade_puts_the_unfinished_deliveries_in_the_queue_tables(pg):
     """Migration 0018 moves the queue out of deliveries: the waiting deliveries of an existing
     database get their delivery_due rows, the delivering ones their lease per claim and
-    webhook, the finished ones neither; sql/reconcile.sql then finds nothing to say."""
+    webhook, the finished ones neither; sql/reconcile.sql then finds nothing to say. Migration
+    0022 then keeps the delivering ones in flight under their lease, their rows pending again,
+    and their worker's outcome and release still apply."""
     old = released_0010(pg)
     run(old, "insert into tenants (id, name) values ('ten_a', 'a')",
         "insert into webhooks (id, tenant_id, url, subscriptions, secret) values"
@@ -188,12 +190,15 @@ def test_an_upgrade_puts_the_unfinished_deliveries_in_the_queue_tables(pg):
         (7, 2, ['dlv_l1', 'dlv_l2'])]
     problems = rows(old, open(os.path.join(SQL_DIR, 'reconcile.sql')).read())
     assert [p for p in problems if p[0] == 'queue_rows'] == []
-    # the first of the two leases ends: the lease counts one left, then none
-    run(old, "update deliveries set status = 'delivered', lease_expires_at = null,"
-        " claim_token = null where id = 'dlv_l1'")
+    assert rows(old, "select id, status, claim_token from deliveries where id like 'dlv_l%'"
+                " order by 1") == [('dlv_l1', 'pending', None), ('dlv_l2', 'pending', None)]
+    # the first of the two ends with its outcome: the lease counts one left; the other is
+    # given back: none
+    run(old, "select pghook_complete('[{\"id\": \"dlv_l1\", \"token\": 7, "
+        "\"status\": \"delivered\", \"code\": 200, \"body\": \"\", "
+        "\"durationMs\": 1}]', 'w')")
     assert rows(old, 'select in_flight from delivery_leases') == [(1,)]
-    run(old, "update deliveries set status = 'retry_scheduled', next_retry_at = now(),"
-        " lease_expires_at = null, claim_token = null where id = 'dlv_l2'")
+    run(old, "select pghook_release('[{\"id\": \"dlv_l2\", \"token\": 7}]')")
     assert rows(old, 'select count(*) from delivery_leases') == [(0,)]
     assert rows(old, 'select delivery_id from delivery_due order by 1') == [
         ('dlv_l2',), ('dlv_p',), ('dlv_r',)]

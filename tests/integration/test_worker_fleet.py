@@ -9,6 +9,7 @@ import signal
 
 import psycopg
 
+import faults
 import harness
 
 
@@ -72,6 +73,44 @@ def test_concurrent_completions_of_one_event_settle_its_status(hooks):
     assert hooks.event_status(event) == 'delivered'
 
 
+def test_an_outcome_is_fenced_by_its_lease(hooks):
+    """Since migration 22 a claim does not write the delivery's row: its lease lists it, and
+    the row's claim_token is the token its last flight ended under. A worker's outcome applies
+    once, and not after someone else ended the flight (a manual attempt); either way the
+    lease gives the slot back, and the books balance (sql/reconcile.sql)."""
+    hooks.webhook('http://127.0.0.1:9/unused')
+    first, second = hooks.event(), hooks.event()
+    claims = hooks.sql("select id, claim_token from pghook_claim(2, 30000) where id is not null "
+                       'order by id')
+    assert len(claims) == 2 and len(hooks.leases()) == 2
+    assert {d['status'] for d in hooks.deliveries()} == {'delivering'}
+    assert {d['row_status'] for d in hooks.deliveries()} == {'pending'}
+    assert hooks.sql('select count(*) from delivery_due') == [(0,)]
+
+    def complete(claim):
+        out = [{'id': claim[0], 'token': claim[1], 'status': 'retry_scheduled', 'code': 500,
+                'body': '', 'durationMs': 1, 'delayMs': 3600000}]
+        return hooks.sql("select pghook_complete(%s::json, 'w')", (json.dumps(out),))[0][0]
+
+    # The first: its outcome applies once; sent twice (a retried completion), once only.
+    assert complete(claims[0]) == 1
+    assert complete(claims[0]) == 0
+    # The second: a manual attempt ends its flight first, so the worker's outcome is refused.
+    hooks.sql("select pghook_record_attempt(%s, %s, 'delivered', 200, '', null, null, "
+              "'external', null, null, null)", (hooks.tenant, claims[1][0]))
+    assert complete(claims[1]) == 0
+    by_id = {d['id']: d for d in hooks.deliveries()}
+    assert (by_id[claims[0][0]]['status'], by_id[claims[0][0]]['attempt_count']) == (
+        'retry_scheduled', 1)
+    assert (by_id[claims[1][0]]['status'], by_id[claims[1][0]]['attempt_count']) == (
+        'delivered', 1)
+    assert hooks.leases() == {}
+    assert hooks.sql('select count(*) from delivery_leases') == [(0,)]
+    assert [r[0] for r in hooks.sql('select delivery_id from delivery_due')] == [claims[0][0]]
+    assert {hooks.event_status(first), hooks.event_status(second)} == {'pending', 'delivered'}
+    faults.assert_reconciled(hooks.conn)
+
+
 def test_outcomes_of_an_earlier_worker_keep_their_timings(hooks):
     """A rolling upgrade runs workers of two releases: the earlier one sends an outcome's
     timings nested in "timings", the current one flat (sql/functions/complete.sql). Both are
@@ -98,7 +137,7 @@ def test_worker_killed_mid_batch_loses_nothing(worker_factory, hooks, receiver_f
     a = worker_factory(PGHOOK_WORKER_LEASE='2s')
     ids = hooks.ingest([{'type': 'a', 'data': {'i': i}} for i in range(10)])
     harness.wait_for(lambda: r.count() == 10, what='the batch in flight')
-    assert hooks.sql("select count(*) from deliveries where status = 'delivering'")[0][0] == 10
+    assert len(hooks.leases()) == 10
     a.proc.signal(signal.SIGKILL)
     a.proc.kill()
     r.delay = 0

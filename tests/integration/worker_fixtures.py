@@ -110,12 +110,38 @@ class Hooks:
                          timeout=timeout, what='marker email %d sent' % nid)
 
     def deliveries(self, event_id=None, webhook_id=None):
-        """Delivery rows as dicts."""
+        """Delivery rows as dicts, status as the api shows it (delivering while in flight,
+        migration 22); the row's own under row_status."""
         cur = self.conn.cursor(row_factory=psycopg.rows.dict_row)
-        cur.execute('select * from deliveries where (%s::text is null or event_id = %s) '
+        cur.execute('select d.*, pghook_delivery_status(d) as shown from deliveries d '
+                    'where (%s::text is null or event_id = %s) '
                     'and (%s::text is null or webhook_id = %s) order by id',
                     (event_id, event_id, webhook_id, webhook_id))
-        return cur.fetchall()
+        rows = cur.fetchall()
+        for r in rows:
+            r['row_status'], r['status'] = r['status'], r.pop('shown')
+        return rows
+
+    def leases(self):
+        """{delivery id: its lease's expiry} of the deliveries in flight (migration 22: listed
+        by a lease with a token above the row's claim_token)."""
+        return dict(self.sql(
+            "select d.id, l.expires_at from deliveries d join delivery_leases l "
+            "on l.webhook_id = d.webhook_id and d.id = any(l.delivery_ids) "
+            "and l.claim_token > coalesce(d.claim_token, 0) "
+            "where d.status in ('pending', 'retry_scheduled')"))
+
+    def lease(self, ids, seconds):
+        """Put waiting deliveries in flight as a claim would, under a lease of their own that
+        expires in `seconds` (negative: expired already): out of delivery_due, listed in a
+        delivery_leases row per webhook."""
+        self.sql("with t as (select nextval('pghook_claim_token_seq') as t), g as ("
+                 "delete from delivery_due where delivery_id = any(%s) "
+                 "returning delivery_id, webhook_id) "
+                 "insert into delivery_leases (claim_token, webhook_id, expires_at, in_flight, "
+                 "delivery_ids) select t.t, g.webhook_id, now() + %s * interval '1 second', "
+                 "count(*), array_agg(g.delivery_id) from g, t group by 1, 2",
+                 (list(ids), seconds))
 
     def attempts(self, delivery_id):
         cur = self.conn.cursor(row_factory=psycopg.rows.dict_row)
@@ -124,7 +150,8 @@ class Hooks:
         return cur.fetchall()
 
     def status_of(self, delivery_id):
-        rows = self.sql('select status from deliveries where id = %s', (delivery_id,))
+        rows = self.sql('select pghook_delivery_status(d) from deliveries d where id = %s',
+                        (delivery_id,))
         return rows[0][0] if rows else None
 
     def event_status(self, event_id):
