@@ -173,6 +173,8 @@ begin
 		from upd u
 		returning 1
 	), ended as (
+		-- pghook_leases_off's statement, here in the completion's own: a statement less
+		-- per completion, each about 15-20 µs of executor start-up however few its rows
 		select u.token, u.webhook_id, count(*)::int as n from upd u group by 1, 2
 	), gone as (
 		delete from delivery_leases l using ended e

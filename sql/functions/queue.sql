@@ -17,6 +17,11 @@
 -- Security definer: the api and the workers write deliveries; the api is not granted the
 -- queue tables' writes (grants/roles.sql).
 
+-- One function for the three events: the old rows (update, delete) leave their places, the
+-- new ones (insert, update) take theirs. An update's row leaves and comes back even when its
+-- place did not change; pairing old and new rows instead cost a join that plpgsql plans once,
+-- for the row counts of the first call: a statement's first call updated no row, and the
+-- nested loop planned for it paired 100 rows with 100 at every later one (1.4 ms each).
 -- Each old due row is found by its whole index key, an exact descent per old row, and the
 -- plan cannot be another: the old rows drive a lateral lookup (its limit keeps the planner
 -- from flattening it), and the rows found are deleted by ctid. The planner knows nothing of

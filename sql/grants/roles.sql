@@ -57,10 +57,9 @@ grant select, insert, update on notifications to pghook_worker;
 grant usage on sequence pghook_claim_token_seq to pghook_worker;
 -- the scheduler's state (sql/0012_scheduler.sql): created, locked and updated by claims
 grant select, insert, update on webhook_sched to pghook_worker;
--- the queue tables: a claim moves its due rows into its lease (locking them FOR UPDATE needs
--- the update privilege), a completion counts its
--- deliveries off the lease (migration 22); deliveries' triggers keep the due rows of every
--- other write (functions/queue.sql, security definer)
+-- the queue tables (migration 22): a claim moves its due rows into its lease (locking them
+-- FOR UPDATE needs the update privilege), a completion counts its deliveries off the lease;
+-- deliveries' triggers keep the due rows of every other write (functions/queue.sql)
 grant select, insert, update, delete on delivery_due to pghook_worker;
 grant select, insert, update, delete on delivery_leases to pghook_worker;
 -- the daily partitions of attempts ahead, hourly (security definer, functions/partitions.sql)
