@@ -519,7 +519,9 @@ $$;
 
 -- Up to p_limit deliveries of a webhook whose lease expired, taken over (pghook_take_over),
 -- oldest expiry first; not those one lost lease from failing (pghook_claim's quarantine).
-create or replace function pghook_take_expired(p_webhook text, p_limit int, p_max_lost int)
+-- p_only, when given, limits them to those ids (a FIFO webhook's expired heads).
+create or replace function pghook_take_expired(p_webhook text, p_limit int, p_max_lost int,
+	p_only text[] default null)
 returns text[]
 language plpgsql volatile as $$
 declare
@@ -533,6 +535,7 @@ begin
 		from pghook_expired_listed(p_webhook) f join deliveries d on d.id = f.id
 		where d.status in ('pending', 'retry_scheduled') and coalesce(d.claim_token, 0) < f.token
 			and pghook_lost_streak(d) < p_max_lost - 1
+			and (p_only is null or d.id = any(p_only))
 		order by f.expires_at limit p_limit
 		for update of d skip locked) t;
 	if v_ids is null then
@@ -554,9 +557,6 @@ declare
 	v_wait_at timestamptz[];
 	v_exp text[];
 	v_got text[];
-	v_ids text[];
-	v_tokens bigint[];
-	v_hooks text[];
 begin
 	select coalesce(array_agg(h.id) filter (where h.token is null), '{}'),
 		coalesce(array_agg(h.due_at) filter (where h.token is null), '{}'),
@@ -572,17 +572,7 @@ begin
 		returning q.delivery_id)
 	select coalesce(array_agg(g.delivery_id), '{}') into v_got from g;
 	if cardinality(v_exp) > 0 then
-		select array_agg(t.id), array_agg(t.token), array_agg(t.webhook_id)
-		into v_ids, v_tokens, v_hooks
-		from (select d.id, f.token, f.webhook_id
-			from pghook_expired_listed(p_webhook) f join deliveries d on d.id = f.id
-			where d.id = any(v_exp) and d.status in ('pending', 'retry_scheduled')
-				and coalesce(d.claim_token, 0) < f.token
-			for update of d skip locked) t;
-		if v_ids is not null then
-			perform pghook_take_over(v_ids, v_tokens, v_hooks);
-			v_got := v_got || v_ids;
-		end if;
+		v_got := v_got || pghook_take_expired(p_webhook, cardinality(v_exp), p_max_lost, v_exp);
 	end if;
 	return v_got;
 end

@@ -351,3 +351,24 @@ def test_fifo_heads_and_a_replay_goes_last(hooks):
     assert _claim_ids(hooks) == {}  # the replay queues behind b
     _complete(hooks, {dlv[b]: second[dlv[b]]})
     assert set(_claim_ids(hooks)) == {replay}
+
+
+def test_a_fifo_head_whose_lease_expired_is_taken_over_in_order(hooks):
+    wid, _ = hooks.webhook('http://127.0.0.1:9/fifo')
+    hooks.sql("update webhooks set ordering = 'fifo' where id = %s", (wid,))
+    a, b = hooks.ingest([{'type': 't', 'data': {}, 'orderingKey': 'k'},
+                         {'type': 't', 'data': {}, 'orderingKey': 'k'}])
+    dlv = {e: hooks.deliveries(event_id=e)[0]['id'] for e in (a, b)}
+    first = _claim_ids(hooks)
+    assert set(first) == {dlv[a]}
+    # The worker that held a died: its lease expires, and the next claim takes a over (not b,
+    # which still waits behind it) under a newer token.
+    hooks.sql("update delivery_leases set expires_at = now() - interval '1 second'")
+    again = _claim_ids(hooks)
+    assert set(again) == {dlv[a]} and again[dlv[a]] > first[dlv[a]]
+    assert hooks.sql('select lost_leases from deliveries where id = %s', (dlv[a],)) == [(1,)]
+    _complete(hooks, first)  # the first worker's late outcome is refused
+    assert hooks.deliveries(event_id=a)[0]['status'] == 'delivering'
+    _complete(hooks, again)
+    assert hooks.deliveries(event_id=a)[0]['status'] == 'delivered'
+    assert set(_claim_ids(hooks)) == {dlv[b]}
