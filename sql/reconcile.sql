@@ -25,6 +25,17 @@
 --
 -- An event's status is not checked: since migration 7 it is worked out from its deliveries
 -- whenever it is read (pghook_event_state), so it cannot disagree with them.
+--
+-- flying: the deliveries in flight, each under the lease that lists it (pghook_in_flight's
+-- test, functions/claim.sql), found once from the leases rather than asked row by row of the
+-- waiting deliveries, which may be millions.
+with flying as materialized (
+	select x.id, l.claim_token, l.webhook_id from delivery_leases l
+	cross join unnest(l.delivery_ids) x(id)
+	join deliveries d on d.id = x.id
+	where d.webhook_id = l.webhook_id and d.status in ('pending', 'retry_scheduled')
+		and coalesce(d.claim_token, 0) < l.claim_token
+)
 select 'event_fanout' as problem, e.id as event_id, null::text as delivery_id,
 	format('endpoint_count %s, first deliveries %s, distinct webhooks %s',
 		e.endpoint_count, count(d.id), count(distinct d.webhook_id)) as detail
@@ -71,7 +82,8 @@ from (
 	select q.delivery_id, array_agg(format('%s at %s', q.webhook_id, q.due_at)) as places
 	from delivery_due q group by q.delivery_id) x
 full join (select * from deliveries d
-	where d.status in ('pending', 'retry_scheduled') and not pghook_in_flight(d)) d
+	where d.status in ('pending', 'retry_scheduled')
+		and not exists (select 1 from flying f where f.id = d.id)) d
 	on d.id = x.delivery_id
 where d.id is null or x.delivery_id is null or cardinality(x.places) <> 1
 	or x.places[1] <> format('%s at %s', d.webhook_id, d.next_retry_at)
@@ -82,10 +94,8 @@ select 'queue_rows', null, l.delivery_ids[1],
 		l.claim_token, l.webhook_id, l.expires_at, l.in_flight, f.n)
 from delivery_leases l
 cross join lateral (
-	select count(*)::int as n from deliveries d
-	where d.id = any(l.delivery_ids) and d.webhook_id = l.webhook_id
-		and d.status in ('pending', 'retry_scheduled')
-		and coalesce(d.claim_token, 0) < l.claim_token) f
+	select count(*)::int as n from flying f
+	where f.claim_token = l.claim_token and f.webhook_id = l.webhook_id) f
 where f.n <> l.in_flight or l.in_flight < 1 or l.expires_at <= now()
 
 union all
