@@ -260,6 +260,7 @@ declare
 	v_sv_n int[] := '{}';
 	v_sv_tokens double precision[] := '{}';
 	v_sv_probe boolean[] := '{}';
+	v_retry timestamptz;
 begin
 	ids := '{}';
 	if cardinality(v_hooks) = 0 then
@@ -284,7 +285,15 @@ begin
 				for update skip locked);
 		end if;
 	end if;
+	-- A due webhook still missing is held by another claim running now. Should this claim take
+	-- nothing, its worker is told to look again shortly (next_at): one with nothing in flight
+	-- would otherwise wait for its poll (a second by default) while the rows the other claim
+	-- leaves stay due, as a second worker did at the start of every drain.
+	if cardinality(v_locked) < cardinality(v_hooks) then
+		v_retry := now() + interval '10 milliseconds';
+	end if;
 	if cardinality(v_locked) = 0 then
+		next_at := v_retry;
 		return;
 	end if;
 
@@ -373,6 +382,9 @@ begin
 			circuit = case when u.probe then 'half_open' else s.circuit end
 		from unnest(v_sv_id, v_sv_at, v_sv_n, v_sv_tokens, v_sv_probe) u(id, at, n, tokens, probe)
 		where s.webhook_id = u.id;
+	end if;
+	if cardinality(ids) = 0 then
+		next_at := least(next_at, v_retry);
 	end if;
 end
 $$;

@@ -372,3 +372,19 @@ def test_a_fifo_head_whose_lease_expired_is_taken_over_in_order(hooks):
     _complete(hooks, again)
     assert hooks.deliveries(event_id=a)[0]['status'] == 'delivered'
     assert set(_claim_ids(hooks)) == {dlv[b]}
+
+
+def test_a_claim_that_met_a_webhook_held_by_another_asks_to_come_back_soon(hooks):
+    wid, _ = hooks.webhook('http://127.0.0.1:9/held')
+    hooks.ingest([{'type': 't', 'data': {'i': i}} for i in range(3)])
+    assert len(_claim_ids(hooks, 1)) == 1  # the webhook now has its scheduling row
+    # Another claim is running: it holds the webhook's scheduling row until it commits.
+    other = psycopg.connect(hooks.dsn)
+    try:
+        other.execute('select 1 from webhook_sched where webhook_id = %s for update', (wid,))
+        rows = hooks.sql('select id, next_due_ms from pghook_claim(10, 30000)')
+        # Nothing taken, and no poll's wait: look again in 10 ms, when the other has ended.
+        assert len(rows) == 1 and rows[0][0] is None and 1 <= rows[0][1] <= 10, rows
+    finally:
+        other.close()
+    assert len(_claim_ids(hooks)) == 2
