@@ -365,7 +365,8 @@ def drain_once(env, n, workers, backlog=0, cost=False, hook=None):
     recv_cpu0 = cpu_seconds(env.recv.pid)
     db_cpu0 = cluster_cpu_by_kind(env.pg)
     # The drain's one webhook may hold the worker's 1,024 slots: the depth floor_queue runs at,
-    # so that the two rates compare like for like (512 until 382e8c2; docs/benchmarks.md).
+    # so that the two rates compare like for like (it held 512 before; docs/benchmarks.md,
+    # "The Intel machine, and the drain at the floor's depth").
     ws = [start_worker(env, db, {'PGHOOK_WEBHOOK_MAX_IN_FLIGHT': str(floor.INFLIGHT)})
           for _ in range(workers)]
     if hook:  # profiling (docs/benchmarks.md): called once the workers run
