@@ -89,9 +89,11 @@ static enum ph_json_parse_status check_tree(json_object *o, int depth, size_t *m
 /* Count the object members written in buf (already parsed, so valid JSON: every ':' outside a
  * string separates a key from its value) into *members. json-c keeps one member per distinct
  * key, so fewer members in the tree than in the text means a key was repeated. json-c also
- * cuts keys at an escaped NUL ("a\u0000b" becomes "a"), silently renaming a member: false
- * when a key holds one. */
-static bool scan_members(const char *buf, size_t len, size_t *members)
+ * cuts keys at an escaped NUL ("a\u0000b" becomes "a"), silently renaming a member:
+ * PH_JSON_NUL_KEY when a key holds one. And json-c 0.16 takes a single-quoted key even in
+ * strict mode ({'a':1}; a single-quoted value it refuses): no quote of JSON is a ', so one
+ * outside a string is PH_JSON_SYNTAX (found by fuzz_json_text). */
+static enum ph_json_parse_status scan_members(const char *buf, size_t len, size_t *members)
 {
 	size_t n = 0;
 	bool in_string = false, has_nul = false;
@@ -102,6 +104,8 @@ static bool scan_members(const char *buf, size_t len, size_t *members)
 				has_nul = false;
 			} else if (buf[i] == ':') {
 				n++;
+			} else if (buf[i] == '\'') {
+				return PH_JSON_SYNTAX;
 			}
 			continue;
 		}
@@ -115,11 +119,11 @@ static bool scan_members(const char *buf, size_t len, size_t *members)
 			while (j < len && strchr(" \t\r\n", buf[j]) && buf[j] != '\0')
 				j++;
 			if (has_nul && j < len && buf[j] == ':')
-				return false;
+				return PH_JSON_NUL_KEY;
 		}
 	}
 	*members = n;
-	return true;
+	return PH_JSON_OK;
 }
 
 /* True when the integer literal s (n characters, optional '-') fits int64 or uint64. */
@@ -248,8 +252,8 @@ enum ph_json_parse_status ph_json_parse(const char *buf, size_t len, json_object
 	if (st == PH_JSON_OK && !integers_fit(buf, len))
 		st = PH_JSON_NOT_FINITE;
 	size_t written = 0;
-	if (st == PH_JSON_OK && !scan_members(buf, len, &written))
-		st = PH_JSON_NUL_KEY;
+	if (st == PH_JSON_OK)
+		st = scan_members(buf, len, &written);
 	if (st == PH_JSON_OK && members != written)
 		st = PH_JSON_DUPLICATE_KEY;
 	if (st == PH_JSON_OK && !surrogates_paired(buf, len))

@@ -411,7 +411,8 @@ def test_list_bad_query(client):
 
 def test_malformed_json(client, sql):
     for raw in [b'{"type": "a", "data": {}', b'{"type": "a", "data": {}} trailing',
-                b"{'type': 'a', 'data': {}}", b'{"type": "a", "data": {"x": NaN}}',
+                b"{'type': 'a', 'data': {}}", b'{\'type\': "a", \'data\': {}}',
+                b'{"type": "a", "data": {\'x\': 1}}', b'{"type": "a", "data": {"x": NaN}}',
                 b'{"type": "a", "data": {"x": 01}}', b'{"type": "a", "data": {},}',
                 b'{"type": "a", "data": {"x": "\\q"}}', b'{"type": "a"\x00, "data": {}}',
                 b'', b'   ', b'[]', b'null', b'42']:

@@ -78,6 +78,8 @@ static const struct {
 	{ "trailing comma in array", LIT("[1,]"), PH_JSON_SYNTAX },
 	{ "trailing comma in object", LIT("{\"a\":1,}"), PH_JSON_SYNTAX },
 	{ "single-quoted string", LIT("['a']"), PH_JSON_SYNTAX },
+	{ "single-quoted key", LIT("{'a':1}"), PH_JSON_SYNTAX },
+	{ "single-quoted key after a member", LIT("{\"a\":1,'b c':2}"), PH_JSON_SYNTAX },
 	{ "bare key", LIT("{a:1}"), PH_JSON_SYNTAX },
 	{ "missing colon", LIT("{\"a\" 1}"), PH_JSON_SYNTAX },
 	{ "missing comma", LIT("[1 2]"), PH_JSON_SYNTAX },
