@@ -196,7 +196,9 @@ def test_same_source_key_twice_in_one_batch(client, sql):
 def test_ids_made_in_sql(sql, dsn):
     """pghook_new_id: the documented format, the time in front, and random bits that differ
     between sessions (each backend seeds its own generator)."""
-    t0 = sql("select (extract(epoch from clock_timestamp()) * 1000)::bigint")[0][0]
+    # floor, as pghook_new_id does: a cast rounds, and on a fast machine the next statement
+    # often starts in the same millisecond, whose id would then sort below a rounded-up t0
+    t0 = sql("select floor(extract(epoch from clock_timestamp()) * 1000)::bigint")[0][0]
     made = [sql("select array_agg(pghook_new_id('evt')) from generate_series(1, 20000)")[0][0]]
     with psycopg.connect(dsn, autocommit=True) as other:
         made.append(other.execute("select array_agg(pghook_new_id('evt')) "
