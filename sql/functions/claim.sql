@@ -74,10 +74,8 @@ declare
 		nullif(current_setting('pghook.max_lost_leases', true), '')::int, 8));
 	v_held text := nullif(current_setting('pghook.quarantine', true), '');
 	v_qid text;
-	v_due timestamptz;
 	v_qtoken bigint;
 	v_qhook text;
-	v_token bigint;
 	v_ids text[] := '{}';
 	v_next timestamptz;
 	-- One probe of delivery_leases' expiry index; nearly always empty, and then the poison
@@ -105,7 +103,7 @@ begin
 
 	-- A delivery one lost lease away from failing: claimed alone, held in quarantine.
 	if cardinality(v_expired) > 0 then
-		select f.id, f.expires_at, f.token, f.webhook_id into v_qid, v_due, v_qtoken, v_qhook
+		select f.id, f.token, f.webhook_id into v_qid, v_qtoken, v_qhook
 		from pghook_expired_listed(null) f join deliveries d on d.id = f.id
 		where d.status in ('pending', 'retry_scheduled') and coalesce(d.claim_token, 0) < f.token
 			and pghook_lost_streak(d) >= v_max - 1
@@ -114,23 +112,11 @@ begin
 	end if;
 	if v_qid is not null then
 		perform pghook_take_over(array[v_qid], array[v_qtoken], array[v_qhook]);
-		v_token := nextval('pghook_claim_token_seq');
-		insert into delivery_leases (claim_token, webhook_id, expires_at, in_flight, delivery_ids)
-		values (v_token, v_qhook, now() + p_lease_ms * interval '1 millisecond', 1,
-			array[v_qid]);
-		perform set_config('pghook.quarantine', v_qid || ' ' || v_token, false);
-		return query
-		select u.id, u.tenant_id, u.event_id, u.webhook_id, u.attempt_count, v_token,
-			w.url, w.secret,
-			case when w.previous_secret_until > now() then w.previous_secret end,
-			w.status = 'active' and w.deleted_at is null,
-			e.event_type, e.payload::text,
-			greatest(0, (extract(epoch from now() - v_due) * 1000)::bigint),
-			pghook_claim_options(w.headers, u.retry_schedule), null::bigint
-		from deliveries u
-		join webhooks w on w.id = u.webhook_id
-		join events e on e.id = u.event_id
-		where u.id = v_qid;
+		return query select * from pghook_claim_take(array[v_qid], p_lease_ms);
+		-- Its lease's token is the one pghook_claim_take drew. (The rows reach the caller when
+		-- this function ends, so its current_setting reads this.)
+		perform set_config('pghook.quarantine',
+			v_qid || ' ' || currval('pghook_claim_token_seq'), false);
 		return;
 	end if;
 
@@ -155,10 +141,10 @@ $$;
 -- pghook_claim's lease: the rows of p_ids (taken by pghook_schedule: their due rows deleted,
 -- or an expired lease's deliveries taken over) listed in one lease row per webhook under a
 -- new token, with what the worker needs to send them. The deliveries rows are not written
--- (migration 22): a delivery's row is written when its attempt ends. Every row is found by
--- primary key, and the planner is told so: nested loops over index scans only (the SET
--- clauses, applied while this function runs). Its plan is cached in the worker's session, and a plan made while
--- deliveries was small would otherwise read the table whole for the ids (a seq scan, a hash
+-- (migration 22): a delivery's row is written when its attempt ends. The quarantine's one
+-- delivery takes its lease here too. Every row is found by primary key, and the planner is
+-- told so: nested loops over index scans only (the SET clauses, applied while this function
+-- runs). Its plan is cached in the worker's session, and a plan made while deliveries was small would otherwise read the table whole for the ids (a seq scan, a hash
 -- join over one, or every due row through a due index, filtered on the ids), and stay
 -- cached as a backlog arrived: 22-27 ms per claim beside a 50,000-delivery backlog inserted
 -- after the plan (tests/bench fairness, issue 17). Planning per claim instead (EXECUTE) cost
